@@ -1,0 +1,2 @@
+//! `mediawarm-api` entry point.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The cache service (placeholder until the cache module lands).

@@ -1,0 +1,11 @@
+//! Domain types, parsed once at the edge.
+//!
+//! Every value that enters the system from outside (a query string, a JSONL line, a TOML
+//! file) is turned into one of these types before any other code sees it; past that point the
+//! rest of the code handles only valid values.
+
+mod article;
+mod source;
+
+pub use article::{Article, NewArticle, SortKey};
+pub use source::{SourceKind, SourceName};

@@ -1,0 +1,20 @@
+//! # mediawarm-shared
+//!
+//! The library both mediawarm processes link: the API (`mediawarm-api`) reads through it and
+//! the worker (`mediawarm-worker`) writes through it, so the worker can recompute any key the
+//! API serves.
+//!
+//! ## Layout
+//! - [`domain`]: input types parsed once at the edge (`SourceName`, `Article`, `SortKey`).
+//! - [`error`]: one error enum per boundary (domain, store, cache).
+//! - [`store`]: the `Store`, one type over PostgreSQL and SQLite, and its migrations.
+//! - [`cache`]: the `CacheService`: Redis with an in-memory fallback, generations for
+//!   freshness, concurrent-miss coalescing and statistics.
+//! - [`views`]: the view catalogue: every cached read as a typed query with `key()`,
+//!   `parse(key)` and `compute(store)`.
+
+pub mod cache;
+pub mod domain;
+pub mod error;
+pub mod store;
+pub mod views;

@@ -1,0 +1,1 @@
+//! The store (placeholder until the store module lands).
