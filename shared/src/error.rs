@@ -16,6 +16,24 @@ pub enum DomainError {
     /// A source kind that is not one of the known kinds.
     #[error("invalid source kind {0:?}: expected rss, atom, html or sitemap")]
     InvalidSourceKind(String),
+    /// A cursor that does not decode or whose signature does not match.
+    #[error("invalid cursor: pass back the next_cursor of a previous page unchanged")]
+    InvalidCursor,
+    /// A page size outside 1..=100, or not a number.
+    #[error("invalid limit {0:?}: expected a whole number from 1 to 100")]
+    InvalidLimit(String),
+    /// A negative or non-numeric offset.
+    #[error("invalid offset {0:?}: expected a whole number from 0")]
+    InvalidOffset(String),
+    /// An interval other than `hour` or `day`.
+    #[error("invalid interval {0:?}: expected hour or day")]
+    InvalidInterval(String),
+    /// A time zone that is not an IANA name.
+    #[error("invalid tz {0:?}: expected an IANA time zone name such as Europe/Paris")]
+    InvalidTimezone(String),
+    /// A date that is neither RFC 3339 nor `YYYY-MM-DD`.
+    #[error("invalid date {0:?}: expected RFC 3339 (2026-01-31T08:00:00Z) or YYYY-MM-DD")]
+    InvalidDate(String),
 }
 
 /// The database failed or refused an operation.
@@ -33,6 +51,21 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Whether the database did not answer (rather than refusing or failing a statement):
+    /// the API answers these with 503 `database_unavailable`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Database(e) => matches!(
+                e,
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// The shared cache failed.

@@ -6,6 +6,7 @@
 //!
 //! ## Layout
 //! - [`domain`]: input types parsed once at the edge (`SourceName`, `Article`, `SortKey`).
+//! - [`config`]: the database and cache options both binaries take.
 //! - [`error`]: one error enum per boundary (domain, store, cache).
 //! - [`store`]: the `Store`, one type over PostgreSQL and SQLite, and its migrations.
 //! - [`cache`]: the `CacheService`: Redis with an in-memory fallback, generations for
@@ -14,6 +15,7 @@
 //!   `parse(key)` and `compute(store)`.
 
 pub mod cache;
+pub mod config;
 pub mod domain;
 pub mod error;
 pub mod store;

@@ -5,7 +5,11 @@
 //! rest of the code handles only valid values.
 
 mod article;
+mod cursor;
+mod query;
 mod source;
 
 pub use article::{Article, NewArticle, SortKey};
+pub use cursor::CursorCodec;
+pub use query::{Interval, Limit, Timezone, parse_offset};
 pub use source::{SourceKind, SourceName};

@@ -1,0 +1,161 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every failure a handler can meet converts into [`ApiError`], which answers
+//! `{"error": {"code": "…", "message": "…"}}` with a stable snake_case `code`. Client
+//! mistakes get a 4xx naming the problem; internal failures are logged once here, with their
+//! detail, and answered with a generic message that leaks nothing.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mediawarm_shared::cache::KeyError;
+use mediawarm_shared::error::{CacheError, DomainError, StoreError};
+use mediawarm_shared::views::{ViewError, VolumeError};
+use serde_json::json;
+
+/// Handlers' result type.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed; `code` names the rule it broke.
+    #[error("{message}")]
+    BadRequest {
+        /// Stable machine-readable reason.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// Missing or wrong operator token.
+    #[error("missing or invalid operator token")]
+    Unauthorized,
+    /// The thing asked for does not exist.
+    #[error("{message}")]
+    NotFound {
+        /// Stable machine-readable reason.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// The database did not answer.
+    #[error("the database is unavailable")]
+    DatabaseUnavailable,
+    /// Something failed that is not the client's fault; the detail is logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with the given code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 404 with the given code.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(detail) = &self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let body = Json(json!({"error": {"code": code, "message": self.to_string()}}));
+        let mut response = (status, body).into_response();
+        match self {
+            Self::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::DatabaseUnavailable => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let code = match &e {
+            DomainError::InvalidSourceName(_) => "invalid_source",
+            DomainError::InvalidSourceKind(_) => "invalid_source_kind",
+            DomainError::InvalidCursor => "invalid_cursor",
+            DomainError::InvalidLimit(_) => "invalid_limit",
+            DomainError::InvalidOffset(_) => "invalid_offset",
+            DomainError::InvalidInterval(_) => "invalid_interval",
+            DomainError::InvalidTimezone(_) => "invalid_tz",
+            DomainError::InvalidDate(_) => "invalid_date",
+        };
+        Self::bad_request(code, e.to_string())
+    }
+}
+
+impl From<VolumeError> for ApiError {
+    fn from(e: VolumeError) -> Self {
+        match e {
+            VolumeError::FromAfterTo { .. } => Self::bad_request("invalid_range", e.to_string()),
+            VolumeError::TooManyBuckets(_) => Self::bad_request("range_too_large", e.to_string()),
+            VolumeError::Domain(d) => d.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            Self::DatabaseUnavailable
+        } else {
+            Self::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<ViewError> for ApiError {
+    fn from(e: ViewError) -> Self {
+        match e {
+            ViewError::UnknownSource(name) => {
+                Self::not_found("unknown_source", format!("unknown source {name:?}"))
+            }
+            ViewError::NotFound(id) => Self::not_found("not_found", format!("article {id} not found")),
+            ViewError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CacheError> for ApiError {
+    fn from(e: CacheError) -> Self {
+        Self::Internal(format!("cache: {e}"))
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        Self::bad_request("invalid_pattern", e.to_string())
+    }
+}

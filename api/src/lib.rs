@@ -1,0 +1,123 @@
+//! # mediawarm-api
+//!
+//! The HTTP face of mediawarm: cached reads of articles and their derived views, and the
+//! operator endpoints. It never scrapes and never writes articles: writes happen in jobs.
+//!
+//! ## Layout
+//! - [`build_app`]: the router every binary and test uses.
+//! - [`Application`]: a bound listener plus the router; binds port 0 in tests and reports the
+//!   real port.
+//! - `routes/`: one module per resource; `cached` serves any view through the cache.
+//! - [`error`]: the one mapping from failures to HTTP.
+//! - [`auth`]: the operator token.
+//! - [`cli`]: the `serve`, `migrate` and `import` commands.
+
+pub mod auth;
+pub mod cli;
+pub mod error;
+mod routes;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::StatusCode;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// The largest request body any route accepts.
+const BODY_LIMIT: usize = 64 * 1024;
+/// The longest any request may take before it is answered 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The application's router over `state`.
+pub fn build_app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::media::router())
+        .merge(routes::views::router())
+        .merge(routes::cache::router())
+        .merge(routes::health::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let path = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!("http", method = %req.method(), path)
+        }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::bad_request("method_not_allowed", "this route does not accept that method")
+}
+
+/// A server bound to its address, ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds `addr` (port 0 picks a free port) and builds the router over `state`.
+    pub async fn bind(addr: &str, state: AppState) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            router: build_app(state),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

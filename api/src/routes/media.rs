@@ -1,0 +1,58 @@
+//! `GET /api/v1/media/latest` and `GET /api/v1/media/{id}`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use mediawarm_shared::domain::{Limit, SourceName, parse_offset};
+use mediawarm_shared::views::{ArticleQuery, LatestQuery, Page, View};
+
+use super::cached;
+use super::params::Params;
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/media/latest", get(latest))
+        .route("/api/v1/media/{id}", get(article))
+}
+
+/// Parses the latest-media query string into its view.
+pub(crate) fn latest_query(state: &AppState, params: &Params) -> Result<LatestQuery> {
+    let limit = params.get("limit").map(Limit::parse).transpose()?.unwrap_or(Limit::DEFAULT);
+    let source = params.get("source").map(SourceName::parse).transpose()?;
+    let page = match (params.get("cursor"), params.get("offset")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "conflicting_pagination",
+                "give either cursor or offset, not both",
+            ));
+        }
+        (Some(cursor), None) => Page::After(state.views.cursors.decode(cursor)?),
+        (None, Some(offset)) => Page::Offset(parse_offset(offset)?),
+        (None, None) => Page::First,
+    };
+    Ok(LatestQuery { limit, source, page })
+}
+
+#[tracing::instrument(skip_all)]
+async fn latest(State(state): State<AppState>, params: Params, headers: HeaderMap) -> Result<Response> {
+    let query = latest_query(&state, &params)?;
+    cached::serve(&state, View::Latest(query), &headers).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn article(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request("invalid_id", "an article id is a positive whole number"))?;
+    cached::serve(&state, View::Article(ArticleQuery { id }), &headers).await
+}

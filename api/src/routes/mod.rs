@@ -1,0 +1,8 @@
+//! HTTP routes, one module per resource, merged into one router by [`crate::build_app`].
+
+pub(crate) mod cache;
+pub(crate) mod cached;
+pub(crate) mod health;
+pub(crate) mod media;
+pub(crate) mod params;
+pub(crate) mod views;

@@ -1,0 +1,239 @@
+//! `spawn_app` per stack, isolation and clean-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use mediawarm_api::auth::OperatorToken;
+use mediawarm_api::{AppState, Application};
+use mediawarm_shared::cache::{CacheConfig, CacheService};
+use mediawarm_shared::domain::{NewArticle, SourceName};
+use mediawarm_shared::store::{Store, StoreConfig};
+
+/// Which services a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    /// SQLite in a temporary directory and the memory cache.
+    Embedded,
+    /// PostgreSQL and Redis from the test environment variables.
+    Production,
+}
+
+/// Runs each named `async fn(TestApp)` against both stacks.
+#[macro_export]
+macro_rules! both_stacks {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::spawn_app($crate::helpers::Stack::Embedded).await
+                        .expect("the embedded stack always starts");
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod production {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::spawn_app($crate::helpers::Stack::Production).await else {
+                        return;
+                    };
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The operator token every test app uses.
+pub const TOKEN: &str = "test-operator-token";
+
+/// A running API on a free port with its own database and cache.
+#[allow(dead_code)]
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// A client without a base URL; use [`TestApp::url`].
+    pub client: reqwest::Client,
+    /// The app's store, for seeding.
+    pub store: Store,
+    /// The app's cache service.
+    pub cache: CacheService,
+    /// Which stack this is.
+    pub stack: Stack,
+    _isolation: Arc<Isolation>,
+}
+
+impl TestApp {
+    /// An absolute URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// GET `path` and parse the JSON body, asserting the status.
+    pub async fn get_json(&self, path: &str, status: u16) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status().as_u16(), status, "GET {path}");
+        response.json().await.expect("json body")
+    }
+
+    /// Creates import sources and upserts `articles`.
+    pub async fn seed(&self, articles: &[NewArticle]) {
+        let mut names: Vec<SourceName> = articles.iter().map(|a| a.source.clone()).collect();
+        names.sort();
+        names.dedup();
+        self.store.ensure_import_sources(&names).await.expect("sources");
+        for chunk in articles.chunks(500) {
+            self.store.upsert_articles(chunk, Utc::now()).await.expect("upsert");
+        }
+    }
+}
+
+/// An article of `source` at `published_at` with a URL unique to `n`.
+pub fn article(source: &str, n: usize, published_at: Option<DateTime<Utc>>) -> NewArticle {
+    NewArticle {
+        source: SourceName::parse(source).expect("valid source"),
+        url: format!("https://{source}.example/articles/{n}"),
+        title: format!("Article {n} of {source}"),
+        author: Some("Ada Reporter".to_owned()),
+        published_at,
+        summary: None,
+    }
+}
+
+/// Starts an app on the stack; `None` (after saying so) when the production stack's
+/// variables are unset.
+pub async fn spawn_app(stack: Stack) -> Option<TestApp> {
+    let (store_config, cache_config, isolation) = match stack {
+        Stack::Embedded => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = StoreConfig {
+                database_url: None,
+                sqlite_path: dir.path().join("mediawarm.db"),
+                max_connections: 5,
+                acquire_timeout: Duration::from_secs(2),
+            };
+            (store, CacheConfig::default(), Isolation::Dir(dir))
+        }
+        Stack::Production => {
+            let (Ok(db_url), Ok(redis_url)) =
+                (std::env::var("TEST_DATABASE_URL"), std::env::var("TEST_REDIS_URL"))
+            else {
+                println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
+                return None;
+            };
+            let name = format!("mwtest_{}", ulid::Ulid::new().to_string().to_lowercase());
+            let admin = sqlx::PgPool::connect(&db_url)
+                .await
+                .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            admin.close().await;
+            let base = db_url.split('?').next().unwrap_or(&db_url);
+            let (server, _) = base.rsplit_once('/').expect("database URL has a path");
+            let store = StoreConfig {
+                database_url: Some(format!("{server}/{name}")),
+                sqlite_path: "unused.db".into(),
+                max_connections: 5,
+                acquire_timeout: Duration::from_secs(2),
+            };
+            let prefix = format!("mwtest:{}:", ulid::Ulid::new());
+            let cache = CacheConfig {
+                redis_url: Some(redis_url.clone()),
+                prefix: prefix.clone(),
+                ..CacheConfig::default()
+            };
+            let isolation = Isolation::Services {
+                admin_url: db_url,
+                database: name,
+                redis_url,
+                prefix,
+            };
+            (store, cache, isolation)
+        }
+    };
+    let store = Store::connect(&store_config).await.expect("connect store");
+    store.migrate().await.expect("migrate");
+    let cache = CacheService::new(cache_config).await;
+    if stack == Stack::Production {
+        assert!(cache.redis_connected(), "TEST_REDIS_URL is set but Redis is unreachable");
+    }
+    let state = AppState::new(store.clone(), cache.clone(), OperatorToken::new(TOKEN))
+        .await
+        .expect("state");
+    let app = Application::bind("127.0.0.1:0", state).await.expect("bind");
+    let base = format!("http://{}", app.local_addr().expect("addr"));
+    tokio::spawn(app.run_until(std::future::pending()));
+    Some(TestApp {
+        base,
+        client: reqwest::Client::new(),
+        store,
+        cache,
+        stack,
+        _isolation: Arc::new(isolation),
+    })
+}
+
+/// What a test must remove when it ends.
+enum Isolation {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Services {
+        admin_url: String,
+        database: String,
+        redis_url: String,
+        prefix: String,
+    },
+}
+
+impl Drop for Isolation {
+    fn drop(&mut self) {
+        let Isolation::Services { admin_url, database, redis_url, prefix } = self else {
+            return;
+        };
+        let (admin_url, database, redis_url, prefix) =
+            (admin_url.clone(), database.clone(), redis_url.clone(), prefix.clone());
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                        .execute(&admin)
+                        .await;
+                }
+                if let Ok(client) = redis::Client::open(redis_url.as_str()) {
+                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                        let mut cursor: u64 = 0;
+                        loop {
+                            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                                .arg(cursor)
+                                .arg("MATCH")
+                                .arg(format!("{prefix}*"))
+                                .arg("COUNT")
+                                .arg(1000)
+                                .query_async(&mut conn)
+                                .await
+                                .unwrap_or((0, Vec::new()));
+                            if !keys.is_empty() {
+                                let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+                            }
+                            cursor = next;
+                            if cursor == 0 {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}

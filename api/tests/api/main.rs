@@ -1,0 +1,10 @@
+//! The API's integration tests: one binary, one module per resource, every test run against
+//! both stacks (embedded: SQLite + memory cache; production: PostgreSQL + Redis from
+//! `TEST_DATABASE_URL` / `TEST_REDIS_URL`, each test in its own database and key prefix).
+
+mod helpers;
+
+mod cache;
+mod health;
+mod media;
+mod views;

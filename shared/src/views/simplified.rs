@@ -1,0 +1,70 @@
+//! The per-source activity score: `simplified:score:source=_`.
+//!
+//! For each source: articles in the 24 hours before the request, the daily mean over the 7
+//! days before that, and `score = articles_24h / max(daily_mean_7d, 1)`.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Fields, ViewError, parse_source_field, source_field, to_json};
+use crate::domain::SourceName;
+use crate::store::Store;
+
+/// `GET /api/v1/simplified?source=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimplifiedQuery {
+    /// Only this source, or every source.
+    pub source: Option<SourceName>,
+}
+
+#[derive(Serialize)]
+struct Body {
+    sources: Vec<Row>,
+}
+
+#[derive(Serialize)]
+struct Row {
+    source: String,
+    articles_24h: i64,
+    daily_mean_7d: f64,
+    score: f64,
+}
+
+impl SimplifiedQuery {
+    pub(super) fn key_string(&self) -> String {
+        format!("simplified:score:source={}", source_field(self.source.as_ref()))
+    }
+
+    pub(super) fn from_fields(mut f: Fields<'_>) -> Result<Self, String> {
+        let source = parse_source_field(f.take("source")?)?;
+        f.finish()?;
+        Ok(Self { source })
+    }
+
+    pub(super) async fn compute(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> Result<Bytes, ViewError> {
+        if let Some(source) = &self.source {
+            if !store.source_exists(source).await? {
+                return Err(ViewError::UnknownSource(source.clone()));
+            }
+        }
+        let rows = store.activity(self.source.as_ref(), now).await?;
+        let sources = rows
+            .into_iter()
+            .map(|a| {
+                let daily_mean_7d = a.prev_7d as f64 / 7.0;
+                Row {
+                    source: a.source,
+                    articles_24h: a.last_24h,
+                    daily_mean_7d,
+                    score: a.last_24h as f64 / daily_mean_7d.max(1.0),
+                }
+            })
+            .collect();
+        Ok(to_json(&Body { sources }))
+    }
+}
