@@ -5,7 +5,11 @@
 //! rest of the code handles only valid values.
 
 mod article;
+mod scrape_run;
 mod source;
+mod source_def;
 
 pub use article::{Article, NewArticle, SortKey};
+pub use scrape_run::{RunCounts, RunStatus, ScrapeRun};
 pub use source::{SourceKind, SourceName};
+pub use source_def::{Selectors, Source};
