@@ -4,6 +4,7 @@
 //!   maps each variant to a 4xx with a stable code.
 //! - [`StoreError`]: the database failed or refused. `Unavailable` means it did not answer
 //!   (the API answers 503); anything else is internal.
+//! - [`ImportError`]: a bulk import was refused (a malformed line) or failed; all or nothing.
 //! - [`CacheError`]: the shared cache failed. Reads never surface it (they fall back);
 //!   invalidations do, because a lost invalidation would break the freshness guarantee.
 
@@ -11,7 +12,9 @@
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum DomainError {
     /// A source name outside `[a-z0-9][a-z0-9_-]{0,63}`.
-    #[error("invalid source name {0:?}: use 1-64 of a-z, 0-9, '_' and '-', starting with a letter or digit")]
+    #[error(
+        "invalid source name {0:?}: use 1-64 of a-z, 0-9, '_' and '-', starting with a letter or digit"
+    )]
     InvalidSourceName(String),
     /// A source kind that is not one of the known kinds.
     #[error("invalid source kind {0:?}: expected rss, atom, html or sitemap")]
@@ -47,10 +50,57 @@ pub enum StoreError {
     Conflict(String),
     /// Any other database error.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The store configuration cannot work (e.g. a `DATABASE_URL` of an unknown scheme).
+    #[error("invalid store configuration: {0}")]
+    Config(String),
+    /// A value given to the store, or read back from it, does not make sense (a bad argument,
+    /// or a row written by something else).
+    #[error("invalid value: {0}")]
+    Invalid(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Connection-level failures (pool timeout, I/O, TLS, closed pool) become `Unavailable`,
+    /// so the API can answer 503 for them; everything else stays a `Database` error.
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
+            other => Self::Database(other),
+        }
+    }
+}
+
+/// `Store::import_jsonl` failed; nothing of the file was kept.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A line did not parse; `line` is 1-based.
+    #[error("line {line}: {message}")]
+    Malformed {
+        /// The 1-based line number in the file.
+        line: usize,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// Reading the input failed.
+    #[error("reading the import: {0}")]
+    Io(#[from] std::io::Error),
+    /// The database failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Store(err.into())
+    }
 }
 
 impl StoreError {

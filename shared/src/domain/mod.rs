@@ -7,9 +7,13 @@
 mod article;
 mod cursor;
 mod query;
+mod scrape_run;
 mod source;
+mod source_def;
 
 pub use article::{Article, NewArticle, SortKey};
 pub use cursor::CursorCodec;
 pub use query::{Interval, Limit, Timezone, parse_offset};
+pub use scrape_run::{RunCounts, RunStatus, ScrapeRun};
 pub use source::{SourceKind, SourceName};
+pub use source_def::{Selectors, Source};

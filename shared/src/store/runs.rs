@@ -1,0 +1,173 @@
+//! Scrape runs: one row per scrape job, keyed by job id.
+//!
+//! A retry of a job calls [`Store::start_run`] again with the same id and restarts the same
+//! row (status `running`, counts and error cleared), so a job never has two records.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+
+use super::{Backend, Store, from_micros};
+use crate::domain::{RunCounts, RunStatus, ScrapeRun, SourceName};
+use crate::error::StoreError;
+
+impl Store {
+    /// Records that a scrape job started (or restarted, on retry).
+    #[tracing::instrument(skip_all, fields(job_id, source = %source), err)]
+    pub async fn start_run(
+        &self,
+        job_id: &str,
+        source: &SourceName,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::query(
+                    "insert into scrape_runs (job_id, source, started_at, status) \
+                     values ($1, $2, $3, 'running') \
+                     on conflict (job_id) do update set source = excluded.source, \
+                       started_at = excluded.started_at, finished_at = null, status = 'running', \
+                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null",
+                )
+                .bind(job_id)
+                .bind(source.as_str())
+                .bind(now)
+                .execute(pool)
+                .await?;
+            }
+            Backend::Sqlite(pool) => {
+                sqlx::query(
+                    "insert into scrape_runs (job_id, source, started_at, status) \
+                     values (?, ?, ?, 'running') \
+                     on conflict (job_id) do update set source = excluded.source, \
+                       started_at = excluded.started_at, finished_at = null, status = 'running', \
+                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null",
+                )
+                .bind(job_id)
+                .bind(source.as_str())
+                .bind(now.timestamp_micros())
+                .execute(pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records how a run ended; `false` if no run of that job id was started.
+    #[tracing::instrument(skip_all, fields(job_id, status = %status), err)]
+    pub async fn finish_run(
+        &self,
+        job_id: &str,
+        status: RunStatus,
+        counts: RunCounts,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let affected = match &self.backend {
+            Backend::Postgres(pool) => sqlx::query(
+                "update scrape_runs set finished_at = $2, status = $3, pages_fetched = $4, \
+                   articles_new = $5, articles_updated = $6, error = $7 \
+                 where job_id = $1",
+            )
+            .bind(job_id)
+            .bind(now)
+            .bind(status.as_str())
+            .bind(counts.pages_fetched)
+            .bind(counts.articles_new)
+            .bind(counts.articles_updated)
+            .bind(error)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Backend::Sqlite(pool) => sqlx::query(
+                "update scrape_runs set finished_at = ?2, status = ?3, pages_fetched = ?4, \
+                   articles_new = ?5, articles_updated = ?6, error = ?7 \
+                 where job_id = ?1",
+            )
+            .bind(job_id)
+            .bind(now.timestamp_micros())
+            .bind(status.as_str())
+            .bind(counts.pages_fetched)
+            .bind(counts.articles_new)
+            .bind(counts.articles_updated)
+            .bind(error)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(affected > 0)
+    }
+
+    /// The latest `limit` runs of a source, newest first.
+    #[tracing::instrument(skip_all, fields(source = %source, limit), err)]
+    pub async fn runs_for(
+        &self,
+        source: &SourceName,
+        limit: u32,
+    ) -> Result<Vec<ScrapeRun>, StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let rows = sqlx::query(
+                    "select job_id, source, started_at, finished_at, status, pages_fetched, \
+                       articles_new, articles_updated, error \
+                     from scrape_runs where source = $1 \
+                     order by started_at desc, job_id desc limit $2",
+                )
+                .bind(source.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(pg_run).collect()
+            }
+            Backend::Sqlite(pool) => {
+                let rows = sqlx::query(
+                    "select job_id, source, started_at, finished_at, status, pages_fetched, \
+                       articles_new, articles_updated, error \
+                     from scrape_runs where source = ? \
+                     order by started_at desc, job_id desc limit ?",
+                )
+                .bind(source.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(sqlite_run).collect()
+            }
+        }
+    }
+}
+
+fn parse_status(raw: &str) -> Result<RunStatus, StoreError> {
+    raw.parse().map_err(StoreError::Invalid)
+}
+
+fn pg_run(row: &PgRow) -> Result<ScrapeRun, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(ScrapeRun {
+        job_id: row.try_get("job_id")?,
+        source: row.try_get("source")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        status: parse_status(&status)?,
+        pages_fetched: row.try_get("pages_fetched")?,
+        articles_new: row.try_get("articles_new")?,
+        articles_updated: row.try_get("articles_updated")?,
+        error: row.try_get("error")?,
+    })
+}
+
+fn sqlite_run(row: &SqliteRow) -> Result<ScrapeRun, StoreError> {
+    let status: String = row.try_get("status")?;
+    let finished_us: Option<i64> = row.try_get("finished_at")?;
+    Ok(ScrapeRun {
+        job_id: row.try_get("job_id")?,
+        source: row.try_get("source")?,
+        started_at: from_micros(row.try_get("started_at")?)?,
+        finished_at: finished_us.map(from_micros).transpose()?,
+        status: parse_status(&status)?,
+        pages_fetched: row.try_get("pages_fetched")?,
+        articles_new: row.try_get("articles_new")?,
+        articles_updated: row.try_get("articles_updated")?,
+        error: row.try_get("error")?,
+    })
+}

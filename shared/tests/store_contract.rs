@@ -1,0 +1,933 @@
+//! The store contract: one suite of behaviours every backend must show, run against SQLite
+//! (a fresh file in a temporary directory per test) and PostgreSQL (a fresh `mwtest_<ulid>`
+//! database per test on `TEST_DATABASE_URL`, dropped afterwards, also when the test panics).
+//!
+//! Without `TEST_DATABASE_URL` the PostgreSQL half prints "skipped" and passes; with it set but
+//! unreachable it fails.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use mediawarm_shared::domain::{
+    NewArticle, RunCounts, RunStatus, Selectors, SortKey, Source, SourceKind, SourceName,
+};
+use mediawarm_shared::error::{ImportError, StoreError};
+use mediawarm_shared::store::{ImportProgress, SourceActivity, Store, StoreConfig};
+use sqlx::postgres::{PgConnectOptions, PgPool};
+
+/// One test's store plus what it needs to connect again and to clean up.
+struct Harness {
+    store: Store,
+    cfg: StoreConfig,
+    _cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, database: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres {
+            admin_url,
+            database,
+        } = self
+        {
+            let admin_url = admin_url.clone();
+            let sql = format!("drop database if exists {database} with (force)");
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async {
+                    let admin = PgPool::connect(&admin_url).await?;
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&admin)
+                        .await?;
+                    admin.close().await;
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) {
+                eprintln!("could not drop test database {database}");
+            }
+        }
+    }
+}
+
+impl Harness {
+    async fn sqlite() -> Harness {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let cfg = StoreConfig {
+            database_url: None,
+            sqlite_path: dir.path().join("nested").join("dir").join("mediawarm.db"),
+            ..StoreConfig::default()
+        };
+        let store = Store::connect(&cfg).await.expect("sqlite connects");
+        store.migrate().await.expect("sqlite migrates");
+        Harness {
+            store,
+            cfg,
+            _cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    async fn postgres() -> Option<Harness> {
+        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+            println!("skipped: TEST_DATABASE_URL unset");
+            return None;
+        };
+        let database = format!("mwtest_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let admin = PgPool::connect(&admin_url)
+            .await
+            .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let cleanup = Cleanup::Postgres {
+            admin_url: admin_url.clone(),
+            database: database.clone(),
+        };
+        let cfg = StoreConfig {
+            database_url: Some(with_database(&admin_url, &database)),
+            ..StoreConfig::default()
+        };
+        let store = Store::connect(&cfg).await.expect("postgres connects");
+        store.migrate().await.expect("postgres migrates");
+        Some(Harness {
+            store,
+            cfg,
+            _cleanup: cleanup,
+        })
+    }
+
+    /// Runs SQL outside the store (statistics, raw checks), on the same database.
+    async fn raw_postgres(&self, sql: &'static str) {
+        if let Some(url) = self.cfg.database_url.as_deref() {
+            let options = PgConnectOptions::from_str(url).expect("url");
+            let pool = PgPool::connect_with(options).await.expect("raw connect");
+            sqlx::query(sql).execute(&pool).await.expect("raw sql");
+            pool.close().await;
+        }
+    }
+}
+
+/// `url` with its database path replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    format!("{}/{database}{query}", &base[..host_end])
+}
+
+type Contract = for<'a> fn(&'a Harness) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+macro_rules! contract_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let harness = super::Harness::sqlite().await;
+                    let run: super::Contract = |h| Box::pin(super::$name(h));
+                    run(&harness).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(harness) = super::Harness::postgres().await else { return };
+                    let run: super::Contract = |h| Box::pin(super::$name(h));
+                    run(&harness).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_suite!(
+    migrating_twice_is_a_no_op,
+    describe_names_the_backend_without_a_password,
+    upsert_counts_new_updated_and_unchanged,
+    upsert_refuses_an_unknown_source_and_writes_nothing,
+    sort_at_is_fixed_at_first_insert_while_published_at_follows_the_page,
+    keyset_pages_cover_every_row_once_in_order_despite_ties,
+    offset_pages_follow_the_same_order,
+    source_filter_applies_to_keyset_and_offset_pages,
+    article_by_id_returns_the_row_or_none,
+    volume_grains_count_from_inclusive_to_exclusive,
+    activity_counts_both_windows_and_lists_idle_sources,
+    import_creates_sources_and_is_idempotent,
+    import_is_all_or_nothing_and_names_the_bad_line,
+    import_loads_five_thousand_lines_in_batches,
+    cursor_secret_is_the_same_across_connections,
+    latest_after_is_served_by_the_keyset_index,
+    sources_can_be_created_listed_updated_and_deleted,
+    deleting_a_source_keeps_its_articles_unless_purged,
+    scrape_runs_are_recorded_per_job_newest_first,
+);
+
+fn name(raw: &str) -> SourceName {
+    SourceName::parse(raw).expect("valid source name")
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().expect("valid time")
+}
+
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn article(source: &str, url: &str, published_at: Option<DateTime<Utc>>) -> NewArticle {
+    NewArticle {
+        source: name(source),
+        url: url.to_owned(),
+        title: format!("title of {url}"),
+        author: Some("A. Writer".to_owned()),
+        published_at,
+        summary: None,
+    }
+}
+
+async fn seed_sources(store: &Store, names: &[&str]) {
+    let names: Vec<SourceName> = names.iter().map(|n| name(n)).collect();
+    store
+        .ensure_import_sources(&names)
+        .await
+        .expect("sources created");
+}
+
+/// Every article newest first, walking keyset pages of `page` rows.
+async fn walk_keyset(store: &Store, source: Option<&SourceName>, page: u32) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut after: Option<SortKey> = None;
+    loop {
+        let rows = store
+            .latest_after(source, after, page)
+            .await
+            .expect("keyset page");
+        let Some(last) = rows.last() else { break };
+        after = Some(last.sort_key());
+        ids.extend(rows.iter().map(|a| a.id));
+        if rows.len() < page as usize {
+            break;
+        }
+    }
+    ids
+}
+
+async fn migrating_twice_is_a_no_op(h: &Harness) {
+    h.store.migrate().await.expect("second migrate");
+    h.store.ping().await.expect("ping");
+}
+
+async fn describe_names_the_backend_without_a_password(h: &Harness) {
+    let description = h.store.describe();
+    assert!(
+        description.starts_with(h.store.kind()),
+        "{description} should start with {}",
+        h.store.kind()
+    );
+    assert!(!description.contains('@'), "{description}");
+}
+
+async fn upsert_counts_new_updated_and_unchanged(h: &Harness) {
+    seed_sources(&h.store, &["gazette"]).await;
+    let now = base();
+    let batch = vec![
+        article("gazette", "https://g.example/1", Some(at(1_000))),
+        article("gazette", "https://g.example/2", None),
+        article("gazette", "https://g.example/3", Some(at(3_000))),
+    ];
+    let first = h.store.upsert_articles(&batch, now).await.expect("upsert");
+    assert_eq!((first.new, first.updated, first.unchanged), (3, 0, 0));
+    assert!(first.changed());
+
+    let mut again = batch.clone();
+    again[1].title = "a corrected title".to_owned();
+    again.push(article("gazette", "https://g.example/4", None));
+    let second = h
+        .store
+        .upsert_articles(&again, now + chrono::Duration::hours(1))
+        .await
+        .expect("upsert");
+    assert_eq!((second.new, second.updated, second.unchanged), (1, 1, 2));
+
+    let third = h
+        .store
+        .upsert_articles(&again, now + chrono::Duration::hours(2))
+        .await
+        .expect("upsert");
+    assert_eq!((third.new, third.updated, third.unchanged), (0, 0, 4));
+    assert!(!third.changed());
+
+    let duplicated = vec![
+        article("gazette", "https://g.example/5", None),
+        NewArticle {
+            title: "last wins".to_owned(),
+            ..article("gazette", "https://g.example/5", None)
+        },
+    ];
+    let fourth = h
+        .store
+        .upsert_articles(&duplicated, now)
+        .await
+        .expect("upsert");
+    assert_eq!((fourth.new, fourth.updated, fourth.unchanged), (1, 0, 0));
+    let rows = h.store.latest_offset(None, 0, 100).await.expect("read");
+    assert_eq!(rows.len(), 5);
+    let fifth = rows
+        .iter()
+        .find(|a| a.url == "https://g.example/5")
+        .expect("stored");
+    assert_eq!(fifth.title, "last wins");
+    assert_eq!(
+        h.store
+            .upsert_articles(&[], now)
+            .await
+            .expect("empty batch"),
+        Default::default()
+    );
+}
+
+async fn upsert_refuses_an_unknown_source_and_writes_nothing(h: &Harness) {
+    seed_sources(&h.store, &["gazette"]).await;
+    let batch = vec![
+        article("gazette", "https://g.example/1", None),
+        article("nowhere", "https://n.example/1", None),
+    ];
+    let err = h
+        .store
+        .upsert_articles(&batch, base())
+        .await
+        .expect_err("unknown source refused");
+    match err {
+        StoreError::Conflict(message) => assert!(message.contains("nowhere"), "{message}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert!(
+        h.store
+            .latest_after(None, None, 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
+
+async fn sort_at_is_fixed_at_first_insert_while_published_at_follows_the_page(h: &Harness) {
+    seed_sources(&h.store, &["gazette"]).await;
+    let dated = article("gazette", "https://g.example/dated", Some(at(5_000)));
+    let undated = article("gazette", "https://g.example/undated", None);
+    let first_seen = at(9_000);
+    h.store
+        .upsert_articles(&[dated.clone(), undated.clone()], first_seen)
+        .await
+        .expect("insert");
+    let before = h.store.latest_offset(None, 0, 10).await.expect("read");
+    let sort_of = |rows: &[mediawarm_shared::domain::Article], url: &str| {
+        rows.iter()
+            .find(|a| a.url == url)
+            .map(|a| (a.sort_at_us, a.published_at))
+            .expect("row present")
+    };
+    assert_eq!(
+        sort_of(&before, &dated.url),
+        (at(5_000).timestamp_micros(), Some(at(5_000)))
+    );
+    assert_eq!(
+        sort_of(&before, &undated.url),
+        (first_seen.timestamp_micros(), None)
+    );
+
+    let corrected = NewArticle {
+        published_at: Some(at(7_000)),
+        ..dated.clone()
+    };
+    let now_dated = NewArticle {
+        published_at: Some(at(1_000)),
+        ..undated.clone()
+    };
+    let outcome = h
+        .store
+        .upsert_articles(&[corrected, now_dated], at(20_000))
+        .await
+        .expect("update");
+    assert_eq!(outcome.updated, 2);
+    let after = h.store.latest_offset(None, 0, 10).await.expect("read");
+    assert_eq!(
+        sort_of(&after, &dated.url),
+        (at(5_000).timestamp_micros(), Some(at(7_000)))
+    );
+    assert_eq!(
+        sort_of(&after, &undated.url),
+        (first_seen.timestamp_micros(), Some(at(1_000)))
+    );
+}
+
+/// 60 rows in groups of 4 sharing a `sort_at`, in two sources.
+async fn seed_tied_rows(store: &Store) {
+    seed_sources(store, &["alpha", "beta"]).await;
+    let batch: Vec<NewArticle> = (0..60)
+        .map(|i| {
+            let source = if i % 3 == 0 { "beta" } else { "alpha" };
+            article(
+                source,
+                &format!("https://x.example/{i}"),
+                Some(base() + chrono::Duration::minutes(i / 4)),
+            )
+        })
+        .collect();
+    store.upsert_articles(&batch, base()).await.expect("seed");
+}
+
+fn assert_newest_first(rows: &[mediawarm_shared::domain::Article]) {
+    for pair in rows.windows(2) {
+        assert!(
+            (pair[0].sort_at_us, pair[0].id) > (pair[1].sort_at_us, pair[1].id),
+            "{:?} should come before {:?}",
+            pair[0].sort_key(),
+            pair[1].sort_key()
+        );
+    }
+}
+
+async fn keyset_pages_cover_every_row_once_in_order_despite_ties(h: &Harness) {
+    seed_tied_rows(&h.store).await;
+    let everything = h.store.latest_after(None, None, 1000).await.expect("all");
+    assert_eq!(everything.len(), 60);
+    assert_newest_first(&everything);
+    let expected: Vec<i64> = everything.iter().map(|a| a.id).collect();
+    for page in [1, 3, 4, 7, 60, 100] {
+        assert_eq!(
+            walk_keyset(&h.store, None, page).await,
+            expected,
+            "page size {page}"
+        );
+    }
+
+    let first_page = h.store.latest_after(None, None, 10).await.expect("page");
+    let cursor = first_page.last().map(|a| a.sort_key());
+    seed_sources(&h.store, &["alpha"]).await;
+    h.store
+        .upsert_articles(
+            &[article(
+                "alpha",
+                "https://x.example/newest",
+                Some(base() + chrono::Duration::days(1)),
+            )],
+            base(),
+        )
+        .await
+        .expect("a new article arrives");
+    let second_page = h.store.latest_after(None, cursor, 10).await.expect("page");
+    let expected_second: Vec<i64> = expected[10..20].to_vec();
+    assert_eq!(
+        second_page.iter().map(|a| a.id).collect::<Vec<_>>(),
+        expected_second
+    );
+}
+
+async fn offset_pages_follow_the_same_order(h: &Harness) {
+    seed_tied_rows(&h.store).await;
+    let expected: Vec<i64> = walk_keyset(&h.store, None, 1000).await;
+    let mut seen = Vec::new();
+    for offset in (0..70).step_by(7) {
+        let rows = h
+            .store
+            .latest_offset(None, offset, 7)
+            .await
+            .expect("offset page");
+        seen.extend(rows.iter().map(|a| a.id));
+    }
+    assert_eq!(seen, expected);
+    assert!(
+        h.store
+            .latest_offset(None, 60, 10)
+            .await
+            .expect("past the end")
+            .is_empty()
+    );
+}
+
+async fn source_filter_applies_to_keyset_and_offset_pages(h: &Harness) {
+    seed_tied_rows(&h.store).await;
+    let beta = name("beta");
+    let keyset = walk_keyset(&h.store, Some(&beta), 3).await;
+    assert_eq!(keyset.len(), 20);
+    let offset = h
+        .store
+        .latest_offset(Some(&beta), 0, 100)
+        .await
+        .expect("offset");
+    assert!(offset.iter().all(|a| a.source == "beta"));
+    assert_newest_first(&offset);
+    assert_eq!(offset.iter().map(|a| a.id).collect::<Vec<_>>(), keyset);
+    let unknown = name("gamma");
+    assert!(
+        h.store
+            .latest_after(Some(&unknown), None, 10)
+            .await
+            .expect("unknown source")
+            .is_empty()
+    );
+    assert!(h.store.source_exists(&beta).await.expect("exists"));
+    assert!(!h.store.source_exists(&unknown).await.expect("exists"));
+}
+
+async fn article_by_id_returns_the_row_or_none(h: &Harness) {
+    seed_sources(&h.store, &["gazette"]).await;
+    let mut stored = article("gazette", "https://g.example/1", Some(at(1_234_567)));
+    stored.summary = Some("lede".to_owned());
+    h.store
+        .upsert_articles(std::slice::from_ref(&stored), base())
+        .await
+        .expect("insert");
+    let listed = h.store.latest_after(None, None, 1).await.expect("read");
+    let id = listed[0].id;
+    let found = h.store.article(id).await.expect("by id").expect("present");
+    assert_eq!(found, listed[0]);
+    assert_eq!(found.summary.as_deref(), Some("lede"));
+    assert_eq!(found.published_at, Some(at(1_234_567)));
+    assert_eq!(h.store.article(id + 1000).await.expect("by id"), None);
+}
+
+async fn volume_grains_count_from_inclusive_to_exclusive(h: &Harness) {
+    seed_sources(&h.store, &["alpha", "beta"]).await;
+    let t0 = base();
+    let grain = 900;
+    let minutes = |m: i64| t0 + chrono::Duration::minutes(m);
+    let batch = vec![
+        article("alpha", "u/before", Some(minutes(-1))),
+        article("alpha", "u/at-from", Some(minutes(0))),
+        article("alpha", "u/5", Some(minutes(5))),
+        article("beta", "u/14", Some(minutes(14))),
+        article("alpha", "u/15", Some(minutes(15))),
+        article("beta", "u/44", Some(minutes(44))),
+        article("alpha", "u/at-to", Some(minutes(60))),
+    ];
+    h.store.upsert_articles(&batch, t0).await.expect("seed");
+    let first_grain = t0.timestamp() / grain;
+    let all = h
+        .store
+        .volume_grains(None, minutes(0), minutes(60), grain)
+        .await
+        .expect("grains");
+    assert_eq!(
+        all,
+        vec![(first_grain, 3), (first_grain + 1, 1), (first_grain + 2, 1)]
+    );
+    let beta = h
+        .store
+        .volume_grains(Some(&name("beta")), minutes(0), minutes(60), grain)
+        .await
+        .expect("grains");
+    assert_eq!(beta, vec![(first_grain, 1), (first_grain + 2, 1)]);
+    let pre_epoch = h
+        .store
+        .volume_grains(None, at(-10_000), at(0), grain)
+        .await
+        .expect("empty");
+    assert!(pre_epoch.is_empty());
+    assert!(matches!(
+        h.store.volume_grains(None, t0, t0, 0).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn activity_counts_both_windows_and_lists_idle_sources(h: &Harness) {
+    seed_sources(&h.store, &["alpha", "beta", "idle"]).await;
+    let now = base();
+    let hours = |n: i64| now - chrono::Duration::hours(n);
+    let batch = vec![
+        article("alpha", "a/now", Some(now)),
+        article("alpha", "a/1h", Some(hours(1))),
+        article("alpha", "a/24h", Some(hours(24))),
+        article("alpha", "a/25h", Some(hours(25))),
+        article("alpha", "a/8d", Some(hours(24 * 8))),
+        article("alpha", "a/9d", Some(hours(24 * 9))),
+        article("beta", "b/2h", Some(hours(2))),
+        article("beta", "b/3d", Some(hours(72))),
+        article("beta", "b/4d", Some(hours(96))),
+    ];
+    h.store.upsert_articles(&batch, now).await.expect("seed");
+    let activity = h.store.activity(None, now).await.expect("activity");
+    let row = |source: &str, last_24h, prev_7d| SourceActivity {
+        source: source.to_owned(),
+        last_24h,
+        prev_7d,
+    };
+    assert_eq!(
+        activity,
+        vec![row("alpha", 2, 2), row("beta", 1, 2), row("idle", 0, 0)]
+    );
+    let only = h
+        .store
+        .activity(Some(&name("beta")), now)
+        .await
+        .expect("activity");
+    assert_eq!(only, vec![row("beta", 1, 2)]);
+}
+
+fn jsonl(lines: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in lines {
+        writeln!(out, "{line}").expect("write to vec");
+    }
+    out
+}
+
+fn import_line(source: &str, i: usize) -> String {
+    serde_json::json!({
+        "source": source,
+        "url": format!("https://{source}.example/{i}"),
+        "title": format!("Story {i}"),
+        "author": if i.is_multiple_of(2) { serde_json::Value::Null } else { "Someone".into() },
+        "published_at": format!("2024-04-{:02}T{:02}:00:00Z", 1 + i % 28, i % 24),
+        "summary": "text",
+    })
+    .to_string()
+}
+
+async fn import_creates_sources_and_is_idempotent(h: &Harness) {
+    seed_sources(&h.store, &["existing"]).await;
+    let mut lines: Vec<String> = (0..10).map(|i| import_line("existing", i)).collect();
+    lines.push(String::new());
+    lines.extend((0..5).map(|i| import_line("fresh", i)));
+    lines.push("   ".to_owned());
+    let file = jsonl(&lines);
+    let mut calls = Vec::new();
+    let report = h
+        .store
+        .import_jsonl(&file[..], &mut |p: ImportProgress| calls.push(p))
+        .await
+        .expect("import");
+    assert_eq!(report.lines, 15);
+    assert_eq!(
+        (
+            report.new,
+            report.updated,
+            report.unchanged,
+            report.sources_created
+        ),
+        (15, 0, 0, 1)
+    );
+    assert_eq!(calls.last().map(|p| p.lines), Some(15));
+    let fresh = h
+        .store
+        .get_source(&name("fresh"))
+        .await
+        .expect("read")
+        .expect("created");
+    assert_eq!(fresh.kind, SourceKind::Import);
+    assert_eq!(fresh.schedule, None);
+
+    let again = h
+        .store
+        .import_jsonl(&file[..], &mut |_| {})
+        .await
+        .expect("re-import");
+    assert_eq!(
+        (
+            again.new,
+            again.updated,
+            again.unchanged,
+            again.sources_created
+        ),
+        (0, 0, 15, 0)
+    );
+    assert_eq!(walk_keyset(&h.store, None, 100).await.len(), 15);
+}
+
+async fn import_is_all_or_nothing_and_names_the_bad_line(h: &Harness) {
+    let mut lines: Vec<String> = (0..2500).map(|i| import_line("bulk", i)).collect();
+    lines[2100] = r#"{"source": "bulk", "url": "https://bulk.example/x"}"#.to_owned();
+    let err = h
+        .store
+        .import_jsonl(&jsonl(&lines)[..], &mut |_| {})
+        .await
+        .expect_err("bad line refused");
+    assert!(
+        matches!(err, ImportError::Malformed { line: 2101, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("line 2101: "), "{err}");
+    assert!(
+        h.store
+            .latest_after(None, None, 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(!h.store.source_exists(&name("bulk")).await.expect("read"));
+
+    let bad_json = vec![import_line("bulk", 1), "{not json".to_owned()];
+    let err = h
+        .store
+        .import_jsonl(&jsonl(&bad_json)[..], &mut |_| {})
+        .await
+        .expect_err("bad json refused");
+    assert!(err.to_string().starts_with("line 2: "), "{err}");
+}
+
+async fn import_loads_five_thousand_lines_in_batches(h: &Harness) {
+    let lines: Vec<String> = (0..5000usize)
+        .map(|i| import_line(if i.is_multiple_of(2) { "even" } else { "odd" }, i))
+        .collect();
+    let mut calls: Vec<ImportProgress> = Vec::new();
+    let started = std::time::Instant::now();
+    let report = h
+        .store
+        .import_jsonl(&jsonl(&lines)[..], &mut |p| calls.push(p))
+        .await
+        .expect("import");
+    let elapsed = started.elapsed();
+    assert_eq!(report.lines, 5000);
+    assert_eq!(report.new, 5000);
+    assert_eq!(report.sources_created, 2);
+    assert!(calls.len() >= 5, "{} progress calls", calls.len());
+    assert!(calls.windows(2).all(|w| w[0].lines < w[1].lines));
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "5,000 lines took {elapsed:?}"
+    );
+    assert_eq!(walk_keyset(&h.store, None, 100).await.len(), 5000);
+}
+
+async fn cursor_secret_is_the_same_across_connections(h: &Harness) {
+    let first = h.store.cursor_secret().await.expect("secret");
+    assert_eq!(first.len(), 32);
+    assert_eq!(h.store.cursor_secret().await.expect("secret"), first);
+    let other = Store::connect(&h.cfg).await.expect("second connection");
+    assert_eq!(other.cursor_secret().await.expect("secret"), first);
+}
+
+async fn latest_after_is_served_by_the_keyset_index(h: &Harness) {
+    let lines: Vec<String> = (0..3000usize)
+        .map(|i| {
+            import_line(
+                if i.is_multiple_of(10) {
+                    "rare"
+                } else {
+                    "common"
+                },
+                i,
+            )
+        })
+        .collect();
+    h.store
+        .import_jsonl(&jsonl(&lines)[..], &mut |_| {})
+        .await
+        .expect("import");
+    h.raw_postgres("analyze articles").await;
+    let rare = name("rare");
+    let cursor = Some(SortKey {
+        sort_at_us: base().timestamp_micros(),
+        id: 1500,
+    });
+    for (source, after) in [
+        (None, None),
+        (None, cursor),
+        (Some(&rare), None),
+        (Some(&rare), cursor),
+    ] {
+        let plan = h
+            .store
+            .explain_latest_after(source, after, 20)
+            .await
+            .expect("explain")
+            .join("\n");
+        if h.store.kind() == "postgres" {
+            assert!(plan.contains("Index Scan"), "{plan}");
+            assert!(!plan.contains("Sort"), "{plan}");
+        } else {
+            assert!(
+                plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
+}
+
+fn gazette() -> Source {
+    Source {
+        name: name("gazette"),
+        kind: SourceKind::Rss,
+        url: "https://g.example/feed.xml".to_owned(),
+        selectors: Some(Selectors {
+            links: Some("a.story".to_owned()),
+            title: Some("h1".to_owned()),
+            ..Selectors::default()
+        }),
+        schedule: Some("0 */15 * * * *".to_owned()),
+        rate_limit_per_sec: 0.5,
+        enabled: true,
+    }
+}
+
+async fn sources_can_be_created_listed_updated_and_deleted(h: &Harness) {
+    let v0 = h.store.sources_version().await.expect("version");
+    h.store.insert_source(&gazette()).await.expect("insert");
+    let v1 = h.store.sources_version().await.expect("version");
+    assert_ne!(v0, v1);
+    assert!(matches!(
+        h.store.insert_source(&gazette()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        h.store.get_source(&name("gazette")).await.expect("get"),
+        Some(gazette())
+    );
+    assert_eq!(h.store.list_sources().await.expect("list"), vec![gazette()]);
+
+    let changed = Source {
+        selectors: None,
+        enabled: false,
+        ..gazette()
+    };
+    assert!(h.store.update_source(&changed).await.expect("update"));
+    let v2 = h.store.sources_version().await.expect("version");
+    assert_ne!(v1, v2);
+    assert_eq!(
+        h.store.get_source(&name("gazette")).await.expect("get"),
+        Some(changed)
+    );
+    let missing = Source {
+        name: name("missing"),
+        ..gazette()
+    };
+    assert!(!h.store.update_source(&missing).await.expect("update"));
+
+    assert!(
+        h.store
+            .delete_source(&name("gazette"), false)
+            .await
+            .expect("delete")
+    );
+    assert_ne!(v2, h.store.sources_version().await.expect("version"));
+    assert!(
+        !h.store
+            .delete_source(&name("gazette"), false)
+            .await
+            .expect("delete")
+    );
+    assert!(h.store.list_sources().await.expect("list").is_empty());
+    assert_eq!(
+        h.store.get_source(&name("gazette")).await.expect("get"),
+        None
+    );
+    h.store
+        .insert_source(&gazette())
+        .await
+        .expect("re-create after delete");
+    assert_eq!(h.store.list_sources().await.expect("list"), vec![gazette()]);
+}
+
+async fn deleting_a_source_keeps_its_articles_unless_purged(h: &Harness) {
+    seed_sources(&h.store, &["keep", "purge"]).await;
+    let batch = vec![
+        article("keep", "k/1", Some(at(1))),
+        article("purge", "p/1", Some(at(2))),
+    ];
+    h.store.upsert_articles(&batch, base()).await.expect("seed");
+    assert!(
+        h.store
+            .delete_source(&name("keep"), false)
+            .await
+            .expect("delete")
+    );
+    assert!(
+        h.store
+            .delete_source(&name("purge"), true)
+            .await
+            .expect("delete")
+    );
+    let left = h.store.latest_after(None, None, 10).await.expect("read");
+    assert_eq!(
+        left.iter().map(|a| a.url.as_str()).collect::<Vec<_>>(),
+        ["k/1"]
+    );
+    assert!(matches!(
+        h.store
+            .upsert_articles(&[article("keep", "k/2", None)], base())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        h.store
+            .activity(None, base())
+            .await
+            .expect("activity")
+            .is_empty()
+    );
+}
+
+async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
+    let gazette = name("gazette");
+    h.store
+        .start_run("job-1", &gazette, at(100))
+        .await
+        .expect("start");
+    h.store
+        .start_run("job-2", &gazette, at(200))
+        .await
+        .expect("start");
+    let counts = RunCounts {
+        pages_fetched: 4,
+        articles_new: 2,
+        articles_updated: 1,
+    };
+    assert!(
+        h.store
+            .finish_run("job-1", RunStatus::Failed, counts, Some("boom"), at(150))
+            .await
+            .expect("finish")
+    );
+    h.store
+        .start_run("job-1", &gazette, at(300))
+        .await
+        .expect("retry restarts the row");
+    assert!(
+        h.store
+            .finish_run("job-1", RunStatus::Succeeded, counts, None, at(350))
+            .await
+            .expect("finish")
+    );
+    assert!(
+        !h.store
+            .finish_run("job-x", RunStatus::Succeeded, counts, None, at(350))
+            .await
+            .expect("finish unknown")
+    );
+    let runs = h.store.runs_for(&gazette, 10).await.expect("runs");
+    assert_eq!(
+        runs.iter().map(|r| r.job_id.as_str()).collect::<Vec<_>>(),
+        ["job-1", "job-2"]
+    );
+    assert_eq!(runs[0].status, RunStatus::Succeeded);
+    assert_eq!(runs[0].started_at, at(300));
+    assert_eq!(runs[0].finished_at, Some(at(350)));
+    assert_eq!(runs[0].error, None);
+    assert_eq!(runs[0].pages_fetched, 4);
+    assert_eq!(runs[1].status, RunStatus::Running);
+    assert_eq!(runs[1].finished_at, None);
+    assert_eq!(h.store.runs_for(&gazette, 1).await.expect("runs").len(), 1);
+}
