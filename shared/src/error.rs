@@ -11,7 +11,9 @@
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum DomainError {
     /// A source name outside `[a-z0-9][a-z0-9_-]{0,63}`.
-    #[error("invalid source name {0:?}: use 1-64 of a-z, 0-9, '_' and '-', starting with a letter or digit")]
+    #[error(
+        "invalid source name {0:?}: use 1-64 of a-z, 0-9, '_' and '-', starting with a letter or digit"
+    )]
     InvalidSourceName(String),
     /// A source kind that is not one of the known kinds.
     #[error("invalid source kind {0:?}: expected rss, atom, html or sitemap")]
@@ -44,4 +46,7 @@ pub enum CacheError {
     /// Redis is known to be down; the operation needs it.
     #[error("redis is unavailable")]
     Unavailable,
+    /// Redis did not answer within the configured response timeout.
+    #[error("redis did not answer within {0:?}")]
+    Timeout(std::time::Duration),
 }

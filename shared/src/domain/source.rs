@@ -28,7 +28,9 @@ impl SourceName {
         if valid_first && valid_rest && bytes.len() <= 64 {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(DomainError::InvalidSourceName(raw.chars().take(80).collect()))
+            Err(DomainError::InvalidSourceName(
+                raw.chars().take(80).collect(),
+            ))
         }
     }
 
@@ -102,7 +104,9 @@ impl FromStr for SourceKind {
             "html" => Ok(Self::Html),
             "sitemap" => Ok(Self::Sitemap),
             "import" => Ok(Self::Import),
-            other => Err(DomainError::InvalidSourceKind(other.chars().take(40).collect())),
+            other => Err(DomainError::InvalidSourceKind(
+                other.chars().take(40).collect(),
+            )),
         }
     }
 }
@@ -120,7 +124,16 @@ mod tests {
 
     #[test]
     fn source_name_refuses_empty_uppercase_leading_dash_and_long() {
-        for bad in ["", "Gazette", "-x", "_x", "a b", "a:b", "é", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Gazette",
+            "-x",
+            "_x",
+            "a b",
+            "a:b",
+            "é",
+            &"a".repeat(65),
+        ] {
             assert!(SourceName::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
