@@ -17,7 +17,7 @@
 //! - **Bounded calls.** Every Redis call is bounded by `redis_timeout`.
 //!
 //! ## Layout
-//! - [`key`](CacheKey): [`CacheKey`] and [`KeyPattern`], parsed at the edge.
+//! - `key`: [`CacheKey`] and [`KeyPattern`], parsed at the edge.
 //! - `memory`: the moka-backed store (the memory backend and the fallback).
 //! - `redis`: the Redis store, its Lua scripts and its up/down state.
 //! - `flights`: the per-key locks behind coalescing.
