@@ -127,4 +127,7 @@ pub enum CacheError {
     /// Redis is known to be down; the operation needs it.
     #[error("redis is unavailable")]
     Unavailable,
+    /// Redis did not answer within the configured response timeout.
+    #[error("redis did not answer within {0:?}")]
+    Timeout(std::time::Duration),
 }

@@ -1,1 +1,581 @@
-//! The cache service (placeholder until the cache module lands).
+//! The cache service: Redis with an in-memory fallback, generations for freshness,
+//! concurrent-miss coalescing and statistics.
+//!
+//! ## Guarantees
+//! - **Reads never fail.** With no Redis configured the service runs on memory. With Redis
+//!   configured but unreachable (at start or later) it serves from a fallback memory cache
+//!   whose entries live only `fallback_ttl`, warns once, keeps retrying, and returns to Redis
+//!   within a few health intervals of Redis answering again, emptying the fallback first (a
+//!   process on the fallback could not see other processes' invalidations).
+//! - **Freshness.** Each category has a random generation token; values are stored under
+//!   `{prefix}{key}@{generation}`. [`CacheService::invalidate`] replaces the tokens of every
+//!   category a pattern can reach, and [`CacheService::get_or_set`] stores under the token it
+//!   read *before* computing, so a value computed from data older than an invalidation can
+//!   never be read after it. Tokens are random, never counters: if Redis loses them, new ones
+//!   cannot revive old values.
+//! - **Coalescing.** Concurrent misses of one key in one process run one computation.
+//! - **Bounded calls.** Every Redis call is bounded by `redis_timeout`.
+//!
+//! ## Layout
+//! - `key`: [`CacheKey`] and [`KeyPattern`], parsed at the edge.
+//! - `memory`: the moka-backed store (the memory backend and the fallback).
+//! - `redis`: the Redis store, its Lua scripts and its up/down state.
+//! - `flights`: the per-key locks behind coalescing.
+
+mod flights;
+mod key;
+mod memory;
+mod redis;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+pub use key::{CacheKey, KeyError, KeyPattern};
+
+use self::flights::Flights;
+use self::memory::MemoryStore;
+use self::redis::RedisStore;
+use crate::error::CacheError;
+
+/// How the cache service is set up.
+#[derive(Clone)]
+pub struct CacheConfig {
+    /// Redis URL (`redis://host:6379/0`); `None` runs on memory only.
+    pub redis_url: Option<String>,
+    /// Prepended to every key stored in Redis, so several deployments (or tests) can share
+    /// one Redis database.
+    pub prefix: String,
+    /// Time-to-live of entries when the caller gives none.
+    pub default_ttl: Duration,
+    /// Longest time-to-live of entries written while on the fallback: short, because a
+    /// process on the fallback cannot see other processes' invalidations.
+    pub fallback_ttl: Duration,
+    /// Byte budget of the memory cache (keys and values).
+    pub memory_max_bytes: u64,
+    /// How often Redis is pinged to detect loss and return.
+    pub health_interval: Duration,
+    /// Longest wait for one Redis answer before Redis is considered down.
+    pub redis_timeout: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            prefix: "mw:".to_owned(),
+            default_ttl: Duration::from_secs(300),
+            fallback_ttl: Duration::from_secs(5),
+            memory_max_bytes: 256 * 1024 * 1024,
+            health_interval: Duration::from_secs(1),
+            redis_timeout: Duration::from_millis(250),
+        }
+    }
+}
+
+impl fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheConfig")
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .field("prefix", &self.prefix)
+            .field("default_ttl", &self.default_ttl)
+            .field("fallback_ttl", &self.fallback_ttl)
+            .field("memory_max_bytes", &self.memory_max_bytes)
+            .field("health_interval", &self.health_interval)
+            .field("redis_timeout", &self.redis_timeout)
+            .finish()
+    }
+}
+
+/// Whether a value came from the cache or was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lookup {
+    /// Served from the cache.
+    Hit,
+    /// Computed (by this caller, or by a concurrent one it waited for).
+    Miss,
+}
+
+impl Lookup {
+    /// `"hit"` or `"miss"`, as in the `x-cache` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+        }
+    }
+}
+
+/// Hits and misses of one category.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryStats {
+    /// Reads served from the cache.
+    pub hits: u64,
+    /// Reads that found nothing.
+    pub misses: u64,
+    /// `hits / (hits + misses)`, 0 when there were no reads.
+    pub hit_rate: f64,
+}
+
+/// A snapshot of the cache's state and counters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheStats {
+    /// `"redis"` or `"memory"`: what serves reads right now.
+    pub backend: &'static str,
+    /// Whether Redis answers right now.
+    pub redis_connected: bool,
+    /// Redis' `used_memory_human` (e.g. `"2.50M"`), when Redis answered.
+    pub redis_used_memory: Option<String>,
+    /// Redis' `DBSIZE`, when Redis answered.
+    pub redis_keys: Option<u64>,
+    /// Entries in the memory cache (the backend, or the fallback).
+    pub memory_cache_size: u64,
+    /// Reads served from the cache, all categories.
+    pub hits: u64,
+    /// Reads that found nothing, all categories.
+    pub misses: u64,
+    /// `hits / (hits + misses)`, 0 when there were no reads.
+    pub hit_rate: f64,
+    /// The same counters per category.
+    pub categories: BTreeMap<String, CategoryStats>,
+}
+
+/// `hits / (hits + misses)`, or 0.
+fn hit_rate(hits: u64, misses: u64) -> f64 {
+    let reads = hits + misses;
+    if reads == 0 {
+        0.0
+    } else {
+        hits as f64 / reads as f64
+    }
+}
+
+/// Where values live.
+#[derive(Debug)]
+enum Backend {
+    /// No Redis configured.
+    Memory(MemoryStore),
+    /// Redis, and the memory cache used while it is unreachable.
+    Redis {
+        /// The shared cache (boxed: it is much larger than a memory store).
+        redis: Box<RedisStore>,
+        /// Serves while Redis is down; emptied when Redis returns.
+        fallback: MemoryStore,
+    },
+}
+
+/// The generation a lookup read, and from which store, so a computed value is stored where
+/// and under what it was looked up (or not at all if the serving store changed meanwhile).
+#[derive(Debug)]
+enum Ticket {
+    /// The memory backend.
+    Memory(String),
+    /// Redis.
+    Redis(String),
+    /// The fallback memory cache.
+    Fallback(String),
+}
+
+/// Hit and miss counters.
+#[derive(Debug, Default)]
+struct Counters {
+    /// All hits.
+    hits: AtomicU64,
+    /// All misses.
+    misses: AtomicU64,
+    /// `(hits, misses)` per category. A std mutex: held for one increment or one copy.
+    per_category: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+impl Counters {
+    /// Counts one read of `category`.
+    fn record(&self, category: &str, hit: bool) {
+        let total = if hit { &self.hits } else { &self.misses };
+        total.fetch_add(1, Ordering::Relaxed);
+        let mut per_category = self
+            .per_category
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let counts = match per_category.get_mut(category) {
+            Some(counts) => counts,
+            None => per_category.entry(category.to_owned()).or_default(),
+        };
+        if hit {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
+    }
+
+    /// The counters per category.
+    fn categories(&self) -> BTreeMap<String, CategoryStats> {
+        self.per_category
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(category, &(hits, misses))| {
+                let stats = CategoryStats {
+                    hits,
+                    misses,
+                    hit_rate: hit_rate(hits, misses),
+                };
+                (category.clone(), stats)
+            })
+            .collect()
+    }
+}
+
+/// State shared by every clone of the service and its health task.
+#[derive(Debug)]
+struct Shared {
+    /// The configuration it was built with.
+    config: CacheConfig,
+    /// Where values live.
+    backend: Backend,
+    /// Hit and miss counters.
+    counters: Counters,
+    /// Keys being computed by `get_or_set`.
+    flights: Flights,
+}
+
+/// Stops the health task when the last service clone goes away.
+#[derive(Debug)]
+struct HealthTask(Option<JoinHandle<()>>);
+
+impl Drop for HealthTask {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The cache service. Cheap to clone (two `Arc`s); the background health task stops when
+/// the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct CacheService {
+    /// Stores, counters and in-flight computations.
+    shared: Arc<Shared>,
+    /// Held only for its drop: the health task lives as long as some clone does.
+    _health: Arc<HealthTask>,
+}
+
+impl CacheService {
+    /// Builds the service; never fails. Without `redis_url` it runs on memory. With a Redis
+    /// that does not answer, it warns, serves from the fallback and keeps retrying.
+    pub async fn new(config: CacheConfig) -> Self {
+        let backend = match config.redis_url.as_deref() {
+            None => {
+                tracing::info!(
+                    backend = "memory",
+                    "cache backend: in-memory (no REDIS_URL)"
+                );
+                Backend::Memory(MemoryStore::new(config.memory_max_bytes))
+            }
+            Some(url) => {
+                let redis = RedisStore::new(url, &config.prefix, config.redis_timeout);
+                match redis.ping().await {
+                    Ok(()) => {
+                        redis.mark_up();
+                        tracing::info!(backend = "redis", prefix = %config.prefix, "cache backend: redis connected");
+                    }
+                    Err(error) => {
+                        redis.forget_connection();
+                        tracing::warn!(backend = "memory", %error, "cache backend: redis unreachable at start; serving from the in-memory fallback and retrying");
+                    }
+                }
+                Backend::Redis {
+                    redis: Box::new(redis),
+                    fallback: MemoryStore::new(config.memory_max_bytes),
+                }
+            }
+        };
+        let shared = Arc::new(Shared {
+            config,
+            backend,
+            counters: Counters::default(),
+            flights: Flights::default(),
+        });
+        let task = matches!(shared.backend, Backend::Redis { .. })
+            .then(|| tokio::spawn(watch_redis(Arc::clone(&shared))));
+        Self {
+            shared,
+            _health: Arc::new(HealthTask(task)),
+        }
+    }
+
+    /// Reads `key`; counts a hit or a miss for its category.
+    pub async fn get(&self, key: &CacheKey) -> Option<Bytes> {
+        let (value, _) = self.lookup(key).await;
+        self.record(key, value.is_some());
+        value
+    }
+
+    /// Stores `value` under `key` for `ttl` (default: `default_ttl`; capped at
+    /// `fallback_ttl` while on the fallback). Never fails: a Redis error is logged and the
+    /// value goes to the fallback.
+    ///
+    /// It stores under the generation current at write time; to store a value computed from
+    /// the database, use [`CacheService::get_or_set`], which cannot revive stale data.
+    pub async fn set(&self, key: &CacheKey, value: Bytes, ttl: Option<Duration>) {
+        let ttl = ttl.unwrap_or(self.shared.config.default_ttl);
+        match &self.shared.backend {
+            Backend::Memory(memory) => memory.set(key, value, ttl).await,
+            Backend::Redis { redis, fallback } => {
+                if redis.is_up() {
+                    match redis.set(key, &value, ttl).await {
+                        Ok(()) => return,
+                        Err(error) => {
+                            tracing::debug!(%error, key = key.as_str(), "redis set failed")
+                        }
+                    }
+                }
+                fallback.set(key, value, self.fallback_ttl(ttl)).await;
+            }
+        }
+    }
+
+    /// Removes `key`; returns how many stored entries went. With Redis configured but down,
+    /// removes it from the fallback and fails with [`CacheError::Unavailable`].
+    pub async fn delete(&self, key: &CacheKey) -> Result<u64, CacheError> {
+        match &self.shared.backend {
+            Backend::Memory(memory) => Ok(memory.delete(key).await),
+            Backend::Redis { redis, fallback } => {
+                let local = fallback.delete(key).await;
+                if !redis.is_up() {
+                    return Err(CacheError::Unavailable);
+                }
+                Ok(local + redis.delete(key).await?)
+            }
+        }
+    }
+
+    /// Removes every stored entry, of every generation, whose key matches `pattern`; returns
+    /// how many went. Redis: `SCAN MATCH` + `UNLINK` in batches. With Redis configured but
+    /// down, cleans the fallback and fails with [`CacheError::Unavailable`].
+    #[tracing::instrument(skip_all, fields(pattern = pattern.as_str()))]
+    pub async fn delete_pattern(&self, pattern: &KeyPattern) -> Result<u64, CacheError> {
+        match &self.shared.backend {
+            Backend::Memory(memory) => Ok(memory.delete_pattern(pattern).await),
+            Backend::Redis { redis, fallback } => {
+                let local = fallback.delete_pattern(pattern).await;
+                if !redis.is_up() {
+                    return Err(CacheError::Unavailable);
+                }
+                Ok(local + redis.delete_pattern(pattern).await?)
+            }
+        }
+    }
+
+    /// Returns the cached value of `key`, or computes, stores and returns it.
+    ///
+    /// Concurrent misses of one key in this process run `compute` once; the others wait and
+    /// get its value (reported as [`Lookup::Miss`]). If that computation fails, the next
+    /// waiter computes itself. The value is stored under the generation read before
+    /// computing, so a value computed across an invalidation is never served after it.
+    pub async fn get_or_set<F, Fut, E>(
+        &self,
+        key: &CacheKey,
+        ttl: Option<Duration>,
+        compute: F,
+    ) -> Result<(Bytes, Lookup), E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+    {
+        let (value, _) = self.lookup(key).await;
+        self.record(key, value.is_some());
+        if let Some(value) = value {
+            return Ok((value, Lookup::Hit));
+        }
+        let flight = self.shared.flights.enter(key.as_str()).await;
+        let (value, ticket) = self.lookup(key).await;
+        if let Some(value) = value {
+            return Ok((value, Lookup::Miss));
+        }
+        let value = compute().await?;
+        let ttl = ttl.unwrap_or(self.shared.config.default_ttl);
+        self.store(key, ticket, value.clone(), ttl).await;
+        drop(flight);
+        Ok((value, Lookup::Miss))
+    }
+
+    /// Invalidation after a data change: replaces the generation of every category of `known`
+    /// that `pattern` can reach (so every value of those categories is superseded at once),
+    /// then removes the matching entries. With Redis configured this must reach Redis: if it
+    /// cannot, the fallback is emptied and the call fails with [`CacheError::Unavailable`],
+    /// so the caller (a job) retries.
+    #[tracing::instrument(skip_all, fields(pattern = pattern.as_str()), err)]
+    pub async fn invalidate(
+        &self,
+        pattern: &KeyPattern,
+        known: &[&str],
+    ) -> Result<u64, CacheError> {
+        let categories = pattern.matching_categories(known);
+        match &self.shared.backend {
+            Backend::Memory(memory) => {
+                memory.replace_generations(&categories);
+                Ok(memory.delete_pattern(pattern).await)
+            }
+            Backend::Redis { redis, fallback } => {
+                fallback.replace_generations(&categories);
+                let local = fallback.delete_pattern(pattern).await;
+                if let Err(error) = redis.replace_generations(&categories).await {
+                    fallback.clear().await;
+                    tracing::warn!(%error, "invalidation could not reach redis; fallback emptied");
+                    return Err(CacheError::Unavailable);
+                }
+                Ok(local + redis.delete_pattern(pattern).await?)
+            }
+        }
+    }
+
+    /// A snapshot of the backend state and the hit/miss counters.
+    pub async fn stats(&self) -> CacheStats {
+        let (redis_used_memory, redis_keys, memory_cache_size) = match &self.shared.backend {
+            Backend::Memory(memory) => (None, None, memory.len().await),
+            Backend::Redis { redis, fallback } => {
+                let server = if redis.is_up() {
+                    redis.server_stats().await.ok()
+                } else {
+                    None
+                };
+                let (used, keys) = server.map_or((None, None), |(used, keys)| (used, Some(keys)));
+                (used, keys, fallback.len().await)
+            }
+        };
+        let counters = &self.shared.counters;
+        let hits = counters.hits.load(Ordering::Relaxed);
+        let misses = counters.misses.load(Ordering::Relaxed);
+        CacheStats {
+            backend: self.backend(),
+            redis_connected: self.redis_connected(),
+            redis_used_memory,
+            redis_keys,
+            memory_cache_size,
+            hits,
+            misses,
+            hit_rate: hit_rate(hits, misses),
+            categories: counters.categories(),
+        }
+    }
+
+    /// `"redis"` or `"memory"`: what serves reads right now.
+    pub fn backend(&self) -> &'static str {
+        if self.redis_connected() {
+            "redis"
+        } else {
+            "memory"
+        }
+    }
+
+    /// Whether Redis is configured and answers right now.
+    pub fn redis_connected(&self) -> bool {
+        match &self.shared.backend {
+            Backend::Memory(_) => false,
+            Backend::Redis { redis, .. } => redis.is_up(),
+        }
+    }
+
+    /// The time-to-live used when a caller gives none.
+    pub fn default_ttl(&self) -> Duration {
+        self.shared.config.default_ttl
+    }
+
+    /// Reads `key` from whichever store serves now, without counting.
+    async fn lookup(&self, key: &CacheKey) -> (Option<Bytes>, Ticket) {
+        match &self.shared.backend {
+            Backend::Memory(memory) => {
+                let (value, generation) = memory.get(key).await;
+                (value, Ticket::Memory(generation))
+            }
+            Backend::Redis { redis, fallback } => {
+                if redis.is_up() {
+                    match redis.get(key).await {
+                        Ok((value, generation)) => return (value, Ticket::Redis(generation)),
+                        Err(error) => {
+                            tracing::debug!(%error, key = key.as_str(), "redis get failed")
+                        }
+                    }
+                }
+                let (value, generation) = fallback.get(key).await;
+                (value, Ticket::Fallback(generation))
+            }
+        }
+    }
+
+    /// Stores a computed value where, and under the generation, its lookup happened; drops it
+    /// if the serving store changed since.
+    async fn store(&self, key: &CacheKey, ticket: Ticket, value: Bytes, ttl: Duration) {
+        match (&self.shared.backend, ticket) {
+            (Backend::Memory(memory), Ticket::Memory(generation)) => {
+                memory.set_at(key, &generation, value, ttl).await;
+            }
+            (Backend::Redis { redis, .. }, Ticket::Redis(generation)) if redis.is_up() => {
+                if let Err(error) = redis.set_at(key, &generation, &value, ttl).await {
+                    tracing::debug!(%error, key = key.as_str(), "redis set failed");
+                }
+            }
+            (Backend::Redis { redis, fallback }, Ticket::Fallback(generation))
+                if !redis.is_up() =>
+            {
+                fallback
+                    .set_at(key, &generation, value, self.fallback_ttl(ttl))
+                    .await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts a read and logs it at debug level.
+    fn record(&self, key: &CacheKey, hit: bool) {
+        self.shared.counters.record(key.category(), hit);
+        tracing::debug!(
+            key = key.as_str(),
+            outcome = if hit { "hit" } else { "miss" },
+            "cache read"
+        );
+    }
+
+    /// `ttl`, capped at the fallback's time-to-live.
+    fn fallback_ttl(&self, ttl: Duration) -> Duration {
+        ttl.min(self.shared.config.fallback_ttl)
+    }
+}
+
+/// Pings Redis every `health_interval`: marks it down on failure (dropping the connection so
+/// the next ping opens a fresh one), and back up on success after emptying the fallback.
+async fn watch_redis(shared: Arc<Shared>) {
+    let Backend::Redis { redis, fallback } = &shared.backend else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(shared.config.health_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match redis.ping().await {
+            Ok(()) if !redis.is_up() => {
+                fallback.clear().await;
+                redis.mark_up();
+                fallback.clear().await;
+                tracing::info!(
+                    backend = "redis",
+                    "redis reachable again; serving from redis, in-memory fallback emptied"
+                );
+            }
+            Ok(()) => {}
+            Err(error) => {
+                redis.mark_down(&error);
+                redis.forget_connection();
+            }
+        }
+    }
+}

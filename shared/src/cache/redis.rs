@@ -1,0 +1,372 @@
+//! The Redis side of the cache: connection, the generation scheme in Lua, and reachability.
+//!
+//! Guarantees:
+//! - every call is bounded by the response timeout, so a stalled Redis cannot hang a request;
+//! - any error or timeout marks Redis down (one warning per transition); only the health
+//!   check (in the service) marks it up again, after emptying the fallback;
+//! - a read fetches the generation and the value in one round trip (a Lua script), creating
+//!   the generation with `SET NX` when it is missing;
+//! - pattern deletes use `SCAN MATCH` + `UNLINK` in batches, never `KEYS`.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Script};
+
+use super::key::{CacheKey, KeyPattern};
+use super::memory::new_generation;
+use crate::error::CacheError;
+
+/// Keys asked of each `SCAN` step.
+const SCAN_BATCH: usize = 500;
+
+/// Reads (creating if missing) the generation at `KEYS[1]`, then the value at
+/// `KEYS[2]..'@'..generation`. Returns `{generation, value}` or `{generation}`.
+const GET_LUA: &str = r"
+local gen = redis.call('GET', KEYS[1])
+if not gen then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX')
+  gen = redis.call('GET', KEYS[1])
+end
+local value = redis.call('GET', KEYS[2] .. '@' .. gen)
+if value then
+  return {gen, value}
+end
+return {gen}
+";
+
+/// Stores `ARGV[2]` for `ARGV[3]` ms under the current (created if missing) generation.
+const SET_LUA: &str = r"
+local gen = redis.call('GET', KEYS[1])
+if not gen then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX')
+  gen = redis.call('GET', KEYS[1])
+end
+redis.call('SET', KEYS[2] .. '@' .. gen, ARGV[2], 'PX', ARGV[3])
+return gen
+";
+
+/// Unlinks the value at the current generation, if there is one; returns how many went.
+const DELETE_LUA: &str = r"
+local gen = redis.call('GET', KEYS[1])
+if not gen then
+  return 0
+end
+return redis.call('UNLINK', KEYS[2] .. '@' .. gen)
+";
+
+/// The Redis backend of the cache service.
+pub(crate) struct RedisStore {
+    /// `None` when the configured URL did not parse: Redis then stays down for good.
+    client: Option<redis::Client>,
+    /// Prepended to every stored key.
+    prefix: String,
+    /// `prefix` with glob characters escaped, for `SCAN MATCH`.
+    glob_prefix: String,
+    /// Bound on every command's answer.
+    response_timeout: Duration,
+    /// Bound on establishing a connection.
+    connect_timeout: Duration,
+    /// The live connection, replaced by the health check when it stops answering. A std lock:
+    /// it is held only to clone or swap the handle, never across an await.
+    connection: RwLock<Option<ConnectionManager>>,
+    /// Whether Redis serves reads right now.
+    up: AtomicBool,
+    /// [`GET_LUA`].
+    get_script: Script,
+    /// [`SET_LUA`].
+    set_script: Script,
+    /// [`DELETE_LUA`].
+    delete_script: Script,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("response_timeout", &self.response_timeout)
+            .field("up", &self.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store for `url` (not yet connected). A URL that does not parse is logged and leaves
+    /// the store permanently down.
+    pub(crate) fn new(url: &str, prefix: &str, response_timeout: Duration) -> Self {
+        let client = match redis::Client::open(url) {
+            Ok(client) => Some(client),
+            Err(error) => {
+                tracing::error!(%error, "REDIS_URL does not parse; the cache stays on memory");
+                None
+            }
+        };
+        Self {
+            client,
+            prefix: prefix.to_owned(),
+            glob_prefix: escape_glob(prefix),
+            response_timeout,
+            connect_timeout: response_timeout.max(Duration::from_secs(1)),
+            connection: RwLock::new(None),
+            up: AtomicBool::new(false),
+            get_script: Script::new(GET_LUA),
+            set_script: Script::new(SET_LUA),
+            delete_script: Script::new(DELETE_LUA),
+        }
+    }
+
+    /// Whether Redis serves reads right now.
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    /// Marks Redis as serving reads again.
+    pub(crate) fn mark_up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Marks Redis down, warning once per transition.
+    pub(crate) fn mark_down(&self, reason: &dyn fmt::Display) {
+        if self.up.swap(false, Ordering::SeqCst) {
+            tracing::warn!(%reason, "redis unreachable; serving the cache from the in-memory fallback");
+        }
+    }
+
+    /// Drops the current connection so the next health check opens a fresh one.
+    pub(crate) fn forget_connection(&self) {
+        *self
+            .connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Answers whether Redis replies to `PING`, opening a connection first if there is none.
+    #[tracing::instrument(skip_all, level = "trace", err(level = "debug"))]
+    pub(crate) async fn ping(&self) -> Result<(), CacheError> {
+        if self.current().is_none() {
+            self.connect().await?;
+        }
+        self.call(
+            |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Opens a connection manager, bounded by the connect timeout.
+    async fn connect(&self) -> Result<(), CacheError> {
+        let client = self.client.clone().ok_or(CacheError::Unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.response_timeout))
+            .set_number_of_retries(0);
+        let manager = tokio::time::timeout(
+            self.connect_timeout + self.response_timeout,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| CacheError::Timeout(self.connect_timeout))??;
+        *self
+            .connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(manager);
+        Ok(())
+    }
+
+    /// The current connection handle, if any.
+    fn current(&self) -> Option<ConnectionManager> {
+        self.connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Runs one bounded call; an error or a timeout marks Redis down.
+    async fn call<T, F, Fut>(&self, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let conn = self.current().ok_or(CacheError::Unavailable)?;
+        match tokio::time::timeout(self.response_timeout, op(conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                self.mark_down(&error);
+                Err(CacheError::Redis(error))
+            }
+            Err(_) => {
+                let error = CacheError::Timeout(self.response_timeout);
+                self.mark_down(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// The key holding `category`'s generation token.
+    fn generation_key(&self, category: &str) -> String {
+        format!("{}_gen:{category}", self.prefix)
+    }
+
+    /// The stored key of `key` without its `@{generation}` suffix.
+    fn base_key(&self, key: &CacheKey) -> String {
+        format!("{}{}", self.prefix, key.as_str())
+    }
+
+    /// Reads `key` under its category's current generation (created if missing), in one
+    /// round trip; returns the value, if any, and that generation.
+    pub(crate) async fn get(&self, key: &CacheKey) -> Result<(Option<Bytes>, String), CacheError> {
+        let mut invocation = self.get_script.key(self.generation_key(key.category()));
+        invocation.key(self.base_key(key)).arg(new_generation());
+        let mut reply: Vec<Vec<u8>> = self
+            .call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await?;
+        let value = (reply.len() > 1).then(|| Bytes::from(reply.swap_remove(1)));
+        let generation = reply
+            .pop()
+            .map(|raw| String::from_utf8_lossy(&raw).into_owned())
+            .ok_or(CacheError::Unavailable)?;
+        Ok((value, generation))
+    }
+
+    /// Stores `value` under `key` at the given generation.
+    pub(crate) async fn set_at(
+        &self,
+        key: &CacheKey,
+        generation: &str,
+        value: &Bytes,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(format!("{}@{generation}", self.base_key(key)))
+            .arg(value.as_ref())
+            .arg("PX")
+            .arg(ttl_millis(ttl));
+        self.call(|mut conn| async move { command.query_async::<()>(&mut conn).await })
+            .await
+    }
+
+    /// Stores `value` under `key` at its category's current generation, in one round trip.
+    pub(crate) async fn set(
+        &self,
+        key: &CacheKey,
+        value: &Bytes,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let mut invocation = self.set_script.key(self.generation_key(key.category()));
+        invocation
+            .key(self.base_key(key))
+            .arg(new_generation())
+            .arg(value.as_ref())
+            .arg(ttl_millis(ttl));
+        self.call(|mut conn| async move { invocation.invoke_async::<String>(&mut conn).await })
+            .await
+            .map(drop)
+    }
+
+    /// Removes `key`'s current value; returns how many stored keys went (0 or 1).
+    pub(crate) async fn delete(&self, key: &CacheKey) -> Result<u64, CacheError> {
+        let mut invocation = self.delete_script.key(self.generation_key(key.category()));
+        invocation.key(self.base_key(key));
+        self.call(|mut conn| async move { invocation.invoke_async::<u64>(&mut conn).await })
+            .await
+    }
+
+    /// Removes every stored key, of any generation, whose logical key matches `pattern`.
+    #[tracing::instrument(skip_all, fields(pattern = pattern.as_str()), err)]
+    pub(crate) async fn delete_pattern(&self, pattern: &KeyPattern) -> Result<u64, CacheError> {
+        let stored_pattern = format!("{}{}@*", self.glob_prefix, pattern.as_str());
+        let mut cursor: u64 = 0;
+        let mut removed = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&stored_pattern)
+                .arg("COUNT")
+                .arg(SCAN_BATCH);
+            let (next, keys): (u64, Vec<Vec<u8>>) = self
+                .call(|mut conn| async move { scan.query_async(&mut conn).await })
+                .await?;
+            if !keys.is_empty() {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(keys);
+                removed += self
+                    .call(|mut conn| async move { unlink.query_async::<u64>(&mut conn).await })
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Gives each of `categories` a new random generation, in one command.
+    pub(crate) async fn replace_generations(&self, categories: &[&str]) -> Result<(), CacheError> {
+        if categories.is_empty() {
+            return Ok(());
+        }
+        let mut command = redis::cmd("MSET");
+        for category in categories {
+            command
+                .arg(self.generation_key(category))
+                .arg(new_generation());
+        }
+        self.call(|mut conn| async move { command.query_async::<()>(&mut conn).await })
+            .await
+    }
+
+    /// `used_memory_human` from `INFO memory`, and `DBSIZE`.
+    pub(crate) async fn server_stats(&self) -> Result<(Option<String>, u64), CacheError> {
+        let mut pipeline = redis::pipe();
+        pipeline.cmd("INFO").arg("memory").cmd("DBSIZE");
+        let (info, keys): (String, u64) = self
+            .call(|mut conn| async move { pipeline.query_async(&mut conn).await })
+            .await?;
+        let used = info.lines().find_map(|line| {
+            line.strip_prefix("used_memory_human:")
+                .map(|value| value.trim().to_owned())
+        });
+        Ok((used, keys))
+    }
+}
+
+/// A time-to-live in whole milliseconds, at least 1 (Redis refuses `PX 0`).
+fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// `raw` with Redis glob metacharacters escaped, so it matches only itself.
+fn escape_glob(raw: &str) -> String {
+    let mut escaped = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_glob_characters_are_escaped() {
+        assert_eq!(escape_glob("mw:"), "mw:");
+        assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
+
+    #[test]
+    fn ttl_is_never_zero_milliseconds() {
+        assert_eq!(ttl_millis(Duration::ZERO), 1);
+        assert_eq!(ttl_millis(Duration::from_secs(2)), 2000);
+    }
+}
