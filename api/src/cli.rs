@@ -15,7 +15,12 @@ use crate::{AppState, Application, shutdown_signal};
 
 /// mediawarm's API server and its maintenance commands.
 #[derive(Debug, Parser)]
-#[command(name = "mediawarm-api", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "mediawarm-api",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -86,7 +91,9 @@ async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
         tracing::info!(path = %config.sqlite_path.display(), "DATABASE_URL unset: using the embedded SQLite database");
     }
-    let store = Store::connect(&config).await.context("connecting to the database")?;
+    let store = Store::connect(&config)
+        .await
+        .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
     Ok(store)
 }
@@ -123,7 +130,11 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let mut progress = |p: mediawarm_shared::store::ImportProgress| {
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
-            eprintln!("import: {} lines so far ({:.0?})", p.lines, started.elapsed());
+            eprintln!(
+                "import: {} lines so far ({:.0?})",
+                p.lines,
+                started.elapsed()
+            );
         }
     };
     let report = store

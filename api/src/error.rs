@@ -142,7 +142,9 @@ impl From<ViewError> for ApiError {
             ViewError::UnknownSource(name) => {
                 Self::not_found("unknown_source", format!("unknown source {name:?}"))
             }
-            ViewError::NotFound(id) => Self::not_found("not_found", format!("article {id} not found")),
+            ViewError::NotFound(id) => {
+                Self::not_found("not_found", format!("article {id} not found"))
+            }
             ViewError::Store(s) => s.into(),
         }
     }

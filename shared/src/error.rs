@@ -111,7 +111,10 @@ impl StoreError {
             Self::Unavailable(_) => true,
             Self::Database(e) => matches!(
                 e,
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
             ),
             _ => false,
         }

@@ -28,7 +28,10 @@ async fn stats(State(state): State<AppState>) -> Json<Value> {
 async fn clear(State(state): State<AppState>, _: Operator, params: Params) -> Result<Json<Value>> {
     let given = params.get("pattern");
     if given.is_some_and(str::is_empty) {
-        return Err(ApiError::bad_request("invalid_pattern", "pattern is empty; omit it to clear everything"));
+        return Err(ApiError::bad_request(
+            "invalid_pattern",
+            "pattern is empty; omit it to clear everything",
+        ));
     }
     let pattern = KeyPattern::parse(given.unwrap_or("*"), CATEGORIES)?;
     tracing::Span::current().record("pattern", pattern.as_str());
@@ -37,5 +40,7 @@ async fn clear(State(state): State<AppState>, _: Operator, params: Params) -> Re
         Some(p) => format!("Deleted {deleted} cached entries matching {p}"),
         None => format!("Cache cleared: {deleted} entries deleted"),
     };
-    Ok(Json(json!({"deleted": deleted, "pattern": given, "message": message})))
+    Ok(Json(
+        json!({"deleted": deleted, "pattern": given, "message": message}),
+    ))
 }

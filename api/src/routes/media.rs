@@ -21,7 +21,11 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// Parses the latest-media query string into its view.
 pub(crate) fn latest_query(state: &AppState, params: &Params) -> Result<LatestQuery> {
-    let limit = params.get("limit").map(Limit::parse).transpose()?.unwrap_or(Limit::DEFAULT);
+    let limit = params
+        .get("limit")
+        .map(Limit::parse)
+        .transpose()?
+        .unwrap_or(Limit::DEFAULT);
     let source = params.get("source").map(SourceName::parse).transpose()?;
     let page = match (params.get("cursor"), params.get("offset")) {
         (Some(_), Some(_)) => {
@@ -34,11 +38,19 @@ pub(crate) fn latest_query(state: &AppState, params: &Params) -> Result<LatestQu
         (None, Some(offset)) => Page::Offset(parse_offset(offset)?),
         (None, None) => Page::First,
     };
-    Ok(LatestQuery { limit, source, page })
+    Ok(LatestQuery {
+        limit,
+        source,
+        page,
+    })
 }
 
 #[tracing::instrument(skip_all)]
-async fn latest(State(state): State<AppState>, params: Params, headers: HeaderMap) -> Result<Response> {
+async fn latest(
+    State(state): State<AppState>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response> {
     let query = latest_query(&state, &params)?;
     cached::serve(&state, View::Latest(query), &headers).await
 }
@@ -49,10 +61,8 @@ async fn article(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::bad_request("invalid_id", "an article id is a positive whole number"))?;
+    let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::bad_request("invalid_id", "an article id is a positive whole number")
+    })?;
     cached::serve(&state, View::Article(ArticleQuery { id }), &headers).await
 }

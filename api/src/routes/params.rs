@@ -25,7 +25,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         let mut map = HashMap::new();
         if let Some(query) = parts.uri.query() {
             if query.len() > 4096 {
-                return Err(ApiError::bad_request("invalid_query", "the query string is too long"));
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "the query string is too long",
+                ));
             }
             for (k, v) in form_urlencoded::parse(query.as_bytes()) {
                 map.entry(k.into_owned()).or_insert_with(|| v.into_owned());

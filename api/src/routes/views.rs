@@ -24,21 +24,41 @@ pub(crate) fn router() -> Router<AppState> {
 /// last 7 days; with only one of them the window is 7 days from `from` or up to `to`.
 pub(crate) fn volume_query(params: &Params) -> Result<VolumeQuery> {
     let interval: Interval = params.get("interval").unwrap_or("day").parse()?;
-    let tz = params.get("tz").map(Timezone::parse).transpose()?.unwrap_or(Timezone::UTC);
+    let tz = params
+        .get("tz")
+        .map(Timezone::parse)
+        .transpose()?
+        .unwrap_or(Timezone::UTC);
     let source = params.get("source").map(SourceName::parse).transpose()?;
-    let from = params.get("from").map(|v| tz.parse_bound(v, false)).transpose()?;
-    let to = params.get("to").map(|v| tz.parse_bound(v, true)).transpose()?;
+    let from = params
+        .get("from")
+        .map(|v| tz.parse_bound(v, false))
+        .transpose()?;
+    let to = params
+        .get("to")
+        .map(|v| tz.parse_bound(v, true))
+        .transpose()?;
     let range = match (from, to) {
         (None, None) => VolumeRange::LastWeek,
         (Some(from), Some(to)) => VolumeRange::Between { from, to },
-        (Some(from), None) => VolumeRange::Between { from, to: Utc::now().min(from + Duration::days(7)) },
-        (None, Some(to)) => VolumeRange::Between { from: to - Duration::days(7), to },
+        (Some(from), None) => VolumeRange::Between {
+            from,
+            to: Utc::now().min(from + Duration::days(7)),
+        },
+        (None, Some(to)) => VolumeRange::Between {
+            from: to - Duration::days(7),
+            to,
+        },
     };
     Ok(VolumeQuery::new(interval, tz, source, range)?)
 }
 
 #[tracing::instrument(skip_all)]
-async fn volume(State(state): State<AppState>, params: Params, headers: HeaderMap) -> Result<Response> {
+async fn volume(
+    State(state): State<AppState>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response> {
     let query = volume_query(&params)?;
     cached::serve(&state, View::Volume(query), &headers).await
 }
@@ -50,5 +70,10 @@ async fn simplified(
     headers: HeaderMap,
 ) -> Result<Response> {
     let source = params.get("source").map(SourceName::parse).transpose()?;
-    cached::serve(&state, View::Simplified(SimplifiedQuery { source }), &headers).await
+    cached::serve(
+        &state,
+        View::Simplified(SimplifiedQuery { source }),
+        &headers,
+    )
+    .await
 }

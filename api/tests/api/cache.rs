@@ -14,7 +14,11 @@ both_stacks!(
 
 async fn the_second_read_is_a_hit_and_if_none_match_gets_304(app: TestApp) {
     app.seed(&[article("gazette", 1, None)]).await;
-    for path in ["/api/v1/media/latest", "/api/v1/volume", "/api/v1/simplified"] {
+    for path in [
+        "/api/v1/media/latest",
+        "/api/v1/volume",
+        "/api/v1/simplified",
+    ] {
         let first = app.get(path).await;
         assert_eq!(first.status(), 200);
         assert_eq!(first.headers()["x-cache"], "miss", "{path}");
@@ -22,10 +26,22 @@ async fn the_second_read_is_a_hit_and_if_none_match_gets_304(app: TestApp) {
         let second = app.get(path).await;
         assert_eq!(second.headers()["x-cache"], "hit", "{path}");
         assert_eq!(second.headers()["etag"].to_str().unwrap(), etag);
-        let revalidated = app.client.get(app.url(path)).header("if-none-match", &etag).send().await.unwrap();
+        let revalidated = app
+            .client
+            .get(app.url(path))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(revalidated.status(), 304, "{path}");
         assert!(revalidated.bytes().await.unwrap().is_empty());
-        let changed = app.client.get(app.url(path)).header("if-none-match", "\"other\"").send().await.unwrap();
+        let changed = app
+            .client
+            .get(app.url(path))
+            .header("if-none-match", "\"other\"")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(changed.status(), 200);
     }
 }
@@ -43,7 +59,14 @@ async fn stats_have_the_seed_shape_plus_hit_counts(app: TestApp) {
     };
     assert_eq!(cache["backend"], expected_backend);
     assert_eq!(cache["redis_connected"], expected_backend == "redis");
-    for field in ["redis_used_memory", "redis_keys", "memory_cache_size", "hits", "misses", "hit_rate"] {
+    for field in [
+        "redis_used_memory",
+        "redis_keys",
+        "memory_cache_size",
+        "hits",
+        "misses",
+        "hit_rate",
+    ] {
         assert!(cache.get(field).is_some(), "stats has {field}");
     }
     assert_eq!(cache["hits"], 1);
@@ -74,11 +97,19 @@ async fn clearing_volume_leaves_media_cached(app: TestApp) {
     assert_eq!(body["deleted"], 2);
     assert_eq!(body["pattern"], "volume:*");
     assert_eq!(app.get("/api/v1/volume").await.headers()["x-cache"], "miss");
-    assert_eq!(app.get("/api/v1/media/latest").await.headers()["x-cache"], "hit");
+    assert_eq!(
+        app.get("/api/v1/media/latest").await.headers()["x-cache"],
+        "hit"
+    );
 }
 
 async fn clearing_needs_the_operator_token(app: TestApp) {
-    let missing = app.client.delete(app.url("/api/v1/media/cache/clear")).send().await.unwrap();
+    let missing = app
+        .client
+        .delete(app.url("/api/v1/media/cache/clear"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 401);
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthorized");
@@ -119,9 +150,18 @@ async fn clearing_without_a_pattern_empties_the_cache(app: TestApp) {
     app.seed(&[article("gazette", 1, None)]).await;
     app.get("/api/v1/volume").await;
     app.get("/api/v1/media/latest").await;
-    let response = app.client.delete(app.url("/api/v1/media/cache/clear")).bearer_auth(TOKEN).send().await.unwrap();
+    let response = app
+        .client
+        .delete(app.url("/api/v1/media/cache/clear"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["deleted"], 2);
     assert!(body["pattern"].is_null());
-    assert_eq!(app.get("/api/v1/media/latest").await.headers()["x-cache"], "miss");
+    assert_eq!(
+        app.get("/api/v1/media/latest").await.headers()["x-cache"],
+        "miss"
+    );
 }

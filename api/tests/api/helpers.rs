@@ -12,7 +12,7 @@ use mediawarm_shared::store::{Store, StoreConfig};
 
 /// Which services a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stack {
+pub(crate) enum Stack {
     /// SQLite in a temporary directory and the memory cache.
     Embedded,
     /// PostgreSQL and Redis from the test environment variables.
@@ -48,56 +48,66 @@ macro_rules! both_stacks {
 }
 
 /// The operator token every test app uses.
-pub const TOKEN: &str = "test-operator-token";
+pub(crate) const TOKEN: &str = "test-operator-token";
 
 /// A running API on a free port with its own database and cache.
 #[allow(dead_code)]
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `http://127.0.0.1:PORT`.
-    pub base: String,
+    pub(crate) base: String,
     /// A client without a base URL; use [`TestApp::url`].
-    pub client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     /// The app's store, for seeding.
-    pub store: Store,
+    pub(crate) store: Store,
     /// The app's cache service.
-    pub cache: CacheService,
+    pub(crate) cache: CacheService,
     /// Which stack this is.
-    pub stack: Stack,
+    pub(crate) stack: Stack,
     _isolation: Arc<Isolation>,
 }
 
 impl TestApp {
     /// An absolute URL for `path`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
     /// GET `path`.
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request")
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     /// GET `path` and parse the JSON body, asserting the status.
-    pub async fn get_json(&self, path: &str, status: u16) -> serde_json::Value {
+    pub(crate) async fn get_json(&self, path: &str, status: u16) -> serde_json::Value {
         let response = self.get(path).await;
         assert_eq!(response.status().as_u16(), status, "GET {path}");
         response.json().await.expect("json body")
     }
 
     /// Creates import sources and upserts `articles`.
-    pub async fn seed(&self, articles: &[NewArticle]) {
+    pub(crate) async fn seed(&self, articles: &[NewArticle]) {
         let mut names: Vec<SourceName> = articles.iter().map(|a| a.source.clone()).collect();
         names.sort();
         names.dedup();
-        self.store.ensure_import_sources(&names).await.expect("sources");
+        self.store
+            .ensure_import_sources(&names)
+            .await
+            .expect("sources");
         for chunk in articles.chunks(500) {
-            self.store.upsert_articles(chunk, Utc::now()).await.expect("upsert");
+            self.store
+                .upsert_articles(chunk, Utc::now())
+                .await
+                .expect("upsert");
         }
     }
 }
 
 /// An article of `source` at `published_at` with a URL unique to `n`.
-pub fn article(source: &str, n: usize, published_at: Option<DateTime<Utc>>) -> NewArticle {
+pub(crate) fn article(source: &str, n: usize, published_at: Option<DateTime<Utc>>) -> NewArticle {
     NewArticle {
         source: SourceName::parse(source).expect("valid source"),
         url: format!("https://{source}.example/articles/{n}"),
@@ -110,7 +120,7 @@ pub fn article(source: &str, n: usize, published_at: Option<DateTime<Utc>>) -> N
 
 /// Starts an app on the stack; `None` (after saying so) when the production stack's
 /// variables are unset.
-pub async fn spawn_app(stack: Stack) -> Option<TestApp> {
+pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
     let (store_config, cache_config, isolation) = match stack {
         Stack::Embedded => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -123,9 +133,10 @@ pub async fn spawn_app(stack: Stack) -> Option<TestApp> {
             (store, CacheConfig::default(), Isolation::Dir(dir))
         }
         Stack::Production => {
-            let (Ok(db_url), Ok(redis_url)) =
-                (std::env::var("TEST_DATABASE_URL"), std::env::var("TEST_REDIS_URL"))
-            else {
+            let (Ok(db_url), Ok(redis_url)) = (
+                std::env::var("TEST_DATABASE_URL"),
+                std::env::var("TEST_REDIS_URL"),
+            ) else {
                 println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
                 return None;
             };
@@ -133,7 +144,7 @@ pub async fn spawn_app(stack: Stack) -> Option<TestApp> {
             let admin = sqlx::PgPool::connect(&db_url)
                 .await
                 .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&admin)
                 .await
                 .expect("create test database");
@@ -165,7 +176,10 @@ pub async fn spawn_app(stack: Stack) -> Option<TestApp> {
     store.migrate().await.expect("migrate");
     let cache = CacheService::new(cache_config).await;
     if stack == Stack::Production {
-        assert!(cache.redis_connected(), "TEST_REDIS_URL is set but Redis is unreachable");
+        assert!(
+            cache.redis_connected(),
+            "TEST_REDIS_URL is set but Redis is unreachable"
+        );
     }
     let state = AppState::new(store.clone(), cache.clone(), OperatorToken::new(TOKEN))
         .await
@@ -196,39 +210,55 @@ enum Isolation {
 
 impl Drop for Isolation {
     fn drop(&mut self) {
-        let Isolation::Services { admin_url, database, redis_url, prefix } = self else {
+        let Isolation::Services {
+            admin_url,
+            database,
+            redis_url,
+            prefix,
+        } = self
+        else {
             return;
         };
-        let (admin_url, database, redis_url, prefix) =
-            (admin_url.clone(), database.clone(), redis_url.clone(), prefix.clone());
+        let (admin_url, database, redis_url, prefix) = (
+            admin_url.clone(),
+            database.clone(),
+            redis_url.clone(),
+            prefix.clone(),
+        );
         let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-                        .execute(&admin)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+                    )))
+                    .execute(&admin)
+                    .await;
                 }
-                if let Ok(client) = redis::Client::open(redis_url.as_str()) {
-                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                        let mut cursor: u64 = 0;
-                        loop {
-                            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                                .arg(cursor)
-                                .arg("MATCH")
-                                .arg(format!("{prefix}*"))
-                                .arg("COUNT")
-                                .arg(1000)
-                                .query_async(&mut conn)
-                                .await
-                                .unwrap_or((0, Vec::new()));
-                            if !keys.is_empty() {
-                                let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-                            }
-                            cursor = next;
-                            if cursor == 0 {
-                                break;
-                            }
+                if let Ok(client) = redis::Client::open(redis_url.as_str())
+                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                {
+                    let mut cursor: u64 = 0;
+                    loop {
+                        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(format!("{prefix}*"))
+                            .arg("COUNT")
+                            .arg(1000)
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap_or((0, Vec::new()));
+                        if !keys.is_empty() {
+                            let _: Result<(), _> =
+                                redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+                        }
+                        cursor = next;
+                        if cursor == 0 {
+                            break;
                         }
                     }
                 }

@@ -27,7 +27,9 @@ fn ids(page: &Value) -> Vec<i64> {
         .collect()
 }
 
-async fn a_cursor_walk_returns_every_existing_article_once_in_order_while_new_ones_arrive(app: TestApp) {
+async fn a_cursor_walk_returns_every_existing_article_once_in_order_while_new_ones_arrive(
+    app: TestApp,
+) {
     let base = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let existing: Vec<_> = (0..2_500)
         // Pairs of articles share a minute, so ties in sort_at occur.
@@ -45,7 +47,11 @@ async fn a_cursor_walk_returns_every_existing_article_once_in_order_while_new_on
         };
         let page = app.get_json(&path, 200).await;
         for item in page["items"].as_array().unwrap() {
-            seen.push((item["published_at"].as_str().map(str::to_owned), item["id"].as_i64().unwrap(), item["url"].as_str().unwrap().to_owned()));
+            seen.push((
+                item["published_at"].as_str().map(str::to_owned),
+                item["id"].as_i64().unwrap(),
+                item["url"].as_str().unwrap().to_owned(),
+            ));
         }
         // Newer articles (and one older one) arrive between pages.
         let fresh = vec![
@@ -60,31 +66,54 @@ async fn a_cursor_walk_returns_every_existing_article_once_in_order_while_new_on
         }
     }
     let pre_existing: HashSet<String> = existing.iter().map(|a| a.url.clone()).collect();
-    let walked: Vec<&(Option<String>, i64, String)> =
-        seen.iter().filter(|(_, _, url)| pre_existing.contains(url)).collect();
-    assert_eq!(walked.len(), existing.len(), "every pre-existing article exactly once");
+    let walked: Vec<&(Option<String>, i64, String)> = seen
+        .iter()
+        .filter(|(_, _, url)| pre_existing.contains(url))
+        .collect();
+    assert_eq!(
+        walked.len(),
+        existing.len(),
+        "every pre-existing article exactly once"
+    );
     let unique: HashSet<&String> = walked.iter().map(|(_, _, u)| u).collect();
     assert_eq!(unique.len(), existing.len(), "no duplicates");
     for pair in walked.windows(2) {
         let (a, b) = (pair[0], pair[1]);
-        assert!((&a.0, a.1) > (&b.0, b.1), "newest first: {a:?} before {b:?}");
+        assert!(
+            (&a.0, a.1) > (&b.0, b.1),
+            "newest first: {a:?} before {b:?}"
+        );
     }
 }
 
 async fn offset_pages_have_the_seed_shape_and_match_the_cursor_order(app: TestApp) {
     let base = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
-    let articles: Vec<_> = (0..45).map(|n| article("gazette", n, Some(base + Duration::hours(n as i64)))).collect();
+    let articles: Vec<_> = (0..45)
+        .map(|n| article("gazette", n, Some(base + Duration::hours(n as i64))))
+        .collect();
     app.seed(&articles).await;
 
-    let first = app.get_json("/api/v1/media/latest?limit=20&offset=0", 200).await;
+    let first = app
+        .get_json("/api/v1/media/latest?limit=20&offset=0", 200)
+        .await;
     assert_eq!(first["limit"], 20);
     assert_eq!(first["offset"], 0);
-    assert!(first.get("next_cursor").is_some(), "next_cursor is always present");
-    let second = app.get_json("/api/v1/media/latest?limit=20&offset=20", 200).await;
-    let third = app.get_json("/api/v1/media/latest?limit=20&offset=40", 200).await;
+    assert!(
+        first.get("next_cursor").is_some(),
+        "next_cursor is always present"
+    );
+    let second = app
+        .get_json("/api/v1/media/latest?limit=20&offset=20", 200)
+        .await;
+    let third = app
+        .get_json("/api/v1/media/latest?limit=20&offset=40", 200)
+        .await;
     assert_eq!(third["offset"], 40);
     assert_eq!(ids(&third).len(), 5);
-    assert!(third["next_cursor"].is_null(), "no next page after the last one");
+    assert!(
+        third["next_cursor"].is_null(),
+        "no next page after the last one"
+    );
 
     let by_offset: Vec<i64> = [ids(&first), ids(&second), ids(&third)].concat();
     let cursor_page = app.get_json("/api/v1/media/latest?limit=45", 200).await;
@@ -92,7 +121,15 @@ async fn offset_pages_have_the_seed_shape_and_match_the_cursor_order(app: TestAp
     let newest = &first["items"][0];
     assert_eq!(newest["title"], "Article 44 of gazette");
     assert_eq!(newest["published_at"], "2026-02-02T20:00:00Z");
-    for field in ["id", "source", "url", "title", "author", "published_at", "summary"] {
+    for field in [
+        "id",
+        "source",
+        "url",
+        "title",
+        "author",
+        "published_at",
+        "summary",
+    ] {
         assert!(newest.get(field).is_some(), "Article has {field}");
     }
 }
@@ -111,13 +148,18 @@ async fn the_source_filter_applies_to_both_modes(app: TestApp) {
     let mut articles: Vec<_> = (0..10).map(|n| article("gazette", n, None)).collect();
     articles.extend((0..7).map(|n| article("herald", n, None)));
     app.seed(&articles).await;
-    for path in ["/api/v1/media/latest?source=herald&limit=100", "/api/v1/media/latest?source=herald&offset=0&limit=100"] {
+    for path in [
+        "/api/v1/media/latest?source=herald&limit=100",
+        "/api/v1/media/latest?source=herald&offset=0&limit=100",
+    ] {
         let page = app.get_json(path, 200).await;
         let items = page["items"].as_array().unwrap();
         assert_eq!(items.len(), 7, "{path}");
         assert!(items.iter().all(|a| a["source"] == "herald"));
     }
-    let err = app.get_json("/api/v1/media/latest?source=nobody", 404).await;
+    let err = app
+        .get_json("/api/v1/media/latest?source=nobody", 404)
+        .await;
     assert_eq!(err["error"]["code"], "unknown_source");
 }
 
@@ -147,9 +189,16 @@ async fn latest_refuses_every_malformed_parameter_with_its_code(app: TestApp) {
         ("offset=0&cursor=abc", "conflicting_pagination"),
         ("source=Not%20A%20Source", "invalid_source"),
     ] {
-        let err = app.get_json(&format!("/api/v1/media/latest?{query}"), 400).await;
+        let err = app
+            .get_json(&format!("/api/v1/media/latest?{query}"), 400)
+            .await;
         assert_eq!(err["error"]["code"], code, "{query}");
-        assert!(err["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{query}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{query}"
+        );
     }
 }
 
@@ -162,6 +211,8 @@ async fn a_tampered_cursor_is_refused(app: TestApp) {
     let i = bytes.len() / 2;
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(bytes).unwrap();
-    let err = app.get_json(&format!("/api/v1/media/latest?cursor={tampered}"), 400).await;
+    let err = app
+        .get_json(&format!("/api/v1/media/latest?cursor={tampered}"), 400)
+        .await;
     assert_eq!(err["error"]["code"], "invalid_cursor");
 }

@@ -89,15 +89,24 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips() {
-        let key = SortKey { sort_at_us: 1_700_000_000_000_000, id: 42 };
+        let key = SortKey {
+            sort_at_us: 1_700_000_000_000_000,
+            id: 42,
+        };
         assert_eq!(codec().decode(&codec().encode(key)), Ok(key));
     }
 
     #[test]
     fn a_cursor_from_another_secret_is_refused() {
-        let key = SortKey { sort_at_us: 5, id: 7 };
+        let key = SortKey {
+            sort_at_us: 5,
+            id: 7,
+        };
         let other = CursorCodec::new(b"another secret");
-        assert_eq!(codec().decode(&other.encode(key)), Err(DomainError::InvalidCursor));
+        assert_eq!(
+            codec().decode(&other.encode(key)),
+            Err(DomainError::InvalidCursor)
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ impl FromStr for Interval {
         match s {
             "hour" => Ok(Self::Hour),
             "day" => Ok(Self::Day),
-            other => Err(DomainError::InvalidInterval(other.chars().take(40).collect())),
+            other => Err(DomainError::InvalidInterval(
+                other.chars().take(40).collect(),
+            )),
         }
     }
 }
@@ -163,7 +165,10 @@ mod tests {
 
     #[test]
     fn timezone_accepts_iana_names_only() {
-        assert_eq!(Timezone::parse("Europe/Paris").map(Timezone::name), Ok("Europe/Paris"));
+        assert_eq!(
+            Timezone::parse("Europe/Paris").map(Timezone::name),
+            Ok("Europe/Paris")
+        );
         assert!(Timezone::parse("Mars/Olympus").is_err());
     }
 
@@ -178,7 +183,9 @@ mod tests {
 
     #[test]
     fn an_rfc3339_bound_keeps_its_instant() {
-        let t = Timezone::UTC.parse_bound("2026-01-10T05:30:00+02:00", false).unwrap();
+        let t = Timezone::UTC
+            .parse_bound("2026-01-10T05:30:00+02:00", false)
+            .unwrap();
         assert_eq!(t.to_rfc3339(), "2026-01-10T03:30:00+00:00");
     }
 

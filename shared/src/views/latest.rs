@@ -6,7 +6,9 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::{Fields, ViewContext, ViewError, parse_source_field, source_field, to_json};
+use super::{
+    Fields, ViewContext, ViewError, ensure_source, parse_source_field, source_field, to_json,
+};
 use crate::domain::{Article, Limit, SortKey, SourceName};
 use crate::store::Store;
 
@@ -75,15 +77,19 @@ impl LatestQuery {
         })
     }
 
-    pub(super) async fn compute(&self, store: &Store, ctx: &ViewContext) -> Result<Bytes, ViewError> {
-        if let Some(source) = &self.source {
-            if !store.source_exists(source).await? {
-                return Err(ViewError::UnknownSource(source.clone()));
-            }
-        }
+    pub(super) async fn compute(
+        &self,
+        store: &Store,
+        ctx: &ViewContext,
+    ) -> Result<Bytes, ViewError> {
+        ensure_source(store, self.source.as_ref()).await?;
         let limit = self.limit.get();
         let mut rows = match self.page {
-            Page::First => store.latest_after(self.source.as_ref(), None, limit + 1).await?,
+            Page::First => {
+                store
+                    .latest_after(self.source.as_ref(), None, limit + 1)
+                    .await?
+            }
             Page::After(k) => {
                 store
                     .latest_after(self.source.as_ref(), Some(k), limit + 1)

@@ -110,9 +110,13 @@ impl View {
         let mut parts = key.splitn(3, ':');
         let (Some(category), Some(sub), Some(params)) = (parts.next(), parts.next(), parts.next())
         else {
-            return Err(UnknownKey::new(key, "expected {category}:{subcategory}:{params}"));
+            return Err(UnknownKey::new(
+                key,
+                "expected {category}:{subcategory}:{params}",
+            ));
         };
-        let fields = Fields::parse(params).ok_or_else(|| UnknownKey::new(key, "malformed params"))?;
+        let fields =
+            Fields::parse(params).ok_or_else(|| UnknownKey::new(key, "malformed params"))?;
         let view = match (category, sub) {
             ("media", "latest") => LatestQuery::from_fields(fields).map(Self::Latest),
             ("media", "article") => ArticleQuery::from_fields(fields).map(Self::Article),
@@ -141,6 +145,16 @@ impl View {
             Self::Volume(q) => q.compute(store, now).await,
             Self::Simplified(q) => q.compute(store, now).await,
         }
+    }
+}
+
+/// Refuses a filter on a source that does not exist (so unknown names are never cached).
+async fn ensure_source(store: &Store, source: Option<&SourceName>) -> Result<(), ViewError> {
+    match source {
+        Some(name) if !store.source_exists(name).await? => {
+            Err(ViewError::UnknownSource(name.clone()))
+        }
+        _ => Ok(()),
     }
 }
 

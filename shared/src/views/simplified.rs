@@ -7,7 +7,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Fields, ViewError, parse_source_field, source_field, to_json};
+use super::{Fields, ViewError, ensure_source, parse_source_field, source_field, to_json};
 use crate::domain::SourceName;
 use crate::store::Store;
 
@@ -33,7 +33,10 @@ struct Row {
 
 impl SimplifiedQuery {
     pub(super) fn key_string(&self) -> String {
-        format!("simplified:score:source={}", source_field(self.source.as_ref()))
+        format!(
+            "simplified:score:source={}",
+            source_field(self.source.as_ref())
+        )
     }
 
     pub(super) fn from_fields(mut f: Fields<'_>) -> Result<Self, String> {
@@ -47,11 +50,7 @@ impl SimplifiedQuery {
         store: &Store,
         now: DateTime<Utc>,
     ) -> Result<Bytes, ViewError> {
-        if let Some(source) = &self.source {
-            if !store.source_exists(source).await? {
-                return Err(ViewError::UnknownSource(source.clone()));
-            }
-        }
+        ensure_source(store, self.source.as_ref()).await?;
         let rows = store.activity(self.source.as_ref(), now).await?;
         let sources = rows
             .into_iter()

@@ -22,16 +22,29 @@ fn tz_strategy() -> impl Strategy<Value = Timezone> {
 }
 
 fn view_strategy() -> impl Strategy<Value = View> {
-    let latest = (1u32..=100, source_strategy(), 0u8..3, any::<i64>(), any::<i64>(), any::<u64>()).prop_map(
-        |(limit, source, mode, sort, id, offset)| {
+    let latest = (
+        1u32..=100,
+        source_strategy(),
+        0u8..3,
+        any::<i64>(),
+        any::<i64>(),
+        any::<u64>(),
+    )
+        .prop_map(|(limit, source, mode, sort, id, offset)| {
             let page = match mode {
                 0 => Page::First,
-                1 => Page::After(SortKey { sort_at_us: sort, id }),
+                1 => Page::After(SortKey {
+                    sort_at_us: sort,
+                    id,
+                }),
                 _ => Page::Offset(offset),
             };
-            View::Latest(LatestQuery { limit: Limit::new(limit).unwrap(), source, page })
-        },
-    );
+            View::Latest(LatestQuery {
+                limit: Limit::new(limit).unwrap(),
+                source,
+                page,
+            })
+        });
     let article = any::<i64>().prop_map(|id| View::Article(ArticleQuery { id }));
     let volume = (
         prop::bool::ANY,
@@ -40,7 +53,11 @@ fn view_strategy() -> impl Strategy<Value = View> {
         prop::option::of((0i64..4_000_000_000, 0i64..2_000 * 3600)),
     )
         .prop_map(|(hourly, tz, source, bounds)| {
-            let interval = if hourly { Interval::Hour } else { Interval::Day };
+            let interval = if hourly {
+                Interval::Hour
+            } else {
+                Interval::Day
+            };
             let range = match bounds {
                 None => VolumeRange::LastWeek,
                 Some((from, len)) => VolumeRange::Between {
@@ -50,7 +67,8 @@ fn view_strategy() -> impl Strategy<Value = View> {
             };
             View::Volume(VolumeQuery::new(interval, tz, source, range).unwrap())
         });
-    let simplified = source_strategy().prop_map(|source| View::Simplified(SimplifiedQuery { source }));
+    let simplified =
+        source_strategy().prop_map(|source| View::Simplified(SimplifiedQuery { source }));
     prop_oneof![latest, article, volume, simplified]
 }
 
@@ -64,15 +82,23 @@ proptest! {
     #[test]
     fn parse_never_panics_on_arbitrary_keys(raw in "[a-z:=,._0-9-]{0,60}") {
         if let Ok(view) = View::parse(&raw) {
-            prop_assert_eq!(view.key().as_str(), raw.as_str());
+            let key = view.key();
+            prop_assert_eq!(key.as_str(), raw.as_str());
         }
     }
 }
 
 #[test]
 fn keys_have_the_documented_shapes() {
-    let latest = View::Latest(LatestQuery { limit: Limit::DEFAULT, source: None, page: Page::First });
-    assert_eq!(latest.key().as_str(), "media:latest:limit=20,source=_,page=first");
+    let latest = View::Latest(LatestQuery {
+        limit: Limit::DEFAULT,
+        source: None,
+        page: Page::First,
+    });
+    assert_eq!(
+        latest.key().as_str(),
+        "media:latest:limit=20,source=_,page=first"
+    );
     let volume = View::Volume(
         VolumeQuery::new(Interval::Day, Timezone::UTC, None, VolumeRange::LastWeek).unwrap(),
     );
@@ -112,7 +138,12 @@ fn non_canonical_volume_keys_are_refused() {
 fn from_after_to_is_refused() {
     let from = DateTime::from_timestamp(2_000, 0).unwrap();
     let to = DateTime::from_timestamp(1_000, 0).unwrap();
-    let err = VolumeQuery::new(Interval::Day, Timezone::UTC, None, VolumeRange::Between { from, to });
+    let err = VolumeQuery::new(
+        Interval::Day,
+        Timezone::UTC,
+        None,
+        VolumeRange::Between { from, to },
+    );
     assert!(matches!(err, Err(volume::VolumeError::FromAfterTo { .. })));
 }
 
@@ -120,10 +151,23 @@ fn from_after_to_is_refused() {
 fn more_than_max_buckets_is_refused() {
     let from = DateTime::from_timestamp(0, 0).unwrap();
     let to = DateTime::from_timestamp(3600 * 2_001, 0).unwrap();
-    let err = VolumeQuery::new(Interval::Hour, Timezone::UTC, None, VolumeRange::Between { from, to });
+    let err = VolumeQuery::new(
+        Interval::Hour,
+        Timezone::UTC,
+        None,
+        VolumeRange::Between { from, to },
+    );
     assert!(matches!(err, Err(volume::VolumeError::TooManyBuckets(_))));
     let to = DateTime::from_timestamp(3600 * 2_000, 0).unwrap();
-    assert!(VolumeQuery::new(Interval::Hour, Timezone::UTC, None, VolumeRange::Between { from, to }).is_ok());
+    assert!(
+        VolumeQuery::new(
+            Interval::Hour,
+            Timezone::UTC,
+            None,
+            VolumeRange::Between { from, to }
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -132,17 +176,26 @@ fn day_buckets_follow_local_midnight_across_a_dst_change() {
     let from = paris.parse_bound("2026-03-28", false).unwrap();
     let to = paris.parse_bound("2026-03-30", true).unwrap();
     let starts = volume::bucket_starts(Interval::Day, paris, from, to, 10);
-    let rendered: Vec<_> = starts.iter().map(|s| s.with_timezone(&paris.tz()).to_rfc3339()).collect();
+    let rendered: Vec<_> = starts
+        .iter()
+        .map(|s| s.with_timezone(&paris.tz()).to_rfc3339())
+        .collect();
     assert_eq!(
         rendered,
-        ["2026-03-28T00:00:00+01:00", "2026-03-29T00:00:00+01:00", "2026-03-30T00:00:00+02:00"]
+        [
+            "2026-03-28T00:00:00+01:00",
+            "2026-03-29T00:00:00+01:00",
+            "2026-03-30T00:00:00+02:00"
+        ]
     );
 }
 
 #[test]
 fn hour_buckets_align_on_the_local_half_hour_in_india() {
     let kolkata = Timezone::parse("Asia/Kolkata").unwrap();
-    let t = DateTime::parse_from_rfc3339("2026-01-01T10:10:00Z").unwrap().to_utc();
+    let t = DateTime::parse_from_rfc3339("2026-01-01T10:10:00Z")
+        .unwrap()
+        .to_utc();
     let aligned = volume::align(Interval::Hour, kolkata, t);
     assert_eq!(aligned.to_rfc3339(), "2026-01-01T09:30:00+00:00");
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::Serialize;
 
-use super::{Fields, ViewError, parse_source_field, source_field, to_json};
+use super::{Fields, ViewError, ensure_source, parse_source_field, source_field, to_json};
 use crate::domain::{Interval, SourceName, Timezone};
 use crate::error::DomainError;
 use crate::store::Store;
@@ -56,7 +56,9 @@ pub enum VolumeError {
         to: DateTime<Utc>,
     },
     /// The window spans more than [`MAX_BUCKETS`] buckets.
-    #[error("the range spans {0} buckets; at most {MAX_BUCKETS} are allowed: narrow it or use a larger interval")]
+    #[error(
+        "the range spans {0} buckets; at most {MAX_BUCKETS} are allowed: narrow it or use a larger interval"
+    )]
     TooManyBuckets(usize),
     /// A bound did not parse.
     #[error(transparent)]
@@ -174,11 +176,7 @@ impl VolumeQuery {
         store: &Store,
         now: DateTime<Utc>,
     ) -> Result<Bytes, ViewError> {
-        if let Some(source) = &self.source {
-            if !store.source_exists(source).await? {
-                return Err(ViewError::UnknownSource(source.clone()));
-            }
-        }
+        ensure_source(store, self.source.as_ref()).await?;
         let (from, to) = self.window(now);
         let starts = bucket_starts(self.interval, self.tz, from, to, MAX_BUCKETS);
         let grains = store
@@ -251,4 +249,3 @@ pub(super) fn bucket_starts(
     }
     starts
 }
-
