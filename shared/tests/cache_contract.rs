@@ -103,7 +103,7 @@ impl RedisHarness {
             .query_async(&mut conn)
             .await
             .expect("TEST_REDIS_URL answers PING");
-        let prefix = format!("mwtest:{}:", ulid::Ulid::new());
+        let prefix = format!("mwtest:{}:", ulid::Ulid::generate());
         let service = CacheService::new(CacheConfig {
             redis_url: Some(url.clone()),
             prefix: prefix.clone(),
@@ -588,7 +588,7 @@ mod fallback {
     fn config(url: String) -> CacheConfig {
         CacheConfig {
             redis_url: Some(url),
-            prefix: format!("mwtest:{}:", ulid::Ulid::new()),
+            prefix: format!("mwtest:{}:", ulid::Ulid::generate()),
             health_interval: Duration::from_millis(100),
             ..CacheConfig::default()
         }

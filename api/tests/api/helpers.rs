@@ -140,7 +140,7 @@ pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
                 println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
                 return None;
             };
-            let name = format!("mwtest_{}", ulid::Ulid::new().to_string().to_lowercase());
+            let name = format!("mwtest_{}", ulid::Ulid::generate().to_string().to_lowercase());
             let admin = sqlx::PgPool::connect(&db_url)
                 .await
                 .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
@@ -157,7 +157,7 @@ pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
                 max_connections: 5,
                 acquire_timeout: Duration::from_secs(2),
             };
-            let prefix = format!("mwtest:{}:", ulid::Ulid::new());
+            let prefix = format!("mwtest:{}:", ulid::Ulid::generate());
             let cache = CacheConfig {
                 redis_url: Some(redis_url.clone()),
                 prefix: prefix.clone(),

@@ -1,0 +1,3 @@
+//! `mediawarm-worker` entry point.
+
+fn main() {}
