@@ -172,6 +172,9 @@ contract!(
     stats_count_hits_and_misses_per_category,
     value_computed_across_an_invalidation_is_never_served,
     invalidate_supersedes_the_whole_category,
+    refresh_recomputes_a_cached_key,
+    rewarm_switches_hot_keys_to_fresh_values_without_a_miss,
+    rewarm_yields_to_a_concurrent_invalidation,
 );
 
 async fn get_returns_what_set_stored(cache: CacheService) {
@@ -488,6 +491,81 @@ async fn invalidate_supersedes_the_whole_category(cache: CacheService) {
     assert_eq!(cache.get(&key("media:latest:c")).await, Some(bytes("x")));
     cache.set(&key("volume:day:a"), bytes("new"), None).await;
     assert_eq!(cache.get(&key("volume:day:a")).await, Some(bytes("new")));
+}
+
+async fn refresh_recomputes_a_cached_key(cache: CacheService) {
+    let k = key("simplified:score:source=_");
+    cache.set(&k, bytes("old"), None).await;
+    let value = cache
+        .refresh(&k, None, || async { Ok::<_, Infallible>(bytes("new")) })
+        .await
+        .expect("refresh");
+    assert_eq!(value, bytes("new"));
+    assert_eq!(cache.get(&k).await, Some(bytes("new")));
+}
+
+async fn rewarm_switches_hot_keys_to_fresh_values_without_a_miss(cache: CacheService) {
+    let hot = key("volume:day:hot");
+    let cold = key("volume:day:cold");
+    let other = key("media:latest:x");
+    for k in [&hot, &cold, &other] {
+        cache.set(k, bytes("old"), None).await;
+    }
+    let reader = cache.clone();
+    let probe = hot.clone();
+    let report = cache
+        .invalidate_and_rewarm("volume", std::slice::from_ref(&hot), |k| {
+            let reader = reader.clone();
+            let probe = probe.clone();
+            async move {
+                // While new values are being computed, readers still get the old one: no miss.
+                assert_eq!(reader.get(&probe).await, Some(bytes("old")));
+                Ok::<_, Infallible>(Bytes::from(format!("fresh {}", k.as_str())))
+            }
+        })
+        .await
+        .expect("rewarm");
+    assert!(report.switched);
+    assert_eq!(report.warmed, 1);
+    assert_eq!(
+        cache.get(&hot).await,
+        Some(Bytes::from("fresh volume:day:hot"))
+    );
+    assert_eq!(
+        cache.get(&cold).await,
+        None,
+        "cold keys of the category are invalidated"
+    );
+    assert_eq!(
+        cache.get(&other).await,
+        Some(bytes("old")),
+        "other categories are untouched"
+    );
+}
+
+async fn rewarm_yields_to_a_concurrent_invalidation(cache: CacheService) {
+    let hot = key("volume:day:hot");
+    cache.set(&hot, bytes("old"), None).await;
+    let racing = cache.clone();
+    let report = cache
+        .invalidate_and_rewarm("volume", std::slice::from_ref(&hot), |_| {
+            let racing = racing.clone();
+            async move {
+                racing
+                    .invalidate(&pattern("volume:*"), KNOWN)
+                    .await
+                    .expect("invalidate");
+                Ok::<_, Infallible>(bytes("computed before the other change"))
+            }
+        })
+        .await
+        .expect("rewarm");
+    assert!(!report.switched);
+    assert_eq!(
+        cache.get(&hot).await,
+        None,
+        "nothing computed across the other change is served"
+    );
 }
 
 /// The fallback to memory and the return to Redis, against a `redis-server` of our own.

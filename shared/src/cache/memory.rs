@@ -159,6 +159,22 @@ impl MemoryStore {
         removed
     }
 
+    /// Switches `category` from generation `expected` to `new`; false if it is no longer
+    /// `expected`.
+    pub(crate) fn swap_generation(&self, category: &str, expected: &str, new: &str) -> bool {
+        let mut generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match generations.get_mut(category) {
+            Some(current) if current == expected => {
+                new.clone_into(current);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Gives each of `categories` a new random generation.
     pub(crate) fn replace_generations(&self, categories: &[&str]) {
         let mut generations = self

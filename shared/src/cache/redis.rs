@@ -60,6 +60,26 @@ end
 return redis.call('UNLINK', KEYS[2] .. '@' .. gen)
 ";
 
+/// Reads the generation at `KEYS[1]`, creating it with `ARGV[1]` when missing.
+const GENERATION_LUA: &str = r"
+local gen = redis.call('GET', KEYS[1])
+if not gen then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX')
+  gen = redis.call('GET', KEYS[1])
+end
+return gen
+";
+
+/// Sets the generation at `KEYS[1]` to `ARGV[2]` only if it is still `ARGV[1]`; returns 1 if
+/// it did.
+const SWAP_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
 /// The Redis backend of the cache service.
 pub(crate) struct RedisStore {
     /// `None` when the configured URL did not parse: Redis then stays down for good.
@@ -83,6 +103,10 @@ pub(crate) struct RedisStore {
     set_script: Script,
     /// [`DELETE_LUA`].
     delete_script: Script,
+    /// [`GENERATION_LUA`].
+    generation_script: Script,
+    /// [`SWAP_LUA`].
+    swap_script: Script,
 }
 
 impl fmt::Debug for RedisStore {
@@ -117,6 +141,8 @@ impl RedisStore {
             get_script: Script::new(GET_LUA),
             set_script: Script::new(SET_LUA),
             delete_script: Script::new(DELETE_LUA),
+            generation_script: Script::new(GENERATION_LUA),
+            swap_script: Script::new(SWAP_LUA),
         }
     }
 
@@ -305,6 +331,29 @@ impl RedisStore {
             }
             cursor = next;
         }
+    }
+
+    /// The current generation of `category` (created if missing).
+    pub(crate) async fn generation(&self, category: &str) -> Result<String, CacheError> {
+        let mut invocation = self.generation_script.key(self.generation_key(category));
+        invocation.arg(new_generation());
+        self.call(|mut conn| async move { invocation.invoke_async::<String>(&mut conn).await })
+            .await
+    }
+
+    /// Switches `category` from generation `expected` to `new`; false if another
+    /// invalidation replaced `expected` first.
+    pub(crate) async fn swap_generation(
+        &self,
+        category: &str,
+        expected: &str,
+        new: &str,
+    ) -> Result<bool, CacheError> {
+        let mut invocation = self.swap_script.key(self.generation_key(category));
+        invocation.arg(expected).arg(new);
+        self.call(|mut conn| async move { invocation.invoke_async::<i64>(&mut conn).await })
+            .await
+            .map(|swapped| swapped == 1)
     }
 
     /// Gives each of `categories` a new random generation, in one command.
