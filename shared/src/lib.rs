@@ -18,5 +18,8 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod hot;
+pub mod jobs;
+pub mod queue;
 pub mod store;
 pub mod views;

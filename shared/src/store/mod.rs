@@ -16,10 +16,12 @@
 //!   [`Store::ping`] answers within the configured acquire timeout.
 //!
 //! Layout: `articles.rs` (article reads and upserts), `stats.rs` (volume and activity counts),
-//! `import.rs` (JSONL bulk import), `sources.rs` (source definitions), `runs.rs` (scrape runs).
+//! `import.rs` (JSONL bulk import), `sources.rs` (source definitions), `runs.rs` (scrape runs),
+//! `jobs.rs` (job records and source leases).
 
 mod articles;
 mod import;
+mod jobs;
 mod runs;
 mod sources;
 mod stats;
@@ -40,6 +42,7 @@ use crate::error::StoreError;
 
 pub use articles::UpsertOutcome;
 pub use import::{ImportProgress, ImportReport, parse_import_line};
+pub use jobs::NewJob;
 pub use sources::SourcesVersion;
 pub use stats::SourceActivity;
 
