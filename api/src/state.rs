@@ -5,10 +5,35 @@ use std::sync::Arc;
 use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::domain::CursorCodec;
 use mediawarm_shared::error::StoreError;
+use mediawarm_shared::hot::HotKeys;
+use mediawarm_shared::queue::{EnqueueOptions, Queue};
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::ViewContext;
+use tokio::sync::OnceCell;
 
 use crate::auth::OperatorToken;
+use crate::error::ApiError;
+
+/// The queue once it is reachable: the API starts (and serves reads) without it, and a
+/// background task fills it in.
+pub type QueueSlot = Arc<OnceCell<Queue>>;
+
+/// What the application is built from.
+#[derive(Debug)]
+pub struct AppParts {
+    /// The database.
+    pub store: Store,
+    /// The cache every read goes through.
+    pub cache: CacheService,
+    /// Where every cached read is counted.
+    pub hot: HotKeys,
+    /// The job queue (filled once reachable).
+    pub queue: QueueSlot,
+    /// How jobs are enqueued (attempts, depth limit).
+    pub enqueue: EnqueueOptions,
+    /// The token operator endpoints require.
+    pub operator: OperatorToken,
+}
 
 /// Cheap-to-clone handle on the application's shared parts.
 #[derive(Debug, Clone)]
@@ -21,28 +46,42 @@ pub struct Inner {
     pub store: Store,
     /// The cache every read goes through.
     pub cache: CacheService,
+    /// Where every cached read is counted, for warming.
+    pub hot: HotKeys,
     /// What views need besides the store (the cursor codec).
     pub views: ViewContext,
     /// The token operator endpoints require.
     pub operator: OperatorToken,
+    /// The job queue, once reachable.
+    queue: QueueSlot,
+    /// How jobs are enqueued.
+    pub enqueue: EnqueueOptions,
 }
 
 impl AppState {
     /// Builds the state; loads the deployment's cursor secret from the store.
-    pub async fn new(
-        store: Store,
-        cache: CacheService,
-        operator: OperatorToken,
-    ) -> Result<Self, StoreError> {
-        let secret = store.cursor_secret().await?;
+    pub async fn new(parts: AppParts) -> Result<Self, StoreError> {
+        let secret = parts.store.cursor_secret().await?;
         Ok(Self(Arc::new(Inner {
-            store,
-            cache,
             views: ViewContext {
                 cursors: CursorCodec::new(&secret),
             },
-            operator,
+            store: parts.store,
+            cache: parts.cache,
+            hot: parts.hot,
+            operator: parts.operator,
+            queue: parts.queue,
+            enqueue: parts.enqueue,
         })))
+    }
+
+    /// The queue, or 503 `queue_unavailable` while it has not been reached.
+    pub fn queue(&self) -> Result<Queue, ApiError> {
+        self.0
+            .queue
+            .get()
+            .cloned()
+            .ok_or_else(|| ApiError::QueueUnavailable("the queue has not been reached yet".to_owned()))
     }
 }
 

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cache::CacheConfig;
+use crate::error::CacheError;
+use crate::hot::HotKeys;
 use crate::store::StoreConfig;
 
 /// Where the articles live.
@@ -54,6 +56,10 @@ pub struct CacheArgs {
     /// Upper bound of the in-memory cache, in MiB.
     #[arg(long, env = "CACHE_MEMORY_MB", default_value_t = 256)]
     pub cache_memory_mb: u64,
+    /// Half-life of hot-key scores, in seconds: how fast a key that stops being read stops
+    /// being warmed.
+    #[arg(long, env = "HOT_HALF_LIFE_SECONDS", default_value_t = 600)]
+    pub hot_half_life_seconds: u64,
 }
 
 impl CacheArgs {
@@ -66,6 +72,15 @@ impl CacheArgs {
             fallback_ttl: Duration::from_secs(self.cache_fallback_ttl_seconds.max(1)),
             memory_max_bytes: self.cache_memory_mb.saturating_mul(1024 * 1024),
             ..CacheConfig::default()
+        }
+    }
+
+    /// The hot-key tracker: shared through Redis when it is configured, else in-process.
+    pub fn hot_keys(&self) -> Result<HotKeys, CacheError> {
+        let half_life = Duration::from_secs(self.hot_half_life_seconds.max(1));
+        match self.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => HotKeys::shared(url, &self.cache_prefix, half_life),
+            None => Ok(HotKeys::in_memory(half_life)),
         }
     }
 }

@@ -1,8 +1,241 @@
 //! # mediawarm-worker
 //!
 //! The side of mediawarm that writes: apalis workers that scrape sources, upsert articles,
-//! then invalidate the derived cache keys and rewarm the hot ones; and the cron scheduler
-//! that enqueues scrapes.
+//! then invalidate the derived cache keys and rewarm the hot ones; the cron scheduler that
+//! enqueues scrapes; and the retention of finished jobs. `mediawarm-worker` runs it as its
+//! own process (production); `mediawarm-api` runs the same code in-process in embedded mode.
 //!
 //! ## Layout
-//! - `scraper`: fetching (one shared HTTP client), feeds, listings and article extraction.
+//! - [`Context`]: what every job needs (store, cache, hot keys, queue, scraper).
+//! - [`run`]: the apalis `Monitor` (one worker per job kind, unique names per process and
+//!   restart, restarted on backend errors), the scheduler and the retention task, until
+//!   shutdown.
+//! - [`jobs`]: delivery, the retry policy and the handlers.
+//! - [`cron`]: the scheduler (one job per tick across every process).
+//! - [`config`]: the worker's options.
+//! - `scraper`: fetching, feeds, listings and article extraction.
+
+pub mod config;
+pub mod cron;
+pub mod jobs;
+pub mod scraper;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use chrono::Utc;
+use mediawarm_shared::cache::CacheService;
+use mediawarm_shared::domain::CursorCodec;
+use mediawarm_shared::error::StoreError;
+use mediawarm_shared::hot::HotKeys;
+use mediawarm_shared::jobs::{JobEnvelope, JobKind};
+use mediawarm_shared::queue::{Queue, Storage};
+use mediawarm_shared::store::Store;
+use mediawarm_shared::views::ViewContext;
+use tokio::sync::watch;
+
+use crate::config::WorkerArgs;
+use crate::scraper::{ScrapeError, Scraper};
+
+/// Everything a job handler needs. Shared by every worker of a process.
+#[derive(Debug)]
+pub struct Context {
+    /// Articles, sources, runs and job records.
+    pub store: Store,
+    /// The cache the API reads through (invalidated and rewarmed after scrapes).
+    pub cache: CacheService,
+    /// Which keys are hot (rewarmed after scrapes).
+    pub hot: HotKeys,
+    /// Where retries are pushed.
+    pub queue: Queue,
+    /// The one HTTP client and extractor.
+    pub scraper: Scraper,
+    /// What views need to be computed (the cursor codec).
+    pub views: ViewContext,
+    /// The worker's options.
+    pub args: WorkerArgs,
+}
+
+/// Why the worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The scraper could not be built.
+    #[error(transparent)]
+    Scraper(#[from] ScrapeError),
+}
+
+impl Context {
+    /// Builds the context; reads the deployment's cursor secret.
+    pub async fn new(
+        store: Store,
+        cache: CacheService,
+        hot: HotKeys,
+        queue: Queue,
+        args: WorkerArgs,
+    ) -> Result<Arc<Self>, StartError> {
+        let secret = store.cursor_secret().await?;
+        let scraper = Scraper::new(args.scraper_config())?;
+        Ok(Arc::new(Self {
+            views: ViewContext {
+                cursors: CursorCodec::new(&secret),
+            },
+            store,
+            cache,
+            hot,
+            queue,
+            scraper,
+            args,
+        }))
+    }
+}
+
+async fn handle(envelope: JobEnvelope, ctx: Data<Arc<Context>>) -> Result<(), BoxDynError> {
+    jobs::deliver(&ctx, envelope).await.map_err(Into::into)
+}
+
+/// A worker name unique to this process and restart (apalis never forgets a name).
+fn worker_name(kind: JobKind, instance: &str, restart: usize) -> String {
+    format!("{}-{instance}-{restart}", kind.as_str())
+}
+
+/// Runs the workers, the scheduler (unless `no_cron`) and the retention task until
+/// `shutdown` completes; in-flight jobs are given 30 s to finish (an unfinished one is
+/// re-queued by the next worker, since its heartbeat stops).
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let instance = format!("{}-{}", std::process::id(), ulid::Ulid::generate());
+    let poll = ctx.queue.config().poll_interval;
+    let mut monitor = Monitor::new();
+    for kind in JobKind::ALL {
+        let concurrency = match kind {
+            JobKind::Scrape => ctx.args.worker_concurrency.max(1),
+            JobKind::Warm | JobKind::Invalidate => 2,
+        };
+        let (ctx, instance) = (Arc::clone(&ctx), instance.clone());
+        macro_rules! register {
+            ($storage:expr) => {{
+                let storage = $storage;
+                monitor = monitor.register(move |restart| {
+                    WorkerBuilder::new(worker_name(kind, &instance, restart))
+                        .backend(storage.clone().poll_with_interval(poll))
+                        .data(Arc::clone(&ctx))
+                        .concurrency(concurrency)
+                        .build(handle)
+                });
+            }};
+        }
+        match ctx.queue.storage(kind) {
+            Storage::Redis(storage) => register!(storage),
+            Storage::Sqlite(storage) => register!(storage),
+        }
+    }
+    let monitor = monitor
+        .should_restart(|worker, error| {
+            tracing::warn!(worker = worker.name(), %error, "worker stopped on an error; restarting");
+            true
+        })
+        .shutdown_timeout(Duration::from_secs(30));
+
+    let scheduler = (!ctx.args.no_cron).then(|| {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(cron::run_scheduler(Arc::clone(&ctx), async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }))
+    });
+    let retention = tokio::spawn(retain(Arc::clone(&ctx), stop_rx.clone()));
+    tracing::info!(
+        instance,
+        queue = ctx.queue.backend(),
+        concurrency = ctx.args.worker_concurrency,
+        cron = !ctx.args.no_cron,
+        "worker started"
+    );
+    let mut rx = stop_rx;
+    let signal = async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+        Ok(())
+    };
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let result = monitor.run_with_signal(signal).await;
+    if let Some(scheduler) = scheduler {
+        let _ = scheduler.await;
+    }
+    let _ = retention.await;
+    tracing::info!("worker stopped");
+    result.map_err(|e| anyhow::anyhow!("worker monitor: {e}"))
+}
+
+/// Deletes finished jobs older than the retention, every 10 minutes.
+async fn retain(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let age = Duration::from_secs(ctx.args.job_retention_hours.saturating_mul(3600));
+    let mut ticks = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            _ = ticks.tick() => {}
+        }
+        let before = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+        match ctx.store.purge_finished_jobs(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "retention: finished jobs deleted"),
+            Err(error) => tracing::warn!(%error, "retention: deleting finished jobs failed"),
+        }
+        if let Err(error) = ctx.queue.vacuum_before(age).await {
+            tracing::warn!(%error, "retention: vacuuming the queue failed");
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+/// Connects to the queue; a Redis queue is retried every 2 s until it answers (a SQLite
+/// queue file that cannot be opened fails at once).
+pub async fn connect_queue(
+    config: mediawarm_shared::queue::QueueConfig,
+) -> Result<Queue, mediawarm_shared::queue::QueueError> {
+    let mut warned = false;
+    loop {
+        match Queue::connect(config.clone()).await {
+            Ok(queue) => return Ok(queue),
+            Err(error) if config.redis_url.is_some() => {
+                if !warned {
+                    tracing::warn!(%error, "queue unreachable; retrying every 2 s");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}

@@ -16,6 +16,7 @@ use crate::state::AppState;
 /// Answers `view` from the cache (computing and storing it on a miss).
 pub(crate) async fn serve(state: &AppState, view: View, headers: &HeaderMap) -> Result<Response> {
     let key = view.key();
+    state.hot.record(&key);
     let (body, lookup) = state
         .cache
         .get_or_set(&key, None, || {

@@ -1,0 +1,216 @@
+//! Operator job endpoints: enqueue scrape, warm and invalidate jobs; read and retry jobs.
+//!
+//! Every write here only records and enqueues a job (202 with its `job_id` and
+//! `status_url`); workers do the work. Above `QUEUE_MAX_DEPTH` waiting or running jobs,
+//! enqueueing answers 503 `queue_full` with `Retry-After` and nothing is recorded.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use mediawarm_shared::cache::{CacheKey, KeyPattern};
+use mediawarm_shared::domain::{Limit, SourceKind, SourceName};
+use mediawarm_shared::jobs::{
+    InvalidateCache, JobEnvelope, JobKind, JobPayload, JobRecord, JobStatus, ScrapeSource, WarmCache,
+};
+use mediawarm_shared::queue::{EnqueueError, enqueue};
+use mediawarm_shared::views::{CATEGORIES, View};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::body::JsonBody;
+use super::params::Params;
+use crate::auth::Operator;
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+
+/// The most keys one warm job may name, and the largest `top_n`.
+const MAX_WARM_KEYS: usize = 1_000;
+/// The most patterns one invalidate job may name.
+const MAX_PATTERNS: usize = 100;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/jobs", get(list))
+        .route("/api/v1/jobs/scrape", post(scrape))
+        .route("/api/v1/jobs/warm", post(warm))
+        .route("/api/v1/jobs/invalidate", post(invalidate))
+        .route("/api/v1/jobs/{id}", get(one))
+        .route("/api/v1/jobs/{id}/retry", post(retry))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrapeBody {
+    source: String,
+    #[serde(default)]
+    refresh: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WarmBody {
+    top_n: Option<u32>,
+    keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvalidateBody {
+    patterns: Vec<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn scrape(State(state): State<AppState>, _: Operator, JsonBody(body): JsonBody<ScrapeBody>) -> Result<Response> {
+    let name = SourceName::parse(&body.source)?;
+    let source = state
+        .store
+        .get_source(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_source", format!("unknown source {:?}", name.as_str())))?;
+    if source.kind == SourceKind::Import {
+        return Err(ApiError::bad_request(
+            "not_scrapable",
+            format!("source {:?} holds imported articles and has nothing to scrape", name.as_str()),
+        ));
+    }
+    submit(&state, JobPayload::Scrape(ScrapeSource { source: name, refresh: body.refresh })).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn warm(State(state): State<AppState>, _: Operator, JsonBody(body): JsonBody<WarmBody>) -> Result<Response> {
+    let target = match (body.top_n, body.keys) {
+        (Some(n), None) if (1..=MAX_WARM_KEYS as u32).contains(&n) => WarmCache::TopN(n),
+        (Some(_), None) => {
+            return Err(ApiError::bad_request("invalid_top_n", format!("top_n is a whole number from 1 to {MAX_WARM_KEYS}")));
+        }
+        (None, Some(keys)) if !keys.is_empty() && keys.len() <= MAX_WARM_KEYS => {
+            let keys = keys
+                .iter()
+                .map(|raw| {
+                    View::parse(raw)
+                        .map_err(|e| ApiError::bad_request("unknown_key", e.to_string()))
+                        .and_then(|view| Ok(view.key()))
+                })
+                .collect::<Result<Vec<CacheKey>>>()?;
+            WarmCache::Keys(keys)
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request("invalid_body", format!("keys holds 1 to {MAX_WARM_KEYS} keys")));
+        }
+        _ => return Err(ApiError::bad_request("invalid_body", "give either top_n or keys")),
+    };
+    submit(&state, JobPayload::Warm { target }).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn invalidate(
+    State(state): State<AppState>,
+    _: Operator,
+    JsonBody(body): JsonBody<InvalidateBody>,
+) -> Result<Response> {
+    if body.patterns.is_empty() || body.patterns.len() > MAX_PATTERNS {
+        return Err(ApiError::bad_request("invalid_body", format!("patterns holds 1 to {MAX_PATTERNS} patterns")));
+    }
+    for raw in &body.patterns {
+        KeyPattern::parse(raw, CATEGORIES)?;
+    }
+    submit(&state, JobPayload::Invalidate(InvalidateCache { patterns: body.patterns })).await
+}
+
+/// Records and enqueues a job; 202 with where to follow it.
+async fn submit(state: &AppState, payload: JobPayload) -> Result<Response> {
+    let queue = state.queue()?;
+    match enqueue(&state.store, &queue, payload, &state.enqueue).await {
+        Ok(Some(id)) => Ok(accepted(&id)),
+        Ok(None) => Err(ApiError::Internal("a job without a de-duplication key was de-duplicated".to_owned())),
+        Err(EnqueueError::QueueFull { depth }) => Err(ApiError::QueueFull { depth }),
+        Err(EnqueueError::Store(e)) => Err(e.into()),
+        Err(EnqueueError::Queue(e)) => Err(ApiError::QueueUnavailable(e.to_string())),
+    }
+}
+
+fn accepted(id: &str) -> Response {
+    let status_url = format!("/api/v1/jobs/{id}");
+    let mut response = (StatusCode::ACCEPTED, Json(json!({"job_id": id, "status_url": status_url}))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&status_url) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn job_json(job: &JobRecord) -> Value {
+    json!({
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "payload": job.payload,
+        "result": job.result,
+        "error": job.error,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "run_after": job.run_after,
+        "finished_at": job.finished_at,
+    })
+}
+
+fn parse_job_id(raw: &str) -> Result<String> {
+    raw.parse::<ulid::Ulid>()
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::bad_request("invalid_job_id", "a job id is a ULID such as 01HZX3Q5V8N2M4K6J7H9G0F1E2"))
+}
+
+#[tracing::instrument(skip_all)]
+async fn one(State(state): State<AppState>, _: Operator, Path(id): Path<String>) -> Result<Json<Value>> {
+    let id = parse_job_id(&id)?;
+    let job = state
+        .store
+        .job(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_job", format!("no job {id}")))?;
+    Ok(Json(job_json(&job)))
+}
+
+#[tracing::instrument(skip_all)]
+async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Result<Json<Value>> {
+    let status = params
+        .get("status")
+        .map(|s| s.parse::<JobStatus>().map_err(|e| ApiError::bad_request("invalid_status", e)))
+        .transpose()?;
+    let kind = params
+        .get("kind")
+        .map(|s| s.parse::<JobKind>().map_err(|e| ApiError::bad_request("invalid_kind", e)))
+        .transpose()?;
+    let limit = params.get("limit").map(Limit::parse).transpose()?.unwrap_or(Limit::DEFAULT);
+    let jobs = state.store.list_jobs(status, kind, limit.get()).await?;
+    Ok(Json(json!({"jobs": jobs.iter().map(job_json).collect::<Vec<_>>()})))
+}
+
+/// Re-enqueues a dead job with a fresh set of attempts.
+#[tracing::instrument(skip_all)]
+async fn retry(State(state): State<AppState>, _: Operator, Path(id): Path<String>) -> Result<Response> {
+    let id = parse_job_id(&id)?;
+    let queue = state.queue()?;
+    let Some(job) = state.store.requeue_dead_job(&id, Utc::now()).await? else {
+        return match state.store.job(&id).await? {
+            None => Err(ApiError::not_found("unknown_job", format!("no job {id}"))),
+            Some(job) => Err(ApiError::conflict(
+                "job_not_dead",
+                format!("job {id} is {}; only dead jobs can be retried", job.status.as_str()),
+            )),
+        };
+    };
+    let payload: JobPayload = serde_json::from_value(job.payload.clone())
+        .map_err(|e| ApiError::Internal(format!("stored payload of {id} does not parse: {e}")))?;
+    let envelope = JobEnvelope { job_id: id.clone(), payload };
+    if let Err(error) = queue.push(envelope, None).await {
+        let message = format!("could not be queued: {error}");
+        state.store.finish_job(&id, JobStatus::Dead, None, Some(&message), Utc::now()).await?;
+        return Err(ApiError::QueueUnavailable(error.to_string()));
+    }
+    Ok(accepted(&id))
+}

@@ -1,0 +1,85 @@
+//! The worker's options (flags and environment variables), shared by `mediawarm-worker` and
+//! by `mediawarm-api` when it runs the worker in-process.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mediawarm_shared::queue::{EnqueueOptions, QueueConfig};
+
+use crate::scraper::ScraperConfig;
+
+/// How workers run jobs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// Scrape jobs one worker process runs at a time (also its fetch batch).
+    #[arg(long = "concurrency", env = "WORKER_CONCURRENCY", default_value_t = 4)]
+    pub worker_concurrency: usize,
+    /// How often an idle worker looks for new jobs, in milliseconds.
+    #[arg(long, env = "WORKER_POLL_MS", default_value_t = 100)]
+    pub worker_poll_ms: u64,
+    /// A worker's heartbeat, in milliseconds; its jobs are re-queued by another worker after
+    /// three missed heartbeats (a worker killed mid-job).
+    #[arg(long, env = "WORKER_HEARTBEAT_MS", default_value_t = 2000)]
+    pub worker_heartbeat_ms: u64,
+    /// Attempts per job before it ends dead.
+    #[arg(long, env = "JOB_MAX_ATTEMPTS", default_value_t = 4)]
+    pub job_max_attempts: i32,
+    /// First retry delay in milliseconds; doubles each attempt (with jitter), capped at 5 min.
+    #[arg(long, env = "JOB_RETRY_BASE_MS", default_value_t = 2000)]
+    pub job_retry_base_ms: u64,
+    /// Finished jobs are deleted after this many hours.
+    #[arg(long, env = "JOB_RETENTION_HOURS", default_value_t = 168)]
+    pub job_retention_hours: u64,
+    /// Enqueueing is refused (503 `queue_full`) past this many waiting or running jobs.
+    #[arg(long, env = "QUEUE_MAX_DEPTH", default_value_t = 5000)]
+    pub queue_max_depth: i64,
+    /// Prefix of the queue names (isolates deployments sharing one Redis).
+    #[arg(long, env = "QUEUE_NAMESPACE", default_value = "mediawarm")]
+    pub queue_namespace: String,
+    /// How many of the hottest keys a scrape rewarms, and a warm job's default.
+    #[arg(long, env = "WARM_TOP_N", default_value_t = 50)]
+    pub warm_top_n: usize,
+    /// Let the scraper fetch 127.0.0.0/8 (tests and the demo); private ranges stay closed.
+    #[arg(long, env = "SCRAPE_ALLOW_LOOPBACK", default_value_t = false)]
+    pub scrape_allow_loopback: bool,
+    /// The User-Agent the scraper sends.
+    #[arg(long, env = "SCRAPE_USER_AGENT", default_value = "mediawarm/0.1 (+https://github.com/mediawarm/mediawarm)")]
+    pub scrape_user_agent: String,
+    /// Do not run the cron scheduler in this process (consume jobs only).
+    #[arg(long, env = "NO_CRON", default_value_t = false)]
+    pub no_cron: bool,
+}
+
+impl WorkerArgs {
+    /// The queue configuration for `redis_url` (or the SQLite file in `data_dir`).
+    pub fn queue_config(&self, redis_url: Option<&str>, data_dir: &Path) -> QueueConfig {
+        let concurrency = self.worker_concurrency.max(1);
+        QueueConfig {
+            redis_url: redis_url.filter(|u| !u.is_empty()).map(str::to_owned),
+            sqlite_path: data_dir.join("queue.db"),
+            namespace: self.queue_namespace.clone(),
+            poll_interval: Duration::from_millis(self.worker_poll_ms.max(1)),
+            heartbeat: Duration::from_millis(self.worker_heartbeat_ms.max(100)),
+            missed_heartbeats: 3,
+            fetch_batch: concurrency,
+        }
+    }
+
+    /// How jobs are enqueued (by the API, the scheduler and retries by hand).
+    pub fn enqueue_options(&self) -> EnqueueOptions {
+        EnqueueOptions {
+            max_attempts: self.job_max_attempts.max(1),
+            max_depth: self.queue_max_depth.max(1),
+            dedup_key: None,
+        }
+    }
+
+    /// The scraper's configuration.
+    pub fn scraper_config(&self) -> ScraperConfig {
+        ScraperConfig {
+            user_agent: self.scrape_user_agent.clone(),
+            allow_loopback: self.scrape_allow_loopback,
+            ..ScraperConfig::default()
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `ScrapeSource`: fetch, extract, upsert, record the run; then, if anything changed,
+//! invalidate the derived views and rewarm the hot keys, before the job is reported done.
+//!
+//! One scrape per source runs at a time across every worker: a second one finds the
+//! source's lease taken and ends `done` as skipped (its run is recorded `skipped`).
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use mediawarm_shared::cache::CacheKey;
+use mediawarm_shared::domain::{RunCounts, RunStatus, Source, SourceKind};
+use mediawarm_shared::error::StoreError;
+use mediawarm_shared::jobs::{JobRecord, ScrapeSource};
+use mediawarm_shared::views::{DATA_CATEGORIES, View};
+use serde_json::json;
+
+use super::JobError;
+use crate::Context;
+
+/// How long a scrape holds its source's lease; a worker that dies mid-scrape frees the
+/// source after this.
+const LEASE: chrono::Duration = chrono::Duration::minutes(15);
+
+pub(super) async fn run(
+    ctx: &Arc<Context>,
+    job_id: &str,
+    record: &JobRecord,
+    job: &ScrapeSource,
+) -> Result<serde_json::Value, JobError> {
+    let source = ctx
+        .store
+        .get_source(&job.source)
+        .await?
+        .ok_or_else(|| JobError::permanent(format!("unknown source {:?}", job.source.as_str())))?;
+    if source.kind == SourceKind::Import {
+        return Err(JobError::permanent(format!(
+            "source {:?} holds imported articles and has nothing to scrape",
+            source.name.as_str()
+        )));
+    }
+    let now = Utc::now();
+    if !ctx.store.acquire_source_lease(&source.name, job_id, now + LEASE, now).await? {
+        let reason = "another scrape of this source was running";
+        ctx.store.start_run(job_id, &source.name, now).await?;
+        ctx.store
+            .finish_run(job_id, RunStatus::Skipped, RunCounts::default(), Some(reason), Utc::now())
+            .await?;
+        return Ok(json!({"source": source.name, "skipped": true, "reason": reason}));
+    }
+    let result = scrape_with_lease(ctx, job_id, record, job, &source).await;
+    if let Err(error) = ctx.store.release_source_lease(&source.name, job_id).await {
+        tracing::warn!(%error, "releasing the source lease failed; it lapses on its own");
+    }
+    result
+}
+
+async fn scrape_with_lease(
+    ctx: &Arc<Context>,
+    job_id: &str,
+    record: &JobRecord,
+    job: &ScrapeSource,
+    source: &Source,
+) -> Result<serde_json::Value, JobError> {
+    ctx.store.start_run(job_id, &source.name, Utc::now()).await?;
+    let mut counts = RunCounts::default();
+    let outcome = async {
+        let output = ctx
+            .scraper
+            .scrape(source, &ctx.store, job.refresh)
+            .await
+            .map_err(|e| JobError {
+                permanent: e.is_permanent(),
+                message: e.to_string(),
+            })?;
+        counts.pages_fetched = output.pages_fetched;
+        let upserted = ctx
+            .store
+            .upsert_articles(&output.articles, Utc::now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => JobError::permanent(m),
+                other => JobError::from(other),
+            })?;
+        counts.articles_new = i64::try_from(upserted.new).unwrap_or(i64::MAX);
+        counts.articles_updated = i64::try_from(upserted.updated).unwrap_or(i64::MAX);
+        // A retry may find its own earlier attempt's writes already there: it must still
+        // invalidate, since that earlier attempt may have failed before doing so.
+        let rewarmed = if upserted.changed() || record.attempts > 1 {
+            Some(invalidate_and_rewarm(ctx).await?)
+        } else {
+            None
+        };
+        Ok::<_, JobError>(json!({
+            "source": source.name,
+            "skipped": false,
+            "pages_fetched": output.pages_fetched,
+            "articles_found": output.articles.len(),
+            "articles_new": upserted.new,
+            "articles_updated": upserted.updated,
+            "articles_unchanged": upserted.unchanged,
+            "invalidated": rewarmed.is_some(),
+            "hot_keys_rewarmed": rewarmed.unwrap_or(0),
+        }))
+    }
+    .await;
+    let (status, error) = match &outcome {
+        Ok(_) => (RunStatus::Succeeded, None),
+        Err(e) => (RunStatus::Failed, Some(e.message.as_str())),
+    };
+    ctx.store.finish_run(job_id, status, counts, error, Utc::now()).await?;
+    outcome
+}
+
+/// Supersedes every data category and installs fresh values for its hot keys (the
+/// `WARM_TOP_N` hottest); returns how many hot keys were rewarmed.
+pub(crate) async fn invalidate_and_rewarm(ctx: &Arc<Context>) -> Result<u64, JobError> {
+    let hot = ctx.hot.top(ctx.args.warm_top_n).await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "hot keys unavailable: invalidating without rewarming");
+        Vec::new()
+    });
+    let mut warmed = 0;
+    for category in DATA_CATEGORIES {
+        let keys: Vec<CacheKey> = hot.iter().filter(|k| k.category() == *category).cloned().collect();
+        let report = ctx
+            .cache
+            .invalidate_and_rewarm(category, &keys, |key| {
+                let ctx = Arc::clone(ctx);
+                async move {
+                    let view = View::parse(key.as_str()).map_err(|e| e.to_string())?;
+                    view.compute(&ctx.store, &ctx.views, Utc::now())
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+            })
+            .await
+            .map_err(|e| JobError::transient(format!("invalidating {category}:*: {e}")))?;
+        warmed += report.warmed;
+    }
+    Ok(warmed)
+}
