@@ -83,7 +83,10 @@ impl Harness {
             println!("skipped: TEST_DATABASE_URL unset");
             return None;
         };
-        let database = format!("mwtest_{}", ulid::Ulid::generate().to_string().to_lowercase());
+        let database = format!(
+            "mwtest_{}",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        );
         let admin = PgPool::connect(&admin_url)
             .await
             .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");

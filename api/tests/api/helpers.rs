@@ -140,7 +140,10 @@ pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
                 println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
                 return None;
             };
-            let name = format!("mwtest_{}", ulid::Ulid::generate().to_string().to_lowercase());
+            let name = format!(
+                "mwtest_{}",
+                ulid::Ulid::generate().to_string().to_lowercase()
+            );
             let admin = sqlx::PgPool::connect(&db_url)
                 .await
                 .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
