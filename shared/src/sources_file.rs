@@ -160,13 +160,10 @@ pub async fn apply_sources_file(
                 report.created += 1;
             }
             Some(current) if current == wanted => report.unchanged += 1,
+            Some(_) if store.update_source(&wanted).await? => report.updated += 1,
             Some(_) => {
-                if store.update_source(&wanted).await? {
-                    report.updated += 1;
-                } else {
-                    store.insert_source(&wanted).await?;
-                    report.created += 1;
-                }
+                store.insert_source(&wanted).await?;
+                report.created += 1;
             }
         }
     }

@@ -53,7 +53,9 @@ async fn applying_creates_then_leaves_unchanged() {
     let expected: Vec<Source> = specs.iter().map(|s| s.to_source()).collect();
     assert_eq!(stored, expected);
     let version = store.sources_version().await.expect("version");
-    let second = apply_sources_file(&store, &specs).await.expect("apply again");
+    let second = apply_sources_file(&store, &specs)
+        .await
+        .expect("apply again");
     assert_eq!(
         second,
         SourcesFileReport {
