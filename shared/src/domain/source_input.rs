@@ -402,13 +402,22 @@ fn parse_kind(raw: &str) -> Result<SourceKind, SourceInputError> {
 
 fn parse_schedule(raw: &str) -> Result<String, SourceInputError> {
     let trimmed = raw.trim();
-    match cron::Schedule::from_str(trimmed) {
-        Ok(_) => Ok(trimmed.to_owned()),
-        Err(e) => Err(SourceInputError::Schedule {
-            schedule: echo(raw),
-            reason: e.to_string(),
-        }),
-    }
+    let fields = trimmed.split_whitespace().count();
+    let reason = match cron::Schedule::from_str(trimmed) {
+        Ok(_) => return Ok(trimmed.to_owned()),
+        Err(_) if !trimmed.starts_with('@') && !(6..=7).contains(&fields) => {
+            format!("it has {fields} fields, a schedule needs 6 or 7 (seconds first)")
+        }
+        Err(e) => {
+            let detail = e.to_string();
+            let detail: Vec<&str> = detail.split_whitespace().collect();
+            format!("not a valid cron expression ({})", detail.join(" "))
+        }
+    };
+    Err(SourceInputError::Schedule {
+        schedule: echo(raw),
+        reason,
+    })
 }
 
 /// A PATCH body: every field optional; absent fields keep their value. `selectors` and
