@@ -6,9 +6,11 @@
 //! detail, and answered with a generic message that leaks nothing.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mediawarm_shared::cache::KeyError;
+use mediawarm_shared::domain::SourceInputError;
 use mediawarm_shared::error::{CacheError, DomainError, StoreError};
 use mediawarm_shared::views::{ViewError, VolumeError};
 use serde_json::json;
@@ -38,9 +40,24 @@ pub enum ApiError {
         /// Human-readable explanation.
         message: String,
     },
+    /// The request conflicts with the current state (e.g. the name is taken).
+    #[error("{message}")]
+    Conflict {
+        /// Stable machine-readable reason.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// The request body is larger than the server accepts.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
     /// The database did not answer.
     #[error("the database is unavailable")]
     DatabaseUnavailable,
+    /// The shared cache could not be invalidated; the message says whether a write was
+    /// committed.
+    #[error("{0}")]
+    CacheUnavailable(String),
     /// Something failed that is not the client's fault; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -50,6 +67,14 @@ impl ApiError {
     /// A 400 with the given code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 409 with the given code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
             code,
             message: message.into(),
         }
@@ -68,7 +93,10 @@ impl ApiError {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            Self::CacheUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -88,7 +116,7 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::DatabaseUnavailable => {
+            Self::DatabaseUnavailable | Self::CacheUnavailable(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -159,5 +187,35 @@ impl From<CacheError> for ApiError {
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
         Self::bad_request("invalid_pattern", e.to_string())
+    }
+}
+
+impl From<SourceInputError> for ApiError {
+    fn from(e: SourceInputError) -> Self {
+        let code = match &e {
+            SourceInputError::Name(_) | SourceInputError::NameNotPatchable { .. } => {
+                "invalid_source"
+            }
+            SourceInputError::Kind(_) | SourceInputError::ImportKind => "invalid_source_kind",
+            SourceInputError::Url { .. } => "invalid_url",
+            SourceInputError::Selector { .. } | SourceInputError::MissingLinksSelector => {
+                "invalid_selector"
+            }
+            SourceInputError::Schedule { .. } => "invalid_schedule",
+            SourceInputError::RateLimit(_) => "invalid_rate_limit",
+        };
+        Self::bad_request(code, e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    /// Every way a JSON body can be refused (wrong content type, malformed JSON, a field of
+    /// the wrong type or unknown, a body over the size limit) answers JSON, never axum's
+    /// plain text: 413 `body_too_large` for size, else 400 `invalid_body`.
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge;
+        }
+        Self::bad_request("invalid_body", rejection.body_text())
     }
 }

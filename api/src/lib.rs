@@ -23,17 +23,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use state::AppState;
 
-/// The largest request body any route accepts.
+/// The largest request body any route accepts. Enforced by every body extractor while the
+/// body streams in, so an oversized body is answered by the route's own JSON error (413
+/// `body_too_large`) rather than a plain-text one.
 const BODY_LIMIT: usize = 64 * 1024;
 /// The longest any request may take before it is answered 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -44,11 +45,12 @@ pub fn build_app(state: AppState) -> Router {
         .merge(routes::media::router())
         .merge(routes::views::router())
         .merge(routes::cache::router())
+        .merge(routes::sources::router())
         .merge(routes::health::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,

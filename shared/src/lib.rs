@@ -5,7 +5,8 @@
 //! API serves.
 //!
 //! ## Layout
-//! - [`domain`]: input types parsed once at the edge (`SourceName`, `Article`, `SortKey`).
+//! - [`domain`]: input types parsed once at the edge (`SourceName`, `Article`, `SortKey`,
+//!   `SourceSpec`).
 //! - [`config`]: the database and cache options both binaries take.
 //! - [`error`]: one error enum per boundary (domain, store, cache).
 //! - [`store`]: the `Store`, one type over PostgreSQL and SQLite, and its migrations.
@@ -13,6 +14,11 @@
 //!   freshness, concurrent-miss coalescing and statistics.
 //! - [`views`]: the view catalogue: every cached read as a typed query with `key()`,
 //!   `parse(key)` and `compute(store)`.
+//! - [`sources_file`]: the `SOURCES_FILE` (TOML) that seeds source definitions.
+//! - [`jobs`]: job payloads and records (our ULID ids, our states).
+//! - [`queue`]: the apalis queues (Redis or SQLite) behind one small module, and `enqueue`
+//!   with backpressure.
+//! - [`hot`]: hot-key tracking for warming.
 
 pub mod cache;
 pub mod config;
@@ -21,5 +27,6 @@ pub mod error;
 pub mod hot;
 pub mod jobs;
 pub mod queue;
+pub mod sources_file;
 pub mod store;
 pub mod views;

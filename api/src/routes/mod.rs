@@ -5,4 +5,5 @@ pub(crate) mod cached;
 pub(crate) mod health;
 pub(crate) mod media;
 pub(crate) mod params;
+pub(crate) mod sources;
 pub(crate) mod views;

@@ -7,4 +7,5 @@ mod helpers;
 mod cache;
 mod health;
 mod media;
+mod sources;
 mod views;

@@ -10,6 +10,7 @@ mod query;
 mod scrape_run;
 mod source;
 mod source_def;
+mod source_input;
 
 pub use article::{Article, NewArticle, SortKey};
 pub use cursor::CursorCodec;
@@ -17,3 +18,7 @@ pub use query::{Interval, Limit, Timezone, parse_offset};
 pub use scrape_run::{RunCounts, RunStatus, ScrapeRun};
 pub use source::{SourceKind, SourceName};
 pub use source_def::{Selectors, Source};
+pub use source_input::{
+    DEFAULT_RATE_LIMIT_PER_SEC, MAX_RATE_LIMIT_PER_SEC, MAX_SELECTOR_LEN, MAX_URL_LEN,
+    SelectorsInput, SourceInputError, SourcePatch, SourceSpec, SourceSpecInput, SourceUrl,
+};

@@ -1,0 +1,218 @@
+//! `/api/v1/sources`: list and read source definitions (anyone), create, patch and delete
+//! them (operator).
+//!
+//! Every body is parsed into a [`SourceSpec`] (POST) or checked through
+//! [`SourcePatch::apply`] (PATCH) before the store is touched, so a refused request writes
+//! nothing. Reads are not cached: the table is small and operators expect to see their
+//! writes at once.
+//!
+//! Cache: every write changes the simplified view (it lists sources), so it invalidates
+//! `simplified:*`. A delete also invalidates every data category: with `purge` the articles
+//! are gone, and without it every `?source=` filtered view of that source becomes a 404.
+//! Invalidation runs after the write is committed; when it fails (Redis unreachable) the
+//! answer is 503 `cache_unavailable` whose message says the write was committed, so a client
+//! must not blindly retry a POST (it would get 409) and should clear the cache or wait out
+//! the TTL.
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use mediawarm_shared::cache::KeyPattern;
+use mediawarm_shared::domain::{
+    ScrapeRun, Source, SourceName, SourcePatch, SourceSpec, SourceSpecInput,
+};
+use mediawarm_shared::error::StoreError;
+use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::params::Params;
+use crate::auth::Operator;
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+
+/// How many scrape runs `GET /api/v1/sources/{name}` shows.
+const RUNS_SHOWN: u32 = 20;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sources", get(list).post(create))
+        .route(
+            "/api/v1/sources/{name}",
+            get(show).patch(update).delete(remove),
+        )
+}
+
+/// One source with its latest scrape runs, newest first.
+#[derive(Debug, Serialize)]
+struct SourceWithRuns {
+    #[serde(flatten)]
+    source: Source,
+    runs: Vec<ScrapeRun>,
+}
+
+/// The `{name}` path segment as a source name; 400 `invalid_source` otherwise.
+fn source_name(path: std::result::Result<Path<String>, PathRejection>) -> Result<SourceName> {
+    let Path(raw) = path.map_err(|e| ApiError::bad_request("invalid_source", e.body_text()))?;
+    Ok(SourceName::parse(&raw)?)
+}
+
+fn unknown(name: &SourceName) -> ApiError {
+    ApiError::not_found(
+        "unknown_source",
+        format!("unknown source {:?}", name.as_str()),
+    )
+}
+
+/// Invalidates `pattern` over `categories` after a committed write described by `what`.
+async fn invalidate(
+    state: &AppState,
+    pattern: &str,
+    categories: &[&str],
+    what: &str,
+) -> Result<()> {
+    let pattern = KeyPattern::parse(pattern, categories)
+        .map_err(|e| ApiError::Internal(format!("invalidation pattern {pattern:?}: {e}")))?;
+    match state.cache.invalidate(&pattern, categories).await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::warn!(%error, what, "source write committed but cache invalidation failed");
+            Err(ApiError::CacheUnavailable(format!(
+                "{what} was committed, but the cache could not be invalidated: cached views \
+                 may be stale until they expire or the cache is cleared; do not repeat the request"
+            )))
+        }
+    }
+}
+
+/// `GET /api/v1/sources`: every live source, ordered by name, import sources included.
+#[tracing::instrument(skip_all)]
+async fn list(State(state): State<AppState>) -> Result<Json<Value>> {
+    let sources = state.store.list_sources().await?;
+    Ok(Json(json!({ "sources": sources })))
+}
+
+/// `GET /api/v1/sources/{name}`: the source and its latest runs; 404 `unknown_source`.
+#[tracing::instrument(skip_all)]
+async fn show(
+    State(state): State<AppState>,
+    path: std::result::Result<Path<String>, PathRejection>,
+) -> Result<Json<SourceWithRuns>> {
+    let name = source_name(path)?;
+    let source = state
+        .store
+        .get_source(&name)
+        .await?
+        .ok_or_else(|| unknown(&name))?;
+    let runs = state.store.runs_for(&name, RUNS_SHOWN).await?;
+    Ok(Json(SourceWithRuns { source, runs }))
+}
+
+/// `POST /api/v1/sources`: 201 with `Location` and the stored source; 409 `source_exists`
+/// when a live source has the name. A 503 `cache_unavailable` means it was created.
+#[tracing::instrument(skip_all, fields(source))]
+async fn create(
+    State(state): State<AppState>,
+    _: Operator,
+    body: std::result::Result<Json<SourceSpecInput>, JsonRejection>,
+) -> Result<Response> {
+    let Json(input) = body?;
+    let spec = SourceSpec::parse(input)?;
+    tracing::Span::current().record("source", spec.name().as_str());
+    let source = spec.to_source();
+    match state.store.insert_source(&source).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "source_exists",
+                format!("source {:?} already exists", source.name.as_str()),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    invalidate(
+        &state,
+        "simplified:*",
+        CATEGORIES,
+        &format!("creating source {:?}", source.name.as_str()),
+    )
+    .await?;
+    let location = format!("/api/v1/sources/{}", source.name);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(source),
+    )
+        .into_response())
+}
+
+/// `PATCH /api/v1/sources/{name}`: applies the given fields, re-validates the whole
+/// definition, answers the stored source; 404 `unknown_source`. A patch read-modify-writes:
+/// of two concurrent patches of one source the later write wins whole.
+#[tracing::instrument(skip_all)]
+async fn update(
+    State(state): State<AppState>,
+    _: Operator,
+    path: std::result::Result<Path<String>, PathRejection>,
+    body: std::result::Result<Json<SourcePatch>, JsonRejection>,
+) -> Result<Json<Source>> {
+    let name = source_name(path)?;
+    let Json(patch) = body?;
+    let current = state
+        .store
+        .get_source(&name)
+        .await?
+        .ok_or_else(|| unknown(&name))?;
+    let patched = patch.apply(&current)?;
+    if !state.store.update_source(&patched).await? {
+        return Err(unknown(&name));
+    }
+    invalidate(
+        &state,
+        "simplified:*",
+        CATEGORIES,
+        &format!("updating source {:?}", name.as_str()),
+    )
+    .await?;
+    Ok(Json(patched))
+}
+
+/// `DELETE /api/v1/sources/{name}[?purge=true]`: stops the source; its articles stay unless
+/// `purge=true`. Answers `{"deleted": name, "purged": bool}`; 404 `unknown_source`;
+/// `purge` other than `true`/`false` is 400 `invalid_query`.
+#[tracing::instrument(skip_all, fields(purge))]
+async fn remove(
+    State(state): State<AppState>,
+    _: Operator,
+    path: std::result::Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Json<Value>> {
+    let name = source_name(path)?;
+    let purge = match params.get("purge") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "invalid purge {:?}: expected true or false",
+                    other.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+    };
+    tracing::Span::current().record("purge", purge);
+    if !state.store.delete_source(&name, purge).await? {
+        return Err(unknown(&name));
+    }
+    let what = if purge {
+        format!("deleting source {:?} and its articles", name.as_str())
+    } else {
+        format!("deleting source {:?}", name.as_str())
+    };
+    invalidate(&state, "*", DATA_CATEGORIES, &what).await?;
+    Ok(Json(json!({"deleted": name, "purged": purge})))
+}
