@@ -58,6 +58,15 @@ pub enum ApiError {
     /// committed.
     #[error("{0}")]
     CacheUnavailable(String),
+    /// Too many jobs are waiting: backpressure.
+    #[error("the queue is full ({depth} jobs waiting or running); retry after the Retry-After delay")]
+    QueueFull {
+        /// Jobs waiting or running.
+        depth: i64,
+    },
+    /// The job queue cannot be reached.
+    #[error("the job queue is unavailable: {0}")]
+    QueueUnavailable(String),
     /// Something failed that is not the client's fault; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -97,6 +106,8 @@ impl ApiError {
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             Self::CacheUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable"),
+            Self::QueueFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "queue_full"),
+            Self::QueueUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -116,7 +127,10 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::DatabaseUnavailable | Self::CacheUnavailable(_) => {
+            Self::DatabaseUnavailable
+            | Self::CacheUnavailable(_)
+            | Self::QueueFull { .. }
+            | Self::QueueUnavailable(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod demo;
 pub mod error;
 mod routes;
 mod state;
@@ -30,7 +31,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use state::AppState;
+pub use mediawarm_worker::shutdown_signal;
+pub use state::{AppParts, AppState, QueueSlot};
 
 /// The largest request body any route accepts. Enforced by every body extractor while the
 /// body streams in, so an oversized body is answered by the route's own JSON error (413
@@ -46,6 +48,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(routes::views::router())
         .merge(routes::cache::router())
         .merge(routes::sources::router())
+        .merge(routes::jobs::router())
         .merge(routes::health::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -106,29 +109,4 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
     }
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
 }

@@ -4,6 +4,7 @@
 //! `status_url`); workers do the work. Above `QUEUE_MAX_DEPTH` waiting or running jobs,
 //! enqueueing answers 503 `queue_full` with `Retry-After` and nothing is recorded.
 
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,6 @@ use mediawarm_shared::views::{CATEGORIES, View};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body::JsonBody;
 use super::params::Params;
 use crate::auth::Operator;
 use crate::error::{ApiError, Result};
@@ -63,7 +63,8 @@ struct InvalidateBody {
 }
 
 #[tracing::instrument(skip_all)]
-async fn scrape(State(state): State<AppState>, _: Operator, JsonBody(body): JsonBody<ScrapeBody>) -> Result<Response> {
+async fn scrape(State(state): State<AppState>, _: Operator, body: std::result::Result<Json<ScrapeBody>, JsonRejection>) -> Result<Response> {
+    let Json(body) = body?;
     let name = SourceName::parse(&body.source)?;
     let source = state
         .store
@@ -80,7 +81,8 @@ async fn scrape(State(state): State<AppState>, _: Operator, JsonBody(body): Json
 }
 
 #[tracing::instrument(skip_all)]
-async fn warm(State(state): State<AppState>, _: Operator, JsonBody(body): JsonBody<WarmBody>) -> Result<Response> {
+async fn warm(State(state): State<AppState>, _: Operator, body: std::result::Result<Json<WarmBody>, JsonRejection>) -> Result<Response> {
+    let Json(body) = body?;
     let target = match (body.top_n, body.keys) {
         (Some(n), None) if (1..=MAX_WARM_KEYS as u32).contains(&n) => WarmCache::TopN(n),
         (Some(_), None) => {
@@ -109,8 +111,9 @@ async fn warm(State(state): State<AppState>, _: Operator, JsonBody(body): JsonBo
 async fn invalidate(
     State(state): State<AppState>,
     _: Operator,
-    JsonBody(body): JsonBody<InvalidateBody>,
+    body: std::result::Result<Json<InvalidateBody>, JsonRejection>,
 ) -> Result<Response> {
+    let Json(body) = body?;
     if body.patterns.is_empty() || body.patterns.len() > MAX_PATTERNS {
         return Err(ApiError::bad_request("invalid_body", format!("patterns holds 1 to {MAX_PATTERNS} patterns")));
     }
@@ -158,15 +161,16 @@ fn job_json(job: &JobRecord) -> Value {
     })
 }
 
-fn parse_job_id(raw: &str) -> Result<String> {
+fn parse_job_id(path: std::result::Result<Path<String>, PathRejection>) -> Result<String> {
+    let Path(raw) = path.map_err(|e| ApiError::bad_request("invalid_job_id", e.body_text()))?;
     raw.parse::<ulid::Ulid>()
         .map(|u| u.to_string())
         .map_err(|_| ApiError::bad_request("invalid_job_id", "a job id is a ULID such as 01HZX3Q5V8N2M4K6J7H9G0F1E2"))
 }
 
 #[tracing::instrument(skip_all)]
-async fn one(State(state): State<AppState>, _: Operator, Path(id): Path<String>) -> Result<Json<Value>> {
-    let id = parse_job_id(&id)?;
+async fn one(State(state): State<AppState>, _: Operator, path: std::result::Result<Path<String>, PathRejection>) -> Result<Json<Value>> {
+    let id = parse_job_id(path)?;
     let job = state
         .store
         .job(&id)
@@ -192,8 +196,8 @@ async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Res
 
 /// Re-enqueues a dead job with a fresh set of attempts.
 #[tracing::instrument(skip_all)]
-async fn retry(State(state): State<AppState>, _: Operator, Path(id): Path<String>) -> Result<Response> {
-    let id = parse_job_id(&id)?;
+async fn retry(State(state): State<AppState>, _: Operator, path: std::result::Result<Path<String>, PathRejection>) -> Result<Response> {
+    let id = parse_job_id(path)?;
     let queue = state.queue()?;
     let Some(job) = state.store.requeue_dead_job(&id, Utc::now()).await? else {
         return match state.store.job(&id).await? {

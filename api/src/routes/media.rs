@@ -1,6 +1,7 @@
 //! `GET /api/v1/media/latest` and `GET /api/v1/media/{id}`.
 
 use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -58,9 +59,10 @@ async fn latest(
 #[tracing::instrument(skip_all)]
 async fn article(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: std::result::Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response> {
+    let Path(id) = path.map_err(|e| ApiError::bad_request("invalid_id", e.body_text()))?;
     let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
         ApiError::bad_request("invalid_id", "an article id is a positive whole number")
     })?;

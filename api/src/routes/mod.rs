@@ -3,6 +3,7 @@
 pub(crate) mod cache;
 pub(crate) mod cached;
 pub(crate) mod health;
+pub(crate) mod jobs;
 pub(crate) mod media;
 pub(crate) mod params;
 pub(crate) mod sources;

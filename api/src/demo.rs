@@ -1,0 +1,119 @@
+//! `--demo`: a small news site served on a loopback port, registered as the source `demo`,
+//! so a newcomer sees scraping, invalidation and warming work offline.
+//!
+//! The site publishes an RSS feed and one HTML page per article (with JSON-LD and
+//! OpenGraph metadata, as real sites do). It starts with a few articles and publishes a new
+//! one every minute, so each scheduled scrape (every minute, at second 30) has something new.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Duration, Utc};
+use tokio::net::TcpListener;
+
+/// Articles on the site when it starts.
+const INITIAL_ARTICLES: u64 = 8;
+/// The source name the demo registers.
+pub const DEMO_SOURCE: &str = "demo";
+/// When the demo source is scraped.
+pub const DEMO_SCHEDULE: &str = "30 * * * * *";
+
+#[derive(Debug)]
+struct Site {
+    started: Instant,
+    started_at: DateTime<Utc>,
+}
+
+impl Site {
+    fn article_count(&self) -> u64 {
+        INITIAL_ARTICLES + self.started.elapsed().as_secs() / 60
+    }
+
+    fn published(&self, n: u64) -> DateTime<Utc> {
+        let minutes = i64::try_from(n).unwrap_or(0) - i64::try_from(INITIAL_ARTICLES).unwrap_or(0);
+        self.started_at + Duration::minutes(minutes * if minutes < 0 { 45 } else { 1 })
+    }
+}
+
+/// A running demo site.
+#[derive(Debug)]
+pub struct DemoSite {
+    /// The feed URL to register.
+    pub feed_url: String,
+}
+
+/// Binds a loopback port and serves the site in the background.
+pub async fn start() -> std::io::Result<DemoSite> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let site = Arc::new(Site {
+        started: Instant::now(),
+        started_at: Utc::now(),
+    });
+    let router = Router::new()
+        .route("/feed.xml", get(feed))
+        .route("/articles/{n}", get(article))
+        .with_state(site);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::warn!(%error, "demo site stopped");
+        }
+    });
+    Ok(DemoSite {
+        feed_url: format!("http://{addr}/feed.xml"),
+    })
+}
+
+const AUTHORS: [&str; 3] = ["Ada Reporter", "Grace Writer", "Linus Columnist"];
+const TOPICS: [&str; 5] = ["city council", "harbour", "rail strike", "book fair", "heatwave"];
+
+fn headline(n: u64) -> String {
+    format!("Demo story {n}: news about the {}", TOPICS[(n % 5) as usize])
+}
+
+async fn feed(State(site): State<Arc<Site>>) -> Response {
+    let count = site.article_count();
+    let items: String = (1..=count)
+        .rev()
+        .take(30)
+        .map(|n| {
+            format!(
+                "<item><title>{}</title><link>/articles/{n}</link><pubDate>{}</pubDate>\
+                 <description>Summary of demo story {n}.</description></item>",
+                headline(n),
+                site.published(n).to_rfc2822()
+            )
+        })
+        .collect();
+    let body = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>mediawarm demo</title>\
+         <link>/</link><description>A demo site</description>{items}</channel></rss>"
+    );
+    ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+}
+
+async fn article(State(site): State<Arc<Site>>, Path(n): Path<String>) -> Response {
+    let Some(n) = n.parse::<u64>().ok().filter(|n| (1..=site.article_count()).contains(n)) else {
+        return (StatusCode::NOT_FOUND, "no such article").into_response();
+    };
+    let title = headline(n);
+    let author = AUTHORS[(n % 3) as usize];
+    let published = site.published(n).to_rfc3339();
+    let body = format!(
+        "<!doctype html><html><head><title>{title} | mediawarm demo</title>\
+         <meta property=\"og:title\" content=\"{title}\">\
+         <meta name=\"author\" content=\"{author}\">\
+         <meta property=\"article:published_time\" content=\"{published}\">\
+         <meta name=\"description\" content=\"Summary of demo story {n}.\">\
+         <script type=\"application/ld+json\">{{\"@type\":\"NewsArticle\",\"headline\":\"{title}\",\
+         \"datePublished\":\"{published}\",\"author\":{{\"@type\":\"Person\",\"name\":\"{author}\"}}}}</script>\
+         </head><body><article><h1>{title}</h1><p class=\"byline\">By {author}</p>\
+         <p>Demo story {n} body text.</p></article></body></html>"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
