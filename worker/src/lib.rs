@@ -6,3 +6,5 @@
 //!
 //! ## Layout
 //! - `scraper`: fetching (one shared HTTP client), feeds, listings and article extraction.
+
+pub mod scraper;
