@@ -137,9 +137,15 @@ impl Scraper {
         })
     }
 
-    /// Fetches the source's feed/listing, then the article pages it links to that are not
-    /// already known (skip known ones unless `refresh`; use store.known_urls), extracts, and
-    /// returns the articles (normalised canonical URL).
+    /// Fetches the source's start URL (feed, listing or sitemap), then the article pages it
+    /// links to that the store does not know yet (all of them with `refresh`), extracts them
+    /// and returns the articles, keyed by normalised canonical URL. Nothing is written: the
+    /// job handler upserts.
+    ///
+    /// Fails only when the start URL does: [`ScrapeError::Permanent`] for import sources,
+    /// invalid selectors or start URLs, refused addresses, 4xx (but 408/429), oversized or
+    /// unparsable bodies; [`ScrapeError::Transient`] for timeouts, connection failures, 5xx,
+    /// 408, 429 and a store that cannot answer the known-URL lookup.
     #[tracing::instrument(
         skip_all,
         fields(source = %source.name, kind = source.kind.as_str(), refresh),
