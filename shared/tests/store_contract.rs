@@ -183,6 +183,7 @@ contract_suite!(
     sources_can_be_created_listed_updated_and_deleted,
     deleting_a_source_keeps_its_articles_unless_purged,
     scrape_runs_are_recorded_per_job_newest_first,
+    known_urls_reports_stored_urls_across_batches,
 );
 
 fn name(raw: &str) -> SourceName {
@@ -933,4 +934,33 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     assert_eq!(runs[1].status, RunStatus::Running);
     assert_eq!(runs[1].finished_at, None);
     assert_eq!(h.store.runs_for(&gazette, 1).await.expect("runs").len(), 1);
+}
+
+async fn known_urls_reports_stored_urls_across_batches(h: &Harness) {
+    seed_sources(&h.store, &["gazette"]).await;
+    let stored: Vec<NewArticle> = (0..1200)
+        .filter(|i| i % 3 == 0)
+        .map(|i| article("gazette", &format!("https://g.example/{i}"), None))
+        .collect();
+    h.store
+        .upsert_articles(&stored, base())
+        .await
+        .expect("upsert");
+    let asked: Vec<String> = (0..1200)
+        .map(|i| format!("https://g.example/{i}"))
+        .collect();
+    let known = h.store.known_urls(&asked).await.expect("known urls");
+    assert_eq!(known.len(), 400);
+    assert!(known.contains("https://g.example/0"));
+    assert!(known.contains("https://g.example/1197"));
+    assert!(!known.contains("https://g.example/1"));
+    assert!(
+        h.store
+            .known_urls(&["https://g.example/0/".to_owned()])
+            .await
+            .expect("known urls")
+            .is_empty(),
+        "URLs are compared exactly"
+    );
+    assert!(h.store.known_urls(&[]).await.expect("empty").is_empty());
 }

@@ -5,7 +5,7 @@
 //! hash changed, never touch `sort_at` or `first_seen_at` after the first insert, and run in
 //! chunks of [`CHUNK_ROWS`] rows inside the caller's transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -20,6 +20,10 @@ use crate::error::StoreError;
 /// Rows per upsert statement: 10 bound values a row keeps SQLite well under its 32,766
 /// parameter limit, and PostgreSQL's `UNNEST` arrays stay a few hundred kilobytes.
 pub(super) const CHUNK_ROWS: usize = 1000;
+
+/// URLs per lookup statement in [`Store::known_urls`]: one bound value each, far below
+/// SQLite's parameter limit, and small enough arrays for PostgreSQL.
+const LOOKUP_CHUNK: usize = 500;
 
 const PG_SELECT: &str =
     "select id, source, url, title, author, published_at, summary, sort_at from articles";
@@ -157,6 +161,35 @@ impl Store {
                 row.as_ref().map(sqlite_article).transpose()
             }
         }
+    }
+
+    /// Which of `urls` are already stored (as canonical URLs, compared exactly), looked up in
+    /// batches of a few hundred. The scraper uses it to skip pages it has seen.
+    #[tracing::instrument(skip_all, fields(urls = urls.len()), err)]
+    pub async fn known_urls(&self, urls: &[String]) -> Result<HashSet<String>, StoreError> {
+        let mut known = HashSet::new();
+        for chunk in urls.chunks(LOOKUP_CHUNK) {
+            let found: Vec<String> = match &self.backend {
+                Backend::Postgres(pool) => {
+                    sqlx::query_scalar("select url from articles where url = any($1)")
+                        .bind(chunk)
+                        .fetch_all(pool)
+                        .await?
+                }
+                Backend::Sqlite(pool) => {
+                    let mut qb =
+                        QueryBuilder::<Sqlite>::new("select url from articles where url in (");
+                    let mut list = qb.separated(", ");
+                    for url in chunk {
+                        list.push_bind(url.clone());
+                    }
+                    qb.push(")");
+                    qb.build_query_scalar().fetch_all(pool).await?
+                }
+            };
+            known.extend(found);
+        }
+        Ok(known)
     }
 
     /// Inserts new URLs and updates changed ones, in one transaction.

@@ -1,0 +1,394 @@
+//! Author name cleanup.
+//!
+//! Turns raw byline strings ("By Ann Lee and Bob Smith | 3 March 2021", "Von Max Muster,
+//! max@example.org") into a deduplicated list of names: strips lead-ins in several languages
+//! (By, Von, Par, Por, Di, Door, Written by, Autor: …), dates and anything after the first digit,
+//! e-mail addresses and URLs, splits on `;`, `,`, `&`, `/`, `|` and the words and/und/et/y/e/en,
+//! and drops parts that are too long to be a name or that equal the site name.
+//!
+//! Guarantees: never panics; every returned name is non-empty, at most 60 characters and
+//! 6 words, has no digit, `@` or `://`, and appears once (case-insensitively).
+
+/// Lead-ins removed from the start of a byline (lower case, longest first matters little).
+const PREFIXES: &[&str] = &[
+    "erstellt von",
+    "artikel von:",
+    "artikel von",
+    "veröffentlicht von",
+    "publié par",
+    "publicado por",
+    "pubblicato da",
+    "interview:",
+    "redaktion:",
+    "recherche:",
+    "author",
+    "written by",
+    "posted by",
+    "published by",
+    "reported by",
+    "story by",
+    "words by",
+    "text by",
+    "geschrieben von",
+    "verfasst von",
+    "ein beitrag von",
+    "ein kommentar von",
+    "ein gastbeitrag von",
+    "eine kolumne von",
+    "artikel von",
+    "beitrag von",
+    "text von",
+    "text und fotos:",
+    "text:",
+    "autor:",
+    "autorin:",
+    "autoren:",
+    "author:",
+    "authors:",
+    "auteur:",
+    "autore:",
+    "redakteur:",
+    "von:",
+    "by:",
+    "by",
+    "von",
+    "vom",
+    "par",
+    "por",
+    "di",
+    "door",
+    "from",
+];
+
+/// Words that end a name when they trail it ("Ann Lee am", "Bob on").
+const TRAILERS: &[&str] = &[
+    "am",
+    "on",
+    "le",
+    "el",
+    "il",
+    "op",
+    "em",
+    "at",
+    "um",
+    "|",
+    "-",
+    "–",
+    "—",
+    "•",
+    "·",
+    ",",
+    "publiziert",
+    "veröffentlicht",
+    "published",
+    "updated",
+    "aktualisiert",
+    "publié",
+    "posted",
+    "erstellt",
+    "stand",
+    "datum",
+    "den",
+    "der",
+    "the",
+    "in",
+    "vor",
+    "ago",
+    "zuletzt",
+];
+
+/// Words that make a string a label rather than a name.
+const NOT_NAMES: &[&str] = &[
+    "admin",
+    "administrator",
+    "unknown",
+    "anonymous",
+    "redaktion",
+    "staff",
+    "author",
+    "autor",
+    "share",
+    "teilen",
+    "kommentare",
+    "comments",
+    "facebook",
+    "twitter",
+    "more",
+    "mehr",
+    "by",
+    "von",
+    "par",
+    "por",
+    "posted",
+    "follow",
+    "folgen",
+    "stand",
+    "text",
+    "interview",
+    "foto",
+    "fotos",
+    "photo",
+    "redaktion",
+    "editorial team",
+    "read more",
+    "weiterlesen",
+];
+
+/// Lead-ins of photo and illustration credits: such parts are not authors.
+const CREDIT_PREFIXES: &[&str] = &[
+    "foto",
+    "fotos",
+    "photo",
+    "photos",
+    "bild",
+    "bilder",
+    "illustration",
+    "grafik",
+    "image",
+    "©",
+    "(c)",
+    "copyright",
+    "quelle",
+    "source",
+];
+
+/// Does `s` look like a person's (or a short byline) name: 1–5 words, most of them
+/// capitalised, no sentence punctuation?
+pub(crate) fn looks_like_name(s: &str) -> bool {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if words.is_empty() || words.len() > 5 {
+        return false;
+    }
+    if s.contains(['!', '?', ':', '"', '“', '”']) {
+        return false;
+    }
+    let particles = [
+        "von", "van", "de", "der", "den", "da", "di", "del", "la", "le", "du", "dos", "das", "y",
+        "bin", "ibn", "al", "zu", "ten", "ter",
+    ];
+    let caps = words
+        .iter()
+        .filter(|w| {
+            w.chars().next().is_some_and(|c| c.is_uppercase())
+                || particles.contains(&w.to_lowercase().as_str())
+        })
+        .count();
+    caps == words.len()
+}
+
+/// Cleans raw author strings into names; `site_names` (site name, host) are dropped.
+pub(crate) fn clean_authors<S: AsRef<str>>(raw: &[S], site_names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in raw.iter().take(50) {
+        for name in clean_one(r.as_ref()) {
+            if is_site_name(&name, site_names) {
+                continue;
+            }
+            let low = name.to_lowercase();
+            if !out.iter().any(|o| o.to_lowercase() == low) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+fn is_site_name(name: &str, site_names: &[String]) -> bool {
+    let n = squash(name);
+    !n.is_empty()
+        && site_names.iter().any(|s| {
+            let s = squash(s);
+            !s.is_empty()
+                && (s == n || (n.len() >= 4 && s.starts_with(&n) && s.len() <= n.len() + 4))
+        })
+}
+
+/// Lower-case letters and digits only ("Spiegel Online" ~ "spiegel-online.de" start).
+fn squash(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn collapse_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Cleans one raw byline into zero or more names.
+pub(crate) fn clean_one(raw: &str) -> Vec<String> {
+    let s = collapse_ws(&super::decode_entities(raw));
+    if s.is_empty() || s.chars().count() > 300 {
+        return Vec::new();
+    }
+    let lower = s.to_lowercase();
+    if lower.starts_with("http") || lower.starts_with("www.") || lower.starts_with('/') {
+        return Vec::new();
+    }
+    // Twitter handles are not names.
+    if s.starts_with('@') && !s.contains(' ') {
+        return Vec::new();
+    }
+    // Drop e-mail addresses and URLs word by word.
+    let s: String = s
+        .split(' ')
+        .filter(|w| !(w.contains('@') || w.contains("://") || w.starts_with("www.")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Everything from the first digit on is a date, time or count, not a name.
+    let s = match s.find(|c: char| c.is_ascii_digit()) {
+        Some(i) => s.get(..i).unwrap_or(""),
+        None => s.as_str(),
+    };
+    // Bracketed remarks ("Ann Lee (dpa)") go.
+    let s = match s.find(['(', '[']) {
+        Some(i) if i > 0 => s.get(..i).unwrap_or(""),
+        _ => s,
+    };
+    let mut parts = vec![s.to_string()];
+    for sep in [
+        ";", ",", " & ", "&", "/", "|", "•", "·", " – ", " — ", " - ", "\n",
+    ] {
+        parts = parts
+            .iter()
+            .flat_map(|p| p.split(sep).map(str::to_string).collect::<Vec<_>>())
+            .collect();
+    }
+    for word in [
+        " and ", " und ", " et ", " y ", " e ", " en ", " og ", " ve ",
+    ] {
+        parts = parts.iter().flat_map(|p| split_word(p, word)).collect();
+    }
+    parts.into_iter().filter_map(|p| finish(&p)).collect()
+}
+
+/// Splits on a connecting word, case-insensitively.
+fn split_word(s: &str, word: &str) -> Vec<String> {
+    let lower = s.to_lowercase();
+    if lower.len() != s.len() {
+        // Lower-casing changed byte lengths; offsets would not line up. Split on exact case.
+        return s.split(word).map(str::to_string).collect();
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut from = 0;
+    while let Some(i) = lower.get(from..).and_then(|t| t.find(word)) {
+        let at = from + i;
+        out.push(s.get(start..at).unwrap_or("").to_string());
+        start = at + word.len();
+        from = start;
+    }
+    out.push(s.get(start..).unwrap_or("").to_string());
+    out
+}
+
+fn finish(p: &str) -> Option<String> {
+    let low = p.trim().to_lowercase();
+    if CREDIT_PREFIXES.iter().any(|c| {
+        low.strip_prefix(c)
+            .is_some_and(|r| r.is_empty() || r.starts_with([':', ' ', '/']))
+    }) {
+        return None;
+    }
+    let mut s = p
+        .trim_matches(|c: char| c.is_whitespace() || ".:,;-–—|•·*\"'“”„«»()[]".contains(c))
+        .to_string();
+    // Strip lead-ins repeatedly ("Text: von Ann").
+    loop {
+        let lower = s.to_lowercase();
+        let mut changed = false;
+        for p in PREFIXES {
+            if let Some(rest) = lower.strip_prefix(p) {
+                let needs_space = p.chars().last().is_some_and(char::is_alphanumeric);
+                if needs_space && !rest.starts_with(' ') {
+                    continue;
+                }
+                let cut = s.len() - rest.len();
+                if lower.len() == s.len() {
+                    s = s.get(cut..).unwrap_or("").trim().to_string();
+                    changed = true;
+                }
+                break;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    // Trailing connectors.
+    loop {
+        let words: Vec<&str> = s.split(' ').collect();
+        match words.last() {
+            Some(w) if words.len() > 1 && TRAILERS.contains(&w.to_lowercase().as_str()) => {
+                s = words[..words.len() - 1].join(" ");
+            }
+            _ => break,
+        }
+    }
+    let s = s
+        .trim_matches(|c: char| c.is_whitespace() || ".:,;-–—|•·*\"'“”„«»".contains(c))
+        .to_string();
+    let words = s.split_whitespace().count();
+    if s.is_empty()
+        || s.chars().count() > 60
+        || words > 6
+        || s.chars().count() < 2
+        || s.contains('@')
+        || s.contains("://")
+        || s.chars().any(|c| c.is_ascii_digit())
+        || !s.chars().any(char::is_alphabetic)
+        || NOT_NAMES.contains(&s.to_lowercase().as_str())
+        || s.to_lowercase().contains("admin")
+        || super::dates::is_month_word(&s.to_lowercase())
+    {
+        return None;
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(s: &str) -> Vec<String> {
+        clean_authors(&[s], &["Daily Paper".to_string()])
+    }
+
+    #[test]
+    fn strips_lead_ins() {
+        assert_eq!(c("By Ann Lee"), vec!["Ann Lee"]);
+        assert_eq!(c("Von Max Muster"), vec!["Max Muster"]);
+        assert_eq!(c("Par Jean Dupont"), vec!["Jean Dupont"]);
+        assert_eq!(c("Autor: Max Muster"), vec!["Max Muster"]);
+    }
+
+    #[test]
+    fn splits_names() {
+        assert_eq!(c("By Ann Lee and Bob Smith"), vec!["Ann Lee", "Bob Smith"]);
+        assert_eq!(
+            c("Max Muster und Erika Muster"),
+            vec!["Max Muster", "Erika Muster"]
+        );
+        assert_eq!(
+            c("A. One, B. Two & C. Three"),
+            vec!["A. One", "B. Two", "C. Three"]
+        );
+    }
+
+    #[test]
+    fn drops_dates_emails_urls_and_site() {
+        assert_eq!(c("Ann Lee am 12.03.2021"), vec!["Ann Lee"]);
+        assert_eq!(c("Ann Lee ann@example.org"), vec!["Ann Lee"]);
+        assert!(c("https://example.org/author/ann").is_empty());
+        assert!(c("Daily Paper").is_empty());
+        assert!(c("@annlee").is_empty());
+    }
+
+    #[test]
+    fn dedupes() {
+        assert_eq!(
+            clean_authors(&["Ann Lee", "ANN LEE", "Bob"], &[]),
+            vec!["Ann Lee", "Bob"]
+        );
+    }
+}

@@ -1,0 +1,694 @@
+//! DOM heuristics: `<title>`, `<h1>`, `<time>`, itemprop microdata, `rel=author` links, byline
+//! and date classes, canonical and feed `<link>`s, user CSS selectors, and scans of the visible
+//! text near the headline for bylines ("Von …", "By …") and dates ("Veröffentlicht am …").
+//!
+//! Elements inside `<nav>`, `<footer>`, `<aside>`, forms and comment sections are skipped for
+//! authors and dates; elements inside `<article>`, `<header>`, `<main>` or post/entry containers
+//! are preferred. Guarantees: never panics (an invalid user selector simply matches nothing);
+//! every returned string is whitespace-collapsed and non-empty.
+
+use scraper::{ElementRef, Html, Selector};
+use url::Url;
+
+/// Parses a selector, `None` when it is invalid.
+pub(crate) fn sel(s: &str) -> Option<Selector> {
+    Selector::parse(s).ok()
+}
+
+/// Text content of an element with white space collapsed.
+pub(crate) fn text_of(el: ElementRef<'_>) -> String {
+    let mut s = String::new();
+    for t in el.text() {
+        s.push_str(t);
+        s.push(' ');
+    }
+    super::title::collapse(&s)
+}
+
+fn class_id(el: &ElementRef<'_>) -> String {
+    let v = el.value();
+    let mut s = String::new();
+    s.push_str(v.attr("class").unwrap_or(""));
+    s.push(' ');
+    s.push_str(v.attr("id").unwrap_or(""));
+    s.to_ascii_lowercase()
+}
+
+/// Class/id fragments of page chrome.
+const CHROME: &[&str] = &[
+    "comment",
+    "sidebar",
+    "related",
+    "widget_",
+    "widget-area",
+    "footer",
+    "teaser",
+    "recommend",
+];
+
+/// Is the element inside page chrome (navigation, footer, sidebar, comments, forms)?
+pub(crate) fn in_chrome(el: ElementRef<'_>) -> bool {
+    for a in el.ancestors().filter_map(ElementRef::wrap).take(40) {
+        let name = a.value().name();
+        if matches!(name, "body" | "html") {
+            break;
+        }
+        if matches!(name, "nav" | "footer" | "aside" | "form" | "noscript") {
+            return true;
+        }
+        let ci = class_id(&a);
+        let chrome = ci.split_whitespace().any(|t| {
+            !(t.starts_with("has-") || t.starts_with("no-") || t.starts_with("with"))
+                && CHROME.iter().any(|c| t.contains(c))
+        });
+        if chrome {
+            return true;
+        }
+    }
+    false
+}
+
+/// Is the element inside the article body or its header?
+pub(crate) fn in_article(el: ElementRef<'_>) -> bool {
+    el.ancestors()
+        .filter_map(ElementRef::wrap)
+        .take(40)
+        .any(|a| {
+            let name = a.value().name();
+            if matches!(name, "article" | "header" | "main") {
+                return true;
+            }
+            let ci = class_id(&a);
+            ci.contains("article") || ci.contains("post") || ci.contains("entry")
+        })
+}
+
+/// Raw texts of the JSON-LD script blocks.
+pub(crate) fn jsonld_blocks(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("script") else {
+        return Vec::new();
+    };
+    doc.select(&s)
+        .filter(|e| {
+            e.value()
+                .attr("type")
+                .is_some_and(|t| t.to_ascii_lowercase().contains("ld+json"))
+        })
+        .map(|e| e.text().collect::<String>())
+        .take(50)
+        .collect()
+}
+
+/// Text of the first `<title>` (outside `<svg>`).
+pub(crate) fn title_tag(doc: &Html) -> Option<String> {
+    let s = sel("title")?;
+    doc.select(&s)
+        .find(|e| {
+            !e.ancestors()
+                .filter_map(ElementRef::wrap)
+                .any(|a| a.value().name() == "svg")
+        })
+        .map(text_of)
+        .filter(|t| !t.is_empty())
+}
+
+/// `<h1>` texts, those inside the article first.
+pub(crate) fn h1s(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("h1") else {
+        return Vec::new();
+    };
+    let all: Vec<ElementRef<'_>> = doc.select(&s).take(20).collect();
+    let mut out: Vec<String> = all
+        .iter()
+        .filter(|e| in_article(**e) && !in_chrome(**e))
+        .map(|e| text_of(*e))
+        .collect();
+    out.extend(all.iter().map(|e| text_of(*e)));
+    out.retain(|t| !t.is_empty());
+    out
+}
+
+/// Text of the first non-empty `<h1>` outside page chrome (nav, footer, aside, sidebars,
+/// comments).
+pub(crate) fn article_h1(doc: &Html) -> Option<String> {
+    let s = sel("h1")?;
+    doc.select(&s)
+        .take(20)
+        .find(|e| !in_chrome(*e) && !text_of(*e).is_empty())
+        .map(text_of)
+}
+
+/// A value from an element: `datetime`, `content` or `title` attribute, else its text.
+fn value_of(el: ElementRef<'_>) -> String {
+    let v = el.value();
+    let attrs: &[&str] = if v.name() == "abbr" {
+        &["datetime", "content", "title"]
+    } else {
+        &["datetime", "content"]
+    };
+    for a in attrs {
+        if let Some(x) = v.attr(a).map(str::trim).filter(|x| !x.is_empty()) {
+            return x.to_string();
+        }
+    }
+    text_of(el)
+}
+
+/// Values of elements with `itemprop=NAME` that are not `<meta>` tags (those are in `Meta`).
+pub(crate) fn itemprop(doc: &Html, name: &str) -> Vec<String> {
+    let Some(s) = sel("[itemprop]") else {
+        return Vec::new();
+    };
+    doc.select(&s)
+        .filter(|e| {
+            e.value().name() != "meta"
+                && e.value()
+                    .attr("itemprop")
+                    .is_some_and(|p| p.split_whitespace().any(|w| w.eq_ignore_ascii_case(name)))
+        })
+        .take(20)
+        .filter_map(|e| {
+            if name == "author" {
+                // Prefer the nested itemprop=name.
+                let n = sel("[itemprop~=name]").and_then(|ns| e.select(&ns).next());
+                if let Some(n) = n {
+                    return Some(value_of(n));
+                }
+            }
+            let v = value_of(e);
+            (!v.is_empty()).then_some(v)
+        })
+        .collect()
+}
+
+/// `<time>` values (datetime attribute or text), best first: `pubdate` or published classes,
+/// then those inside the article, then the rest; chrome is skipped.
+pub(crate) fn times(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("time") else {
+        return Vec::new();
+    };
+    let mut scored: Vec<(u8, usize, String)> = Vec::new();
+    for (i, e) in doc.select(&s).take(100).enumerate() {
+        if in_chrome(e) {
+            continue;
+        }
+        let v = value_of(e);
+        if v.is_empty() {
+            continue;
+        }
+        let ci = class_id(&e);
+        let parent_ci = e
+            .parent()
+            .and_then(ElementRef::wrap)
+            .map(|p| class_id(&p))
+            .unwrap_or_default();
+        let modified = ci.contains("updated") || ci.contains("modified");
+        let rank = if e.value().attr("pubdate").is_some()
+            || ci.contains("publish")
+            || ci.contains("entry-date")
+            || parent_ci.contains("publish")
+        {
+            0
+        } else if modified {
+            4
+        } else if in_article(e) {
+            1
+        } else {
+            2
+        };
+        scored.push((rank, i, v));
+    }
+    scored.sort_by_key(|(r, i, _)| (*r, *i));
+    scored.into_iter().map(|(_, _, v)| v).collect()
+}
+
+/// Texts of elements whose class or id says they hold the date ("date", "datum", "published",
+/// "posted-on", "meta", "byline" …), short ones only, article ones first.
+pub(crate) fn date_texts(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("[class], [id]") else {
+        return Vec::new();
+    };
+    let mut scored: Vec<(u8, usize, String)> = Vec::new();
+    for (i, e) in doc.select(&s).take(5000).enumerate() {
+        let ci = class_id(&e);
+        let hit_strong = [
+            "date",
+            "datum",
+            "publish",
+            "publication",
+            "posted",
+            "pubdate",
+            "time",
+            "fecha",
+            "stamp",
+            "created",
+            "erschienen",
+        ]
+        .iter()
+        .any(|k| ci.contains(k));
+        let hit_weak = [
+            "meta",
+            "byline",
+            "info",
+            "author",
+            "dateline",
+            "subline",
+            "article-header",
+        ]
+        .iter()
+        .any(|k| ci.contains(k));
+        if !(hit_strong || hit_weak) || ci.contains("update") || ci.contains("modif") {
+            continue;
+        }
+        if in_chrome(e) {
+            continue;
+        }
+        let t = text_of(e);
+        if t.is_empty() || t.chars().count() > 200 {
+            continue;
+        }
+        let rank = match (hit_strong, in_article(e)) {
+            (true, true) => 0,
+            (true, false) => 1,
+            (false, true) => 2,
+            (false, false) => 3,
+        };
+        scored.push((rank, i, t));
+        if scored.len() > 200 {
+            break;
+        }
+    }
+    scored.sort_by_key(|(r, i, _)| (*r, *i));
+    scored.into_iter().map(|(_, _, v)| v).collect()
+}
+
+/// Texts of `rel=author` links (outside chrome).
+pub(crate) fn rel_author(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("a[rel~=author], link[rel~=author][title]") else {
+        return Vec::new();
+    };
+    doc.select(&s)
+        .filter(|e| !in_chrome(*e))
+        .take(10)
+        .map(|e| {
+            let t = text_of(e);
+            if t.is_empty() {
+                e.value().attr("title").unwrap_or("").to_string()
+            } else {
+                t
+            }
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Texts of links to author pages (`/author/`, `/autor/`, `/autoren/`), outside chrome.
+pub(crate) fn author_links(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("a[href]") else {
+        return Vec::new();
+    };
+    doc.select(&s)
+        .filter(|e| {
+            e.value().attr("href").is_some_and(|h| {
+                let h = h.to_ascii_lowercase();
+                [
+                    "/author/",
+                    "/autor/",
+                    "/autoren/",
+                    "/authors/",
+                    "/auteur/",
+                    "/profile/",
+                ]
+                .iter()
+                .any(|k| h.contains(k))
+            })
+        })
+        .filter(|e| !in_chrome(*e))
+        .take(10)
+        .map(text_of)
+        .filter(|t| !t.is_empty() && t.chars().count() < 80)
+        .collect()
+}
+
+/// Texts of byline elements (class or id with author/byline/autor/verfasser), short ones,
+/// article ones first. Nested name elements are preferred over whole bylines.
+pub(crate) fn bylines(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("[class], [id]") else {
+        return Vec::new();
+    };
+    let mut scored: Vec<(u8, usize, String)> = Vec::new();
+    for (i, e) in doc.select(&s).take(5000).enumerate() {
+        let ci = class_id(&e);
+        let name_like = ci.contains("author-name")
+            || ci.contains("authorname")
+            || ci.contains("author_name")
+            || ci.contains("byline__name")
+            || ci.contains("byline-name");
+        let hit = name_like
+            || [
+                "author",
+                "byline",
+                "autor",
+                "verfasser",
+                "writer",
+                "creator",
+            ]
+            .iter()
+            .any(|k| ci.contains(k));
+        if !hit
+            || ci.contains("avatar")
+            || ci.contains("bio")
+            || ci.contains("image")
+            || ci.contains("img")
+            || ci.contains("photo")
+            || ci.contains("description")
+            || matches!(
+                e.value().name(),
+                "img" | "script" | "style" | "body" | "html"
+            )
+        {
+            continue;
+        }
+        if in_chrome(e) {
+            continue;
+        }
+        let t = text_of(e);
+        if t.is_empty() || t.chars().count() > 120 {
+            continue;
+        }
+        let rank = match (name_like, in_article(e)) {
+            (true, true) => 0,
+            (true, false) => 1,
+            (false, true) => 2,
+            (false, false) => 3,
+        };
+        scored.push((rank, i, t));
+        if scored.len() > 100 {
+            break;
+        }
+    }
+    scored.sort_by_key(|(r, i, _)| (*r, *i));
+    scored.into_iter().map(|(_, _, v)| v).collect()
+}
+
+/// Value of the first element matching a user selector (datetime/content attribute or text).
+pub(crate) fn select_value(doc: &Html, selector: &str) -> Option<String> {
+    let s = sel(selector)?;
+    doc.select(&s).map(value_of).find(|v| !v.is_empty())
+}
+
+/// Texts of all elements matching a user selector.
+pub(crate) fn select_texts(doc: &Html, selector: &str) -> Vec<String> {
+    let Some(s) = sel(selector) else {
+        return Vec::new();
+    };
+    doc.select(&s)
+        .take(20)
+        .map(value_of)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The document's base URL: `<base href>` resolved against `url`, else `url`.
+pub(crate) fn base_url(doc: &Html, url: Option<&Url>) -> Option<Url> {
+    let href = sel("base[href]")
+        .and_then(|s| doc.select(&s).next())
+        .and_then(|e| e.value().attr("href").map(str::trim).map(str::to_string));
+    match (href, url) {
+        (Some(h), Some(u)) => u.join(&h).ok().or_else(|| Some(u.clone())),
+        (Some(h), None) => Url::parse(&h).ok(),
+        (None, u) => u.cloned(),
+    }
+}
+
+/// Resolves `href` against `base` (kept as written when there is no base or it fails).
+pub(crate) fn resolve(href: &str, base: Option<&Url>) -> Option<String> {
+    let h = href.trim();
+    if h.is_empty() || h.starts_with("javascript:") || h.starts_with("data:") {
+        return None;
+    }
+    match base {
+        Some(b) => b.join(h).ok().map(|u| u.to_string()),
+        None => Some(h.to_string()),
+    }
+}
+
+/// `<link rel=canonical>` href, resolved.
+pub(crate) fn canonical(doc: &Html, base: Option<&Url>) -> Option<String> {
+    let s = sel("link[rel][href]")?;
+    doc.select(&s)
+        .filter(|e| {
+            e.value().attr("rel").is_some_and(|r| {
+                r.split_whitespace()
+                    .any(|w| w.eq_ignore_ascii_case("canonical"))
+            })
+        })
+        .find_map(|e| resolve(e.value().attr("href").unwrap_or(""), base))
+}
+
+/// Feed links: `<link rel=alternate>` (anywhere, also in `<body>`) whose type is RSS, Atom,
+/// RDF or JSON Feed, resolved against `base`, deduplicated, in document order.
+pub(crate) fn feed_links(doc: &Html, base: Option<&Url>) -> Vec<String> {
+    let Some(s) = sel("link[href], a[href][rel]") else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for e in doc.select(&s).take(2000) {
+        let v = e.value();
+        let rel_alt = v.attr("rel").is_some_and(|r| {
+            r.split_whitespace()
+                .any(|w| w.eq_ignore_ascii_case("alternate"))
+        });
+        if !rel_alt {
+            continue;
+        }
+        let ty = v.attr("type").unwrap_or("").trim().to_ascii_lowercase();
+        let is_feed = matches!(
+            ty.as_str(),
+            "application/rss+xml"
+                | "application/atom+xml"
+                | "application/rdf+xml"
+                | "application/feed+json"
+                | "application/json"
+                | "application/x.atom+xml"
+                | "application/x-atom+xml"
+                | "application/x-rss+xml"
+                | "text/xml"
+                | "application/xml"
+        );
+        // application/json alternates are feeds only when they say so (oEmbed, wp-json API
+        // links are not).
+        let json_ok = ty != "application/json"
+            || v.attr("title")
+                .is_some_and(|t| t.to_ascii_lowercase().contains("feed"))
+            || v.attr("href")
+                .is_some_and(|h| h.to_ascii_lowercase().contains("feed"));
+        if !is_feed || !json_ok {
+            continue;
+        }
+        if let Some(u) = resolve(v.attr("href").unwrap_or(""), base)
+            && !out.contains(&u)
+        {
+            out.push(u);
+        }
+    }
+    out
+}
+
+/// Publication lead-ins near a date in running text.
+const PUB_WORDS: &[&str] = &[
+    "veröffentlicht",
+    "erschienen",
+    "erstellt",
+    "publiziert",
+    "published",
+    "posted",
+    "publié",
+    "publicado",
+    "pubblicato",
+    "gepubliceerd",
+    "datum",
+    "date:",
+    "stand:",
+];
+
+/// Modification lead-ins: dates after them are not the publication date.
+const MOD_WORDS: &[&str] = &[
+    "aktualisiert",
+    "geändert",
+    "änderung",
+    "updated",
+    "modified",
+    "mis à jour",
+    "actualizado",
+    "aggiornato",
+    "bijgewerkt",
+    "copyright",
+    "©",
+];
+
+/// Visible text nodes of a page, as (character position, collapsed text, in chrome), and
+/// the character position of the first `<h1>`.
+pub(crate) fn text_nodes(doc: &Html) -> (Vec<(usize, String, bool)>, Option<usize>) {
+    use scraper::Node;
+    let root = doc.root_element();
+    let mut h1_at: Option<usize> = None;
+    let mut nodes: Vec<(usize, String, bool)> = Vec::new();
+    let mut pos = 0usize;
+    for n in root.descendants().take(200_000) {
+        match n.value() {
+            Node::Element(e) if e.name() == "h1" && h1_at.is_none() => {
+                h1_at = Some(pos);
+            }
+            Node::Text(t) => {
+                let parent = n.parent().and_then(ElementRef::wrap);
+                let skip = parent.is_some_and(|p| {
+                    matches!(
+                        p.value().name(),
+                        "script" | "style" | "noscript" | "template" | "title" | "option"
+                    )
+                });
+                if skip {
+                    continue;
+                }
+                let text = super::title::collapse(t);
+                if text.is_empty() {
+                    continue;
+                }
+                let chrome = parent.is_some_and(in_chrome);
+                pos += text.chars().count() + 1;
+                nodes.push((pos, text, chrome));
+                if nodes.len() > 20_000 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    (nodes, h1_at)
+}
+
+/// Byline lead-ins that start a text node ("By Ann Lee", "Von Max Muster", "Autor: …").
+const BYLINE_LEADS: &[&str] = &[
+    "by ",
+    "von ",
+    "par ",
+    "por ",
+    "door ",
+    "di ",
+    "text von ",
+    "text: ",
+    "autor: ",
+    "autorin: ",
+    "author: ",
+    "redaktion: ",
+    "written by ",
+    "posted by ",
+    "geschrieben von ",
+    "verfasst von ",
+    "ein beitrag von ",
+    "| by",
+    "by",
+    "von",
+    "von:",
+    "par",
+    "por",
+    "autor:",
+    "author:",
+    "text:",
+];
+
+/// Finds a byline in running text near the headline: a text node that starts with a lead-in
+/// ("By", "Von", "Par", "Autor:" …) followed by a name, or a lead-in alone followed by a node
+/// holding the name, or "… by Name" at the end of a short node. Returns the raw byline.
+pub(crate) fn text_byline(doc: &Html) -> Option<String> {
+    let (nodes, h1_at) = text_nodes(doc);
+    let h = h1_at.unwrap_or(0);
+    let mut best: Option<(usize, String)> = None;
+    for (i, (p, text, chrome)) in nodes.iter().enumerate() {
+        if *chrome || text.chars().count() > 150 {
+            continue;
+        }
+        let dist = if *p >= h { *p - h } else { (h - *p) * 3 };
+        if dist > 4000 {
+            continue;
+        }
+        let low = text.to_lowercase();
+        let mut cand: Option<String> = None;
+        for lead in BYLINE_LEADS {
+            if low == *lead || low == lead.trim() {
+                // The name is in the next node.
+                if let Some(next) = nodes.get(i + 1) {
+                    cand = Some(next.1.clone());
+                }
+                break;
+            }
+            if lead.ends_with(' ') && low.starts_with(lead) {
+                cand = Some(text.clone());
+                break;
+            }
+        }
+        if cand.is_none()
+            && let Some(k) = low.rfind(" by ")
+            && low.chars().count() < 100
+        {
+            cand = text.get(k + 1..).map(str::to_string);
+        }
+        let Some(c) = cand else { continue };
+        let names = super::authors::clean_one(&c);
+        if names.is_empty() || !names.iter().all(|n| super::authors::looks_like_name(n)) {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(d, _)| dist < *d) {
+            best = Some((dist, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Scans the page's visible text for dates and returns the most likely publication date:
+/// dates after a publication lead-in ("Veröffentlicht am", "Published") or close to the
+/// headline score higher; dates after "updated" / "Aktualisiert", in chrome or comments lower.
+pub(crate) fn text_date(doc: &Html) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let (nodes, h1_at) = text_nodes(doc);
+    let mut best: Option<(i32, usize, chrono::DateTime<chrono::FixedOffset>)> = None;
+    for (i, (p, text, chrome)) in nodes.iter().enumerate() {
+        if !text.chars().any(|c| c.is_ascii_digit()) || text.chars().count() > 400 {
+            continue;
+        }
+        let Some(dt) = super::dates::parse_date(text) else {
+            continue;
+        };
+        let prev = if i > 0 {
+            nodes.get(i - 1).map(|n| n.1.as_str()).unwrap_or("")
+        } else {
+            ""
+        };
+        let context = format!("{} {}", super::dates::truncate_chars(prev, 80), text).to_lowercase();
+        let mut score = 0i32;
+        if PUB_WORDS.iter().any(|w| context.contains(w)) {
+            score += 3;
+        }
+        if MOD_WORDS.iter().any(|w| context.contains(w)) {
+            score -= 4;
+        }
+        if *chrome {
+            score -= 2;
+        }
+        if let Some(h) = h1_at {
+            if *p > h && *p - h < 2500 {
+                score += 2;
+            } else if *p <= h && h - *p < 600 {
+                score += 1;
+            }
+        }
+        // Short texts that are mostly the date are better than dates inside prose.
+        if text.chars().count() < 60 {
+            score += 1;
+        }
+        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+            best = Some((score, i, dt));
+        }
+    }
+    best.map(|(_, _, d)| d)
+}

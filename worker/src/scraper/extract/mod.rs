@@ -1,0 +1,303 @@
+//! Article metadata extraction for mediawarm.
+//!
+//! [`extract`] reads an HTML page (and optionally its URL and site-specific CSS selectors) and
+//! returns its title, authors, publication date, description, canonical URL, site name and feed
+//! links. Sources are tried from most to least reliable: user selectors, JSON-LD, `<meta>` tags
+//! (OpenGraph, `article:*`, Dublin Core, citation, Parse.ly, Sailthru), microdata, `<time>`,
+//! `rel=author` and byline / date classes, and finally the URL path.
+//!
+//! Guarantees: [`extract`] and [`parse_date`] never panic, whatever the input (checked by
+//! property tests); they do no I/O; every returned string is trimmed and non-empty; dates keep
+//! the offset the page wrote (`+00:00` when it wrote none).
+
+mod authors;
+mod dates;
+mod dom;
+mod jsonld;
+mod meta;
+mod title;
+
+use chrono::{DateTime, FixedOffset};
+use scraper::Html;
+use url::Url;
+
+pub use dates::parse_date;
+
+/// Metadata extracted from one article page.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    /// Headline, without the site-name prefix or suffix.
+    pub title: Option<String>,
+    /// Author names, cleaned and deduplicated, in page order.
+    pub authors: Vec<String>,
+    /// Publication date-time in the page's own offset.
+    pub published: Option<DateTime<FixedOffset>>,
+    /// Summary (JSON-LD, OpenGraph or meta description).
+    pub description: Option<String>,
+    /// `<link rel=canonical>` (else `og:url`), resolved against the page URL.
+    pub canonical_url: Option<String>,
+    /// Site name (`og:site_name`, JSON-LD publisher / WebSite, `application-name`).
+    pub site_name: Option<String>,
+    /// RSS / Atom / JSON Feed links (`<link rel=alternate>` anywhere in the page), resolved.
+    pub feed_links: Vec<String>,
+}
+
+/// Site-specific CSS selectors; when given and matching, they win over the generic rules.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Selectors {
+    /// Selector of the headline element.
+    pub title: Option<String>,
+    /// Selector of the author element(s).
+    pub author: Option<String>,
+    /// Selector of the date element (`datetime` / `content` attribute or text is parsed).
+    pub date: Option<String>,
+    /// Selector of the summary element.
+    pub summary: Option<String>,
+}
+
+/// Decodes the common HTML entities left in JSON-LD and meta strings (`&amp;`, `&quot;`,
+/// `&#39;`, `&#x27;`, `&nbsp;`, numeric references). Unknown entities are kept as written.
+pub(crate) fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(rest.get(..i).unwrap_or(""));
+        let tail = rest.get(i..).unwrap_or("");
+        let end = tail.find(';').filter(|e| *e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = tail.get(1..e)?;
+            let c = match name {
+                "amp" => '&',
+                "quot" => '"',
+                "apos" => '\'',
+                "lt" => '<',
+                "gt" => '>',
+                "nbsp" => ' ',
+                "ndash" => '–',
+                "mdash" => '—',
+                "hellip" => '…',
+                "rsquo" => '’',
+                "lsquo" => '‘',
+                "rdquo" => '”',
+                "ldquo" => '“',
+                "auml" => 'ä',
+                "ouml" => 'ö',
+                "uuml" => 'ü',
+                "Auml" => 'Ä',
+                "Ouml" => 'Ö',
+                "Uuml" => 'Ü',
+                "szlig" => 'ß',
+                "eacute" => 'é',
+                _ => {
+                    let n = name.strip_prefix('#')?;
+                    let code = match n.strip_prefix(['x', 'X']) {
+                        Some(h) => u32::from_str_radix(h, 16).ok()?,
+                        None => n.parse::<u32>().ok()?,
+                    };
+                    char::from_u32(code)?
+                }
+            };
+            Some((c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = tail.get(e + 1..).unwrap_or("");
+            }
+            None => {
+                out.push('&');
+                rest = tail.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn clean_text(s: &str) -> Option<String> {
+    let t = title::collapse(&decode_entities(s));
+    (!t.is_empty()).then_some(t)
+}
+
+/// Host name part used to recognise the site in titles and bylines ("spiegel" for
+/// `www.spiegel.de`), plus the full host.
+fn host_names(url: Option<&Url>) -> Vec<String> {
+    let Some(host) = url.and_then(Url::host_str) else {
+        return Vec::new();
+    };
+    let host = host.trim_start_matches("www.").to_ascii_lowercase();
+    let mut out = vec![host.clone()];
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() >= 2
+        && let Some(l) = labels.get(labels.len() - 2)
+        && l.len() >= 3
+    {
+        out.push((*l).to_string());
+    }
+    out
+}
+
+/// Extracts article metadata from `html`.
+///
+/// `url` is the page's address (used to resolve links, recognise the site name and, as a last
+/// resort, read a date from the path). `selectors`, when given and matching, win over the
+/// generic rules for their field. Never panics.
+pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> Extracted {
+    let doc = Html::parse_document(html);
+    let meta = meta::Meta::from_doc(&doc);
+    let ld = jsonld::parse(&dom::jsonld_blocks(&doc));
+    let base = dom::base_url(&doc, url);
+    let sel = selectors.cloned().unwrap_or_default();
+
+    // Site name.
+    let site_name = meta
+        .get(meta::SITE_KEYS)
+        .filter(|s| !s.starts_with('@') && !s.contains("://"))
+        .and_then(clean_text)
+        .or_else(|| ld.site_name.as_deref().and_then(clean_text));
+    let mut sites: Vec<String> = site_name.iter().cloned().collect();
+    if let Some(s) = ld.site_name.as_deref().and_then(clean_text) {
+        sites.push(s);
+    }
+    sites.extend(host_names(url.or(base.as_ref())));
+
+    // Title.
+    let title = sel
+        .title
+        .as_deref()
+        .and_then(|s| dom::select_value(&doc, s))
+        .and_then(|t| clean_text(&t))
+        .or_else(|| {
+            let c = title::Candidates {
+                jsonld: ld.headline.as_deref().and_then(clean_text),
+                meta: meta.get(meta::TITLE_KEYS).and_then(clean_text),
+                title_tag: dom::title_tag(&doc).and_then(|t| clean_text(&t)),
+                h1: dom::h1s(&doc),
+                article_h1: dom::article_h1(&doc),
+            };
+            title::choose(&c, &sites)
+        });
+
+    // Authors.
+    let mut authors = Vec::new();
+    if let Some(s) = sel.author.as_deref() {
+        authors = authors::clean_authors(&dom::select_texts(&doc, s), &sites);
+    }
+    if authors.is_empty() {
+        authors = authors::clean_authors(&ld.authors, &sites);
+    }
+    if authors.is_empty() {
+        let raw: Vec<&str> = meta
+            .all(meta::AUTHOR_KEYS)
+            .into_iter()
+            .filter(|a| !a.contains("://") && !a.starts_with("www."))
+            .collect();
+        authors = authors::clean_authors(&raw, &sites);
+    }
+    if authors.is_empty() {
+        authors = authors::clean_authors(&dom::itemprop(&doc, "author"), &sites);
+    }
+    if authors.is_empty() {
+        authors = authors::clean_authors(&dom::rel_author(&doc), &sites);
+    }
+    if authors.is_empty()
+        && let Some(first) = dom::bylines(&doc)
+            .iter()
+            .map(|b| authors::clean_authors(&[b], &sites))
+            .find(|v| !v.is_empty() && v.iter().all(|n| authors::looks_like_name(n)))
+    {
+        authors = first;
+    }
+    if authors.is_empty()
+        && let Some(b) = dom::text_byline(&doc)
+    {
+        authors = authors::clean_authors(&[b], &sites);
+    }
+    if authors.is_empty() {
+        authors = authors::clean_authors(&dom::author_links(&doc), &sites);
+    }
+    if authors.is_empty() {
+        authors = authors::clean_authors(&ld.org_authors, &sites);
+    }
+
+    // A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert").
+    if let [only] = authors.as_slice()
+        && !only.contains(' ')
+    {
+        let prefix = format!("{} ", only.to_lowercase());
+        let mut pool: Vec<String> = meta
+            .all(meta::AUTHOR_KEYS)
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        pool.extend(dom::rel_author(&doc));
+        pool.extend(dom::bylines(&doc).into_iter().take(10));
+        pool.extend(dom::text_byline(&doc));
+        let full = pool
+            .iter()
+            .flat_map(|p| authors::clean_authors(&[p], &sites))
+            .find(|n| n.to_lowercase().starts_with(&prefix) && authors::looks_like_name(n));
+        if let Some(f) = full {
+            authors = vec![f];
+        }
+    }
+
+    // Date.
+    let published = sel
+        .date
+        .as_deref()
+        .and_then(|s| dom::select_value(&doc, s))
+        .and_then(|d| parse_date(&d))
+        .or_else(|| ld.published.as_deref().and_then(parse_date))
+        .or_else(|| {
+            meta::DATE_KEYS
+                .iter()
+                .filter_map(|k| meta.get(&[k]))
+                .find_map(parse_date)
+        })
+        .or_else(|| {
+            dom::itemprop(&doc, "datePublished")
+                .iter()
+                .find_map(|d| parse_date(d))
+        })
+        .or_else(|| dom::times(&doc).iter().find_map(|d| parse_date(d)))
+        .or_else(|| dom::date_texts(&doc).iter().find_map(|d| parse_date(d)))
+        .or_else(|| url.and_then(|u| dates::date_from_url_day(u.path())))
+        .or_else(|| dom::text_date(&doc))
+        .or_else(|| url.and_then(|u| dates::date_from_url(u.path())))
+        .or_else(|| ld.modified.as_deref().and_then(parse_date))
+        .or_else(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date));
+
+    // Description.
+    let description = sel
+        .summary
+        .as_deref()
+        .and_then(|s| dom::select_value(&doc, s))
+        .and_then(|t| clean_text(&t))
+        .or_else(|| ld.description.as_deref().and_then(clean_text))
+        .or_else(|| meta.get(meta::DESCRIPTION_KEYS).and_then(clean_text));
+
+    let canonical_url = dom::canonical(&doc, base.as_ref())
+        .or_else(|| {
+            meta.get(&["og:url"])
+                .and_then(|u| dom::resolve(u, base.as_ref()))
+        })
+        .or_else(|| {
+            ld.url
+                .as_deref()
+                .and_then(|u| dom::resolve(u, base.as_ref()))
+        });
+
+    Extracted {
+        title,
+        authors,
+        published,
+        description,
+        canonical_url,
+        site_name,
+        feed_links: dom::feed_links(&doc, base.as_ref()),
+    }
+}

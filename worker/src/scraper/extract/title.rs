@@ -1,0 +1,205 @@
+//! Title selection and site-name suffix removal.
+//!
+//! `<title>` and `og:title` often read "Headline | Site" or "Site – Headline". The raw title is
+//! split on ` | `, ` - `, ` – `, ` — `, ` :: `, ` · `, ` » `, ` // `; a part at either end that
+//! equals or contains the site name or the host is dropped, and when no part names the site, a
+//! clearly shorter last part (a brand) is dropped. The final title is the one the page agrees
+//! on: an `<h1>` that matches a candidate wins, then the first headline-sized `<h1>` outside page
+//! chrome (2+ words, 12..=250 characters, not the site name), then the JSON-LD headline,
+//! `og:title`, the cleaned `<title>` (candidates that only name the site are skipped), and the
+//! first `<h1>`.
+//!
+//! Guarantees: never panics; returns trimmed, whitespace-collapsed, non-empty text or `None`.
+
+const SEPARATORS: &[&str] = &[
+    " | ", " - ", " – ", " — ", " :: ", " · ", " » ", " // ", " « ", " ~ ",
+];
+
+/// Lower-case letters and digits only, for loose comparisons.
+pub(crate) fn squash(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Collapses runs of white space into one space and trims.
+pub(crate) fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Splits a title on the first separator kind present; `None` when none is present.
+fn split_parts(t: &str) -> Option<(&'static str, Vec<String>)> {
+    SEPARATORS.iter().find_map(|sep| {
+        t.contains(sep)
+            .then(|| (*sep, t.split(sep).map(|p| p.trim().to_string()).collect()))
+    })
+}
+
+fn names_site(part: &str, sites: &[String]) -> bool {
+    let p = squash(part);
+    if p.is_empty() {
+        return true;
+    }
+    sites.iter().any(|s| {
+        let s = squash(s);
+        !s.is_empty()
+            && s.len() >= 3
+            && (p == s || p.contains(&s) || (s.contains(&p) && p.len() >= 4))
+    })
+}
+
+fn words(s: &str) -> usize {
+    s.split_whitespace().count()
+}
+
+/// Removes a site-name prefix or suffix from `raw`. `sites` holds the site name(s) and the
+/// host's name part ("spiegel" for www.spiegel.de).
+pub(crate) fn strip_site(raw: &str, sites: &[String]) -> String {
+    let t = collapse(raw);
+    let Some((sep, mut parts)) = split_parts(&t) else {
+        return t;
+    };
+    let before = parts.len();
+    // Drop site-naming parts from both ends.
+    while parts.len() > 1 && parts.last().is_some_and(|p| names_site(p, sites)) {
+        parts.pop();
+    }
+    while parts.len() > 1 && parts.first().is_some_and(|p| names_site(p, sites)) {
+        parts.remove(0);
+    }
+    if parts.len() == before && parts.len() >= 2 {
+        // No part named the site: a short trailing brand goes.
+        let last = parts.last().map(|s| s.as_str()).unwrap_or("");
+        let longest = parts.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+        let first_len = parts.first().map_or(0, |p| p.chars().count());
+        if words(last) <= 3 && last.chars().count() * 2 < longest && first_len == longest {
+            parts.pop();
+        } else if parts.len() == 2 {
+            let first = parts.first().map(|s| s.as_str()).unwrap_or("");
+            if words(first) <= 2 && first.chars().count() * 3 < last.chars().count() {
+                parts.remove(0);
+            }
+        }
+    }
+    let out = parts.join(sep);
+    let out = out
+        .trim_matches(|c: char| c.is_whitespace() || "|/-–—:·»«~".contains(c))
+        .to_string();
+    if out.trim().is_empty() { t } else { out }
+}
+
+/// Candidate titles of a page, all optional.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Candidates {
+    /// JSON-LD headline.
+    pub(crate) jsonld: Option<String>,
+    /// `og:title` (or another meta title).
+    pub(crate) meta: Option<String>,
+    /// `<title>` text.
+    pub(crate) title_tag: Option<String>,
+    /// `<h1>` texts, best first.
+    pub(crate) h1: Vec<String>,
+    /// The first non-empty `<h1>` outside page chrome, if any.
+    pub(crate) article_h1: Option<String>,
+}
+
+/// Picks the page's title from its candidates; `sites` as for [`strip_site`].
+pub(crate) fn choose(c: &Candidates, sites: &[String]) -> Option<String> {
+    let clean = |o: &Option<String>| {
+        o.as_deref()
+            .map(|s| strip_site(s, sites))
+            .filter(|s| !s.is_empty())
+    };
+    let jsonld = clean(&c.jsonld);
+    let meta = clean(&c.meta);
+    let tag = clean(&c.title_tag);
+    let raw_tag = c.title_tag.as_deref().map(squash).unwrap_or_default();
+    let raw_meta = c.meta.as_deref().map(squash).unwrap_or_default();
+    let h1s: Vec<String> =
+        c.h1.iter()
+            .map(|h| collapse(h))
+            .filter(|h| !h.is_empty() && h.chars().count() < 300)
+            .collect();
+
+    // An <h1> that matches another candidate is the visible headline.
+    for h in &h1s {
+        let hs = squash(h);
+        if hs.len() < 4 {
+            continue;
+        }
+        let agrees = [&jsonld, &meta, &tag]
+            .iter()
+            .any(|o| o.as_deref().is_some_and(|t| squash(t) == hs))
+            || (raw_tag.contains(&hs) && hs.len() * 3 >= raw_tag.len())
+            || (raw_meta.contains(&hs) && hs.len() * 3 >= raw_meta.len());
+        if agrees {
+            return Some(h.clone());
+        }
+    }
+    // A headline-sized <h1> outside page chrome is what readers see as the title.
+    if let Some(h) = c.article_h1.as_deref().map(collapse) {
+        let n = h.chars().count();
+        if (12..=250).contains(&n) && h.split_whitespace().count() >= 2 && !names_site(&h, sites) {
+            return Some(h);
+        }
+    }
+    // Candidates that merely name the site are no headline.
+    let not_site =
+        |o: Option<String>| o.filter(|t| !names_site(t, sites) || t.split_whitespace().count() > 6);
+    not_site(jsonld)
+        .or_else(|| not_site(meta))
+        .or_else(|| not_site(tag.clone()))
+        .or_else(|| h1s.first().cloned())
+        .or(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sites() -> Vec<String> {
+        vec!["Daily Paper".into(), "dailypaper".into()]
+    }
+
+    #[test]
+    fn strips_suffix_and_prefix() {
+        assert_eq!(strip_site("Big News | Daily Paper", &sites()), "Big News");
+        assert_eq!(strip_site("Daily Paper – Big News", &sites()), "Big News");
+        assert_eq!(
+            strip_site("Big News - dailypaper.com", &sites()),
+            "Big News"
+        );
+        assert_eq!(strip_site("Plain title", &sites()), "Plain title");
+    }
+
+    #[test]
+    fn strips_unknown_short_brand() {
+        assert_eq!(
+            strip_site("A long headline about things :: Brand", &[]),
+            "A long headline about things"
+        );
+    }
+
+    #[test]
+    fn h1_agreement_wins() {
+        let c = Candidates {
+            jsonld: None,
+            meta: Some("Big News today".into()),
+            title_tag: Some("Big News today | Daily Paper".into()),
+            h1: vec!["Menu".into(), "Big News today".into()],
+            article_h1: None,
+        };
+        assert_eq!(choose(&c, &sites()).as_deref(), Some("Big News today"));
+    }
+
+    #[test]
+    fn falls_back_in_order() {
+        let c = Candidates {
+            title_tag: Some("Only Title | Daily Paper".into()),
+            ..Default::default()
+        };
+        assert_eq!(choose(&c, &sites()).as_deref(), Some("Only Title"));
+        assert_eq!(choose(&Candidates::default(), &sites()), None);
+    }
+}

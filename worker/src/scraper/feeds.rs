@@ -1,0 +1,109 @@
+//! RSS and Atom feeds (via feed-rs): each item becomes a [`Candidate`] whose hints are the
+//! item's title, authors, date and summary.
+//!
+//! Guarantees: CPU-bound and synchronous (callers run it on a blocking thread); items without
+//! an http(s) link are dropped; links are normalised and repeated links kept once (first
+//! wins); HTML in titles and summaries is reduced to its text.
+
+use feed_rs::model::{Entry, Text};
+use scraper::Html;
+use url::Url;
+
+use super::ScrapeError;
+use super::article::{Candidate, Hints, clean};
+use super::urls::normalize_url;
+
+/// The items of the feed in `body`, fetched from `base`; an unparsable body is permanent.
+pub(crate) fn feed_candidates(body: &[u8], base: &Url) -> Result<Vec<Candidate>, ScrapeError> {
+    let feed = feed_rs::parser::Builder::new()
+        .base_uri(Some(base.as_str()))
+        .build()
+        .parse(body)
+        .map_err(|e| ScrapeError::Permanent(format!("{base} is not a parsable feed: {e}")))?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(feed
+        .entries
+        .iter()
+        .filter_map(|entry| candidate(entry, base))
+        .filter(|c| seen.insert(c.url.clone()))
+        .collect())
+}
+
+fn candidate(entry: &Entry, base: &Url) -> Option<Candidate> {
+    let alternate = entry
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .chain(entry.links.iter())
+        .find_map(|l| normalize_url(&l.href, Some(base)));
+    let url = alternate.or_else(|| {
+        entry
+            .id
+            .starts_with("http")
+            .then(|| normalize_url(&entry.id, None))
+            .flatten()
+    })?;
+    let authors: Vec<String> = entry
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref().and_then(clean))
+        .collect();
+    Some(Candidate {
+        url,
+        hints: Hints {
+            title: entry.title.as_ref().and_then(plain_text),
+            author: clean(&authors.join(", ")),
+            published: entry.published.or(entry.updated),
+            summary: entry.summary.as_ref().and_then(plain_text),
+        },
+    })
+}
+
+/// The text of a feed `Text`: markup removed when it is HTML (or looks like it).
+fn plain_text(text: &Text) -> Option<String> {
+    let is_html = text.content_type.to_string().contains("html")
+        || (text.content.contains('<') && text.content.contains('>'));
+    if is_html {
+        let fragment = Html::parse_fragment(&text.content);
+        let joined: Vec<&str> = fragment.root_element().text().collect();
+        clean(&joined.join(" "))
+    } else {
+        clean(&text.content)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://g.example/feed.xml").expect("valid url")
+    }
+
+    #[test]
+    fn rss_items_become_candidates_with_hints() {
+        let rss = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>G</title>
+        <item><title>First &amp; best</title><link>/a?utm_source=rss</link>
+          <description>&lt;p&gt;Lede &lt;b&gt;one&lt;/b&gt;&lt;/p&gt;</description>
+          <pubDate>Tue, 02 Jan 2024 10:00:00 +0100</pubDate></item>
+        <item><title>No link</title></item>
+        <item><title>Again</title><link>https://g.example/a</link></item>
+        </channel></rss>"#;
+        let items = feed_candidates(rss.as_bytes(), &base()).expect("parses");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].url.as_str(), "https://g.example/a");
+        assert_eq!(items[0].hints.title.as_deref(), Some("First & best"));
+        assert_eq!(items[0].hints.summary.as_deref(), Some("Lede one"));
+        assert_eq!(
+            items[0].hints.published.map(|d| d.to_rfc3339()).as_deref(),
+            Some("2024-01-02T09:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn garbage_is_a_permanent_error() {
+        let err =
+            feed_candidates(b"<html><body>hi</body></html>", &base()).expect_err("not a feed");
+        assert!(err.is_permanent(), "{err}");
+    }
+}

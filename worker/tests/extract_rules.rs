@@ -1,0 +1,185 @@
+//! The extractor's rules: one small handwritten page per rule, against the public API.
+
+use mediawarm_worker::scraper::extract::{Extracted, Selectors as ExtractSelectors, extract};
+use url::Url;
+
+fn u(s: &str) -> Url {
+    Url::parse(s).unwrap()
+}
+
+fn day(x: &Extracted) -> Option<String> {
+    x.published.map(|d| d.format("%Y-%m-%d %z").to_string())
+}
+
+#[test]
+fn jsonld_article_wins() {
+    let html = r#"<html><head><title>Ignored | Paper</title>
+    <script type="application/ld+json">{"@context":"https://schema.org","@type":"NewsArticle",
+    "headline":"Rates rise again","author":[{"@type":"Person","name":"Ann Lee"},{"@type":"Person","name":"Bob Roe"}],
+    "datePublished":"2021-03-05T10:00:00+01:00","description":"Summary."}</script></head><body></body></html>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Rates rise again"));
+    assert_eq!(x.authors, vec!["Ann Lee", "Bob Roe"]);
+    assert_eq!(day(&x).unwrap(), "2021-03-05 +0100");
+    assert_eq!(x.description.as_deref(), Some("Summary."));
+}
+
+#[test]
+fn opengraph_and_article_meta() {
+    let html = r#"<head><meta property="og:title" content="Headline here">
+    <meta property="og:site_name" content="Paper">
+    <meta property="article:published_time" content="2020-01-02T08:00:00-05:00">
+    <meta property="article:author" content="https://facebook.com/ann">
+    <meta name="author" content="Ann Lee"></head>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Headline here"));
+    assert_eq!(x.authors, vec!["Ann Lee"]);
+    assert_eq!(day(&x).unwrap(), "2020-01-02 -0500");
+    assert_eq!(x.site_name.as_deref(), Some("Paper"));
+}
+
+#[test]
+fn dublin_core_and_parsely_meta() {
+    let html = r#"<head><meta name="DC.date" content="2019-07-08"><meta name="DC.creator" content="Max Muster">
+    </head>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2019-07-08 +0000");
+    assert_eq!(x.authors, vec!["Max Muster"]);
+    let html = r#"<head><meta name="parsely-author" content="Eva Roe"><meta name="sailthru.date" content="2019-07-09"></head>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Eva Roe"]);
+    assert_eq!(day(&x).unwrap(), "2019-07-09 +0000");
+}
+
+#[test]
+fn title_tag_suffix_removed() {
+    let html = "<head><title>Big storm hits coast – Daily Paper</title></head>";
+    let x = extract(html, Some(&u("https://www.dailypaper.com/a")), None);
+    assert_eq!(x.title.as_deref(), Some("Big storm hits coast"));
+}
+
+#[test]
+fn h1_agreeing_with_title_wins() {
+    let html = r#"<head><title>Paper | Storm news: the big one</title></head>
+    <body><h1>Logo</h1><article><h1>Storm news: the big one</h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Storm news: the big one"));
+}
+
+#[test]
+fn time_element_in_article_preferred() {
+    let html = r#"<body><aside><time datetime="2000-01-01">old</time></aside>
+    <article><header><time datetime="2021-06-07T09:00:00+02:00">7. Juni 2021</time></header></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2021-06-07 +0200");
+}
+
+#[test]
+fn itemprop_microdata() {
+    let html = r#"<body><article><span itemprop="author" itemscope><span itemprop="name">Eva Maier</span></span>
+    <span itemprop="datePublished" content="2018-11-12">12.11.2018</span></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Eva Maier"]);
+    assert_eq!(day(&x).unwrap(), "2018-11-12 +0000");
+}
+
+#[test]
+fn rel_author_link() {
+    let html = r#"<body><article><a rel="author" href="/u/jo">Jo Black</a></article></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Jo Black"]);
+}
+
+#[test]
+fn byline_class_cleanup() {
+    let html = r#"<body><article><h1>A headline for the test</h1>
+    <div class="byline">Von Max Muster und Erika Beispiel | 3. März 2021</div><p>Text</p></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Max Muster", "Erika Beispiel"]);
+    assert_eq!(day(&x).unwrap(), "2021-03-03 +0000");
+}
+
+#[test]
+fn text_byline_and_text_date() {
+    let html = r#"<body><h1>Ein Titel mit Worten</h1><p>Text von Lena Graf</p>
+    <p>Veröffentlicht am 12.04.2019</p><p>Body text.</p></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Lena Graf"]);
+    assert_eq!(day(&x).unwrap(), "2019-04-12 +0000");
+}
+
+#[test]
+fn url_date_last_resort() {
+    let x = extract(
+        "<p>nothing</p>",
+        Some(&u("https://x.org/2021/03/05/slug/")),
+        None,
+    );
+    assert_eq!(day(&x).unwrap(), "2021-03-05 +0000");
+}
+
+#[test]
+fn selectors_win() {
+    let html = r#"<head><meta property="og:title" content="Generic"></head><body>
+    <div class="hl">Specific title</div><span class="who">By Kim Park</span>
+    <span class="when">January 5, 2021</span><p class="sum">Short summary</p></body>"#;
+    let sel = ExtractSelectors {
+        title: Some(".hl".into()),
+        author: Some(".who".into()),
+        date: Some(".when".into()),
+        summary: Some(".sum".into()),
+    };
+    let x = extract(html, None, Some(&sel));
+    assert_eq!(x.title.as_deref(), Some("Specific title"));
+    assert_eq!(x.authors, vec!["Kim Park"]);
+    assert_eq!(day(&x).unwrap(), "2021-01-05 +0000");
+    assert_eq!(x.description.as_deref(), Some("Short summary"));
+    // Invalid or non-matching selectors fall back to the generic rules.
+    let bad = ExtractSelectors {
+        title: Some("[[[".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        extract(html, None, Some(&bad)).title.as_deref(),
+        Some("Generic")
+    );
+}
+
+#[test]
+fn feed_links_resolved_also_in_body() {
+    let html = r#"<head><link rel="alternate" type="application/rss+xml" href="/feed.xml">
+    <link rel="alternate" type="application/json" href="/wp-json/wp/v2/posts/1">
+    <link rel="alternate" hreflang="de" href="/de/"></head>
+    <body><link rel="alternate" type="application/atom+xml" href="atom.xml"></body>"#;
+    let x = extract(html, Some(&u("https://ex.org/blog/post")), None);
+    assert_eq!(
+        x.feed_links,
+        vec!["https://ex.org/feed.xml", "https://ex.org/blog/atom.xml"]
+    );
+}
+
+#[test]
+fn canonical_resolved() {
+    let html = r#"<head><link rel="canonical" href="/a/b"></head>"#;
+    let x = extract(html, Some(&u("https://ex.org/x?utm=1")), None);
+    assert_eq!(x.canonical_url.as_deref(), Some("https://ex.org/a/b"));
+}
+
+#[test]
+fn site_name_dropped_from_authors() {
+    let html = r#"<head><meta property="og:site_name" content="Daily Paper">
+    <meta name="author" content="Daily Paper"></head>"#;
+    assert!(extract(html, None, None).authors.is_empty());
+}
+
+#[test]
+fn empty_input() {
+    let x = extract("", None, None);
+    assert_eq!(x, Extracted::default());
+}
+
+#[test]
+fn lone_first_name_upgraded() {
+    let html = r#"<head><script type="application/ld+json">{"@type":"Article","author":{"name":"Nils"}}</script></head>
+    <body><article><h1>Some headline here</h1><span class="author-name">Nils Becker</span></article></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Nils Becker"]);
+}

@@ -1,0 +1,811 @@
+//! The scraper against fixture sites served by the test itself (axum on 127.0.0.1, port 0),
+//! with `allow_loopback` on except where the guard is under test. Each test has its own
+//! site, its own SQLite store in a temporary directory, and counts the requests that reach
+//! the site.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Uri, header};
+use axum::response::Response;
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+use mediawarm_shared::domain::{NewArticle, Selectors, Source, SourceKind, SourceName};
+use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_worker::scraper::{ScrapeError, ScrapeOutput, Scraper, ScraperConfig, normalize_url};
+use url::Url;
+
+/// What the fixture answers for one path.
+#[derive(Clone, Default)]
+struct Reply {
+    status: u16,
+    content_type: Option<&'static str>,
+    body: String,
+    location: Option<String>,
+    delay: Option<Duration>,
+    /// Send the body in chunks without a `Content-Length`.
+    streamed: bool,
+}
+
+fn ok(content_type: &'static str, body: impl Into<String>) -> Reply {
+    Reply {
+        status: 200,
+        content_type: Some(content_type),
+        body: body.into(),
+        ..Reply::default()
+    }
+}
+
+fn html(body: impl Into<String>) -> Reply {
+    ok("text/html; charset=utf-8", body)
+}
+
+fn status(code: u16) -> Reply {
+    Reply {
+        status: code,
+        content_type: Some("text/plain"),
+        body: format!("status {code}"),
+        ..Reply::default()
+    }
+}
+
+fn redirect(to: impl Into<String>) -> Reply {
+    Reply {
+        status: 302,
+        location: Some(to.into()),
+        ..Reply::default()
+    }
+}
+
+#[derive(Default)]
+struct SiteState {
+    routes: Mutex<HashMap<String, Reply>>,
+    hits: Mutex<HashMap<String, usize>>,
+}
+
+/// A fixture web site on 127.0.0.1 that serves fixed replies and counts requests per path.
+struct Site {
+    base: String,
+    port: u16,
+    state: Arc<SiteState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn serve(State(state): State<Arc<SiteState>>, uri: Uri) -> Response {
+    let path = uri.path().to_owned();
+    *state
+        .hits
+        .lock()
+        .expect("hits lock")
+        .entry(path.clone())
+        .or_default() += 1;
+    let reply = state
+        .routes
+        .lock()
+        .expect("routes lock")
+        .get(&path)
+        .cloned()
+        .unwrap_or_else(|| status(404));
+    if let Some(delay) = reply.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut response = Response::builder().status(reply.status);
+    if let Some(ct) = reply.content_type {
+        response = response.header(header::CONTENT_TYPE, ct);
+    }
+    if let Some(location) = reply.location {
+        response = response.header(header::LOCATION, location);
+    }
+    let body = if reply.streamed {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = reply
+            .body
+            .into_bytes()
+            .chunks(4096)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        Body::from_stream(futures::stream::iter(chunks))
+    } else {
+        Body::from(reply.body)
+    };
+    response.body(body).expect("valid response")
+}
+
+impl Site {
+    async fn start() -> Site {
+        let state = Arc::new(SiteState::default());
+        let app = Router::new().fallback(serve).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a port");
+        let port = listener.local_addr().expect("local address").port();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Site {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            state,
+            server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Serves `reply` at `path`; `{base}` in its body becomes the site's base URL.
+    fn route(&self, path: &str, mut reply: Reply) {
+        reply.body = reply.body.replace("{base}", &self.base);
+        self.state
+            .routes
+            .lock()
+            .expect("routes lock")
+            .insert(path.to_owned(), reply);
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.state
+            .hits
+            .lock()
+            .expect("hits lock")
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn total_hits(&self) -> usize {
+        self.state.hits.lock().expect("hits lock").values().sum()
+    }
+}
+
+/// A migrated SQLite store in a temporary directory, removed on drop.
+struct TestStore {
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+async fn test_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cfg = StoreConfig {
+        database_url: None,
+        sqlite_path: dir.path().join("mediawarm.db"),
+        ..StoreConfig::default()
+    };
+    let store = Store::connect(&cfg).await.expect("sqlite connects");
+    store.migrate().await.expect("sqlite migrates");
+    TestStore { store, _dir: dir }
+}
+
+fn config() -> ScraperConfig {
+    ScraperConfig {
+        allow_loopback: true,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        ..ScraperConfig::default()
+    }
+}
+
+fn scraper() -> Scraper {
+    Scraper::new(config()).expect("client builds")
+}
+
+fn source(kind: SourceKind, url: &str, selectors: Option<Selectors>) -> Source {
+    Source {
+        name: SourceName::parse("gazette").expect("valid name"),
+        kind,
+        url: url.to_owned(),
+        selectors,
+        schedule: None,
+        rate_limit_per_sec: 1.0,
+        enabled: true,
+    }
+}
+
+async fn scrape(scraper: &Scraper, source: &Source, refresh: bool) -> ScrapeOutput {
+    let store = test_store().await;
+    scraper
+        .scrape(source, &store.store, refresh)
+        .await
+        .expect("scrape succeeds")
+}
+
+async fn scrape_err(scraper: &Scraper, source: &Source) -> ScrapeError {
+    let store = test_store().await;
+    scraper
+        .scrape(source, &store.store, false)
+        .await
+        .expect_err("scrape fails")
+}
+
+fn by_url<'a>(out: &'a ScrapeOutput, url: &str) -> &'a NewArticle {
+    out.articles
+        .iter()
+        .find(|a| a.url == url)
+        .unwrap_or_else(|| panic!("no article for {url} in {:#?}", out.articles))
+}
+
+const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+<title>The Gazette</title><link>{base}/</link><description>News</description>
+<item><title>Feed title one</title><link>{base}/a1?utm_source=rss&amp;utm_medium=feed</link>
+  <dc:creator>Feed Writer</dc:creator><pubDate>Tue, 02 Jan 2024 10:00:00 +0000</pubDate>
+  <description>Feed summary one</description></item>
+<item><title>Feed title two</title><link>{base}/a2#comments</link>
+  <dc:creator>Second Writer</dc:creator><pubDate>Wed, 03 Jan 2024 11:30:00 +0100</pubDate>
+  <description>&lt;p&gt;Feed summary &lt;em&gt;two&lt;/em&gt;&lt;/p&gt;</description></item>
+<item><title>Feed title three</title><link>{base}/a3</link>
+  <pubDate>Thu, 04 Jan 2024 12:00:00 GMT</pubDate><description>Feed summary three</description></item>
+</channel></rss>"#;
+
+const FULL_PAGE: &str = r#"<html><head><title>Page title one | The Gazette</title>
+<meta property="og:title" content="Page title one">
+<meta property="og:site_name" content="The Gazette">
+<meta name="author" content="Page Writer">
+<meta property="article:published_time" content="2024-01-02T09:15:00+01:00">
+<meta name="description" content="Page summary one">
+</head><body><article><h1>Page title one</h1><p>Body.</p></article></body></html>"#;
+
+const BARE_PAGE: &str = r#"<html><head><title>Page title two | The Gazette</title>
+<meta property="og:site_name" content="The Gazette"></head>
+<body><p>Just some body text without any metadata.</p></body></html>"#;
+
+#[tokio::test]
+async fn rss_items_become_articles_with_feed_fields_filling_what_pages_lack() {
+    let site = Site::start().await;
+    site.route("/feed.xml", ok("application/rss+xml", RSS));
+    site.route("/a1", html(FULL_PAGE));
+    site.route("/a2", html(BARE_PAGE));
+    site.route("/a3", status(404));
+    let out = scrape(
+        &scraper(),
+        &source(SourceKind::Rss, &site.url("/feed.xml"), None),
+        false,
+    )
+    .await;
+
+    assert_eq!(out.articles.len(), 3, "{:#?}", out.articles);
+    assert_eq!(out.pages_fetched, 3, "the feed and two pages; /a3 failed");
+    let urls: Vec<&str> = out.articles.iter().map(|a| a.url.as_str()).collect();
+    assert_eq!(urls, [site.url("/a1"), site.url("/a2"), site.url("/a3")]);
+
+    let one = by_url(&out, &site.url("/a1"));
+    assert_eq!(one.title, "Page title one");
+    assert_eq!(one.author.as_deref(), Some("Page Writer"));
+    assert_eq!(
+        one.published_at,
+        Utc.with_ymd_and_hms(2024, 1, 2, 8, 15, 0).single()
+    );
+    assert_eq!(one.summary.as_deref(), Some("Page summary one"));
+
+    let two = by_url(&out, &site.url("/a2"));
+    assert_eq!(two.title, "Page title two", "site-name suffix removed");
+    assert_eq!(two.author.as_deref(), Some("Second Writer"));
+    assert_eq!(
+        two.published_at,
+        Utc.with_ymd_and_hms(2024, 1, 3, 10, 30, 0).single()
+    );
+    assert_eq!(two.summary.as_deref(), Some("Feed summary two"));
+
+    let three = by_url(&out, &site.url("/a3"));
+    assert_eq!(three.title, "Feed title three");
+    assert_eq!(three.author, None);
+    assert_eq!(
+        three.published_at,
+        Utc.with_ymd_and_hms(2024, 1, 4, 12, 0, 0).single()
+    );
+    assert_eq!(three.summary.as_deref(), Some("Feed summary three"));
+    assert!(out.articles.iter().all(|a| a.source.as_str() == "gazette"));
+}
+
+#[tokio::test]
+async fn atom_entries_become_articles() {
+    let site = Site::start().await;
+    site.route(
+        "/atom.xml",
+        ok(
+            "application/atom+xml",
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>G</title><id>urn:g</id>
+<updated>2024-02-01T00:00:00Z</updated>
+<entry><title>Atom one</title><id>urn:1</id><link rel="alternate" href="{base}/e1"/>
+  <link rel="edit" href="{base}/edit/1"/>
+  <published>2024-02-01T08:00:00-05:00</published><updated>2024-02-02T00:00:00Z</updated>
+  <author><name>Ann Atom</name></author><summary>Atom summary one</summary></entry>
+<entry><title type="html">Atom &lt;b&gt;two&lt;/b&gt;</title><id>urn:2</id><link href="/e2"/>
+  <updated>2024-02-03T09:00:00Z</updated><author><name>Bo Atom</name></author></entry>
+</feed>"#,
+        ),
+    );
+    site.route(
+        "/e1",
+        html("<html><head></head><body><p>No metadata.</p></body></html>"),
+    );
+    site.route("/e2", status(500));
+    let out = scrape(
+        &scraper(),
+        &source(SourceKind::Atom, &site.url("/atom.xml"), None),
+        false,
+    )
+    .await;
+    assert_eq!(out.articles.len(), 2, "{:#?}", out.articles);
+    assert_eq!(site.hits("/edit/1"), 0);
+    let one = by_url(&out, &site.url("/e1"));
+    assert_eq!(one.title, "Atom one");
+    assert_eq!(one.author.as_deref(), Some("Ann Atom"));
+    assert_eq!(
+        one.published_at,
+        Utc.with_ymd_and_hms(2024, 2, 1, 13, 0, 0).single()
+    );
+    assert_eq!(one.summary.as_deref(), Some("Atom summary one"));
+    let two = by_url(&out, &site.url("/e2"));
+    assert_eq!(two.title, "Atom two");
+    assert_eq!(
+        two.published_at,
+        Utc.with_ymd_and_hms(2024, 2, 3, 9, 0, 0).single()
+    );
+}
+
+fn jsonld_page(headline: &str, author: &str, date: &str) -> String {
+    format!(
+        r#"<html><head><title>{headline} - The Gazette</title>
+<script type="application/ld+json">{{"@context":"https://schema.org","@type":"NewsArticle",
+"headline":"{headline}","author":{{"@type":"Person","name":"{author}"}},
+"datePublished":"{date}","description":"About {headline}"}}</script>
+</head><body><article><h1>{headline}</h1></article></body></html>"#
+    )
+}
+
+#[tokio::test]
+async fn html_listing_links_are_followed_and_extracted() {
+    let site = Site::start().await;
+    site.route(
+        "/news",
+        html(
+            r#"<html><body><nav><a href="/about">About</a></nav>
+<div class="teaser"><a href="/s1">One</a></div>
+<div class="teaser"><a href="{base}/s2?fbclid=abc">Two</a></div>
+<div class="teaser"><a href="/s1#again">One again</a></div>
+<footer><a href="/imprint">Imprint</a></footer></body></html>"#,
+        ),
+    );
+    site.route(
+        "/s1",
+        html(jsonld_page(
+            "Council votes on budget",
+            "Cara Council",
+            "2024-03-01T10:00:00Z",
+        )),
+    );
+    site.route("/s2", redirect("/stories/s2"));
+    site.route(
+        "/stories/s2",
+        html(jsonld_page(
+            "Harbour reopens",
+            "Hal Harbour",
+            "2024-03-02T07:00:00+02:00",
+        )),
+    );
+    let selectors = Selectors {
+        links: Some(".teaser a".to_owned()),
+        ..Selectors::default()
+    };
+    let out = scrape(
+        &scraper(),
+        &source(SourceKind::Html, &site.url("/news"), Some(selectors)),
+        false,
+    )
+    .await;
+    assert_eq!(out.articles.len(), 2, "{:#?}", out.articles);
+    assert_eq!(out.pages_fetched, 3);
+    assert_eq!(site.hits("/about") + site.hits("/imprint"), 0);
+    assert_eq!(site.hits("/s1"), 1, "a repeated link is fetched once");
+    let one = by_url(&out, &site.url("/s1"));
+    assert_eq!(one.title, "Council votes on budget");
+    assert_eq!(one.author.as_deref(), Some("Cara Council"));
+    assert_eq!(
+        one.published_at,
+        Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).single()
+    );
+    assert_eq!(
+        one.summary.as_deref(),
+        Some("About Council votes on budget")
+    );
+    let two = by_url(&out, &site.url("/stories/s2"));
+    assert_eq!(two.title, "Harbour reopens");
+    assert_eq!(
+        two.published_at,
+        Utc.with_ymd_and_hms(2024, 3, 2, 5, 0, 0).single()
+    );
+}
+
+#[tokio::test]
+async fn source_selectors_win_over_generic_metadata() {
+    let site = Site::start().await;
+    site.route(
+        "/list",
+        html(r#"<ul><li class="item"><a href="/p1">p1</a></li></ul>"#),
+    );
+    site.route(
+        "/p1",
+        html(
+            r#"<html><head><title>Generic title | Site</title>
+<meta property="og:title" content="Generic title">
+<meta name="author" content="Generic Author">
+<meta property="article:published_time" content="2020-01-01T00:00:00Z">
+<meta name="description" content="Generic summary">
+<link rel="canonical" href="/p1-canonical"></head>
+<body><div class="hl">Specific title</div><span class="who">By Kim Park</span>
+<span class="when">2024-04-05T06:07:08Z</span><p class="lede">Specific summary</p></body></html>"#,
+        ),
+    );
+    let selectors = Selectors {
+        links: Some("li.item".to_owned()),
+        title: Some(".hl".to_owned()),
+        author: Some(".who".to_owned()),
+        date: Some(".when".to_owned()),
+        summary: Some(".lede".to_owned()),
+    };
+    let out = scrape(
+        &scraper(),
+        &source(SourceKind::Html, &site.url("/list"), Some(selectors)),
+        false,
+    )
+    .await;
+    assert_eq!(out.articles.len(), 1, "{:#?}", out.articles);
+    let article = &out.articles[0];
+    assert_eq!(article.url, site.url("/p1-canonical"), "canonical URL");
+    assert_eq!(article.title, "Specific title");
+    assert_eq!(article.author.as_deref(), Some("Kim Park"));
+    assert_eq!(
+        article.published_at,
+        Utc.with_ymd_and_hms(2024, 4, 5, 6, 7, 8).single()
+    );
+    assert_eq!(article.summary.as_deref(), Some("Specific summary"));
+}
+
+#[tokio::test]
+async fn known_urls_are_not_refetched_unless_refresh() {
+    let site = Site::start().await;
+    site.route("/feed.xml", ok("application/rss+xml", RSS));
+    site.route("/a1", html(FULL_PAGE));
+    site.route("/a2", html(BARE_PAGE));
+    site.route("/a3", html(FULL_PAGE.replace("one", "three")));
+    let store = test_store().await;
+    let gazette = SourceName::parse("gazette").expect("valid name");
+    store
+        .store
+        .ensure_import_sources(std::slice::from_ref(&gazette))
+        .await
+        .expect("source");
+    let known = |path: &str| NewArticle {
+        source: gazette.clone(),
+        url: site.url(path),
+        title: "Stored".to_owned(),
+        author: None,
+        published_at: None,
+        summary: None,
+    };
+    store
+        .store
+        .upsert_articles(&[known("/a1"), known("/a3")], Utc::now())
+        .await
+        .expect("seed articles");
+    let scraper = scraper();
+    let rss = source(SourceKind::Rss, &site.url("/feed.xml"), None);
+
+    let out = scraper
+        .scrape(&rss, &store.store, false)
+        .await
+        .expect("scrape");
+    let urls: Vec<&str> = out.articles.iter().map(|a| a.url.as_str()).collect();
+    assert_eq!(urls, [site.url("/a2")]);
+    assert_eq!(
+        (site.hits("/a1"), site.hits("/a2"), site.hits("/a3")),
+        (0, 1, 0)
+    );
+    assert_eq!(out.pages_fetched, 2);
+
+    let refreshed = scraper
+        .scrape(&rss, &store.store, true)
+        .await
+        .expect("scrape");
+    assert_eq!(refreshed.articles.len(), 3);
+    assert_eq!(
+        (site.hits("/a1"), site.hits("/a2"), site.hits("/a3")),
+        (1, 2, 1)
+    );
+    assert_eq!(site.hits("/feed.xml"), 2);
+}
+
+#[tokio::test]
+async fn start_url_failures_are_classified() {
+    let site = Site::start().await;
+    for (path, code, permanent) in [
+        ("/gone", 404, true),
+        ("/forbidden", 403, true),
+        ("/down", 503, false),
+        ("/broken", 500, false),
+        ("/slow-down", 429, false),
+        ("/timeout", 408, false),
+    ] {
+        site.route(path, status(code));
+        let err = scrape_err(&scraper(), &source(SourceKind::Rss, &site.url(path), None)).await;
+        assert_eq!(err.is_permanent(), permanent, "{code}: {err}");
+        match (&err, permanent) {
+            (ScrapeError::Permanent(m), true) | (ScrapeError::Transient(m), false) => {
+                assert!(m.contains(&code.to_string()), "{m}")
+            }
+            _ => panic!("{code}: wrong variant {err:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_start_url_that_is_not_a_feed_or_not_html_is_permanent() {
+    let site = Site::start().await;
+    site.route("/page", html("<html><body>not a feed</body></html>"));
+    site.route("/data", ok("application/json", r#"{"a":1}"#));
+    let err = scrape_err(
+        &scraper(),
+        &source(SourceKind::Rss, &site.url("/page"), None),
+    )
+    .await;
+    assert!(err.is_permanent(), "{err}");
+    let selectors = Selectors {
+        links: Some("a".to_owned()),
+        ..Selectors::default()
+    };
+    let err = scrape_err(
+        &scraper(),
+        &source(SourceKind::Html, &site.url("/data"), Some(selectors)),
+    )
+    .await;
+    assert!(err.is_permanent(), "{err}");
+}
+
+#[tokio::test]
+async fn a_slow_start_url_is_a_transient_timeout() {
+    let site = Site::start().await;
+    site.route(
+        "/slow",
+        Reply {
+            delay: Some(Duration::from_secs(3)),
+            ..ok("application/rss+xml", RSS)
+        },
+    );
+    let scraper = Scraper::new(ScraperConfig {
+        request_timeout: Duration::from_millis(300),
+        ..config()
+    })
+    .expect("client builds");
+    let err = scrape_err(&scraper, &source(SourceKind::Rss, &site.url("/slow"), None)).await;
+    assert!(!err.is_permanent(), "{err}");
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_an_error_not_a_panic() {
+    let site = Site::start().await;
+    let padding = format!("<!-- {} -->", "x".repeat(50_000));
+    let big_feed = RSS.replace("<channel>", &format!("<channel>{padding}"));
+    site.route("/big.xml", ok("application/rss+xml", big_feed.clone()));
+    site.route(
+        "/big-streamed.xml",
+        Reply {
+            streamed: true,
+            ..ok("application/rss+xml", big_feed)
+        },
+    );
+    site.route("/feed.xml", ok("application/rss+xml", RSS));
+    site.route("/a1", html(format!("{FULL_PAGE}{padding}")));
+    site.route("/a2", html(BARE_PAGE));
+    let scraper = Scraper::new(ScraperConfig {
+        max_body_bytes: 20_000,
+        ..config()
+    })
+    .expect("client builds");
+    for path in ["/big.xml", "/big-streamed.xml"] {
+        let err = scrape_err(&scraper, &source(SourceKind::Rss, &site.url(path), None)).await;
+        assert!(err.to_string().contains("cap"), "{path}: {err}");
+    }
+    let out = scrape(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/feed.xml"), None),
+        false,
+    )
+    .await;
+    let one = by_url(&out, &site.url("/a1"));
+    assert_eq!(one.title, "Feed title one", "oversized page skipped");
+    assert_eq!(out.articles.len(), 3);
+}
+
+#[tokio::test]
+async fn loopback_is_refused_without_allow_loopback_and_no_request_arrives() {
+    let site = Site::start().await;
+    site.route("/feed.xml", ok("application/rss+xml", RSS));
+    let guarded = Scraper::new(ScraperConfig {
+        allow_loopback: false,
+        ..config()
+    })
+    .expect("client builds");
+    for url in [
+        site.url("/feed.xml"),
+        format!("http://localhost:{}/feed.xml", site.port),
+        format!("http://[::ffff:127.0.0.1]:{}/feed.xml", site.port),
+    ] {
+        let err = scrape_err(&guarded, &source(SourceKind::Rss, &url, None)).await;
+        assert!(err.is_permanent(), "{url}: {err}");
+        assert!(err.to_string().contains("refused"), "{url}: {err}");
+    }
+    assert_eq!(site.total_hits(), 0);
+    site.route("/a1", html(FULL_PAGE));
+    let by_name = format!("http://localhost:{}/feed.xml", site.port);
+    let out = scrape(&scraper(), &source(SourceKind::Rss, &by_name, None), false).await;
+    assert_eq!(
+        out.articles.len(),
+        3,
+        "allow_loopback lets localhost through"
+    );
+    assert_eq!(site.hits("/feed.xml"), 1);
+}
+
+#[tokio::test]
+async fn redirects_are_checked_and_capped() {
+    let site = Site::start().await;
+    site.route("/to-private", redirect("http://10.255.255.1/feed.xml"));
+    site.route(
+        "/to-metadata",
+        redirect("http://169.254.169.254/latest/meta-data"),
+    );
+    site.route("/to-file", redirect("file:///etc/passwd"));
+    for i in 0..10 {
+        site.route(&format!("/loop{i}"), redirect(format!("/loop{}", i + 1)));
+    }
+    site.route("/old-feed", redirect("/feed.xml"));
+    site.route("/feed.xml", ok("application/rss+xml", RSS));
+    for path in ["/to-private", "/to-metadata", "/to-file", "/loop0"] {
+        let err = scrape_err(&scraper(), &source(SourceKind::Rss, &site.url(path), None)).await;
+        assert!(err.is_permanent(), "{path}: {err}");
+    }
+    assert_eq!(site.hits("/loop5"), 1);
+    assert_eq!(
+        site.hits("/loop6"),
+        0,
+        "at most five redirects are followed"
+    );
+    let out = scrape(
+        &scraper(),
+        &source(SourceKind::Rss, &site.url("/old-feed"), None),
+        false,
+    )
+    .await;
+    assert_eq!(out.articles.len(), 3);
+}
+
+#[tokio::test]
+async fn sitemap_index_is_followed_one_level() {
+    let site = Site::start().await;
+    site.route(
+        "/sitemap.xml",
+        ok(
+            "application/xml",
+            r#"<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>{base}/news-sitemap.xml</loc><lastmod>2024-05-02</lastmod></sitemap>
+<sitemap><loc>{base}/missing-sitemap.xml</loc><lastmod>2024-05-01</lastmod></sitemap>
+</sitemapindex>"#,
+        ),
+    );
+    site.route(
+        "/news-sitemap.xml",
+        ok(
+            "application/xml",
+            r#"<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+ xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+<url><loc>{base}/n1</loc><news:news><news:title>Sitemap title</news:title>
+<news:publication_date>2024-05-02T08:00:00Z</news:publication_date></news:news></url>
+<url><loc>{base}/n2</loc></url></urlset>"#,
+        ),
+    );
+    site.route("/n1", status(404));
+    site.route(
+        "/n2",
+        html(jsonld_page(
+            "Second story",
+            "Sam Second",
+            "2024-05-01T00:00:00Z",
+        )),
+    );
+    let out = scrape(
+        &scraper(),
+        &source(SourceKind::Sitemap, &site.url("/sitemap.xml"), None),
+        false,
+    )
+    .await;
+    assert_eq!(out.articles.len(), 2, "{:#?}", out.articles);
+    assert_eq!(by_url(&out, &site.url("/n1")).title, "Sitemap title");
+    assert_eq!(by_url(&out, &site.url("/n2")).title, "Second story");
+    assert_eq!(site.hits("/missing-sitemap.xml"), 1);
+    assert_eq!(out.pages_fetched, 3);
+}
+
+#[tokio::test]
+async fn import_sources_bad_selectors_and_bad_start_urls_are_permanent() {
+    let site = Site::start().await;
+    let import = Source::import(SourceName::parse("legacy").expect("valid name"));
+    let err = scrape_err(&scraper(), &import).await;
+    assert!(err.is_permanent());
+    assert!(err.to_string().contains("import sources are not scraped"));
+
+    let bad = Selectors {
+        links: Some("a[".to_owned()),
+        ..Selectors::default()
+    };
+    let err = scrape_err(
+        &scraper(),
+        &source(SourceKind::Html, &site.url("/news"), Some(bad)),
+    )
+    .await;
+    assert!(err.is_permanent(), "{err}");
+    let bad_title = Selectors {
+        title: Some("h1[".to_owned()),
+        ..Selectors::default()
+    };
+    let err = scrape_err(
+        &scraper(),
+        &source(SourceKind::Rss, &site.url("/feed.xml"), Some(bad_title)),
+    )
+    .await;
+    assert!(err.is_permanent(), "{err}");
+    let err = scrape_err(
+        &scraper(),
+        &source(SourceKind::Html, &site.url("/news"), None),
+    )
+    .await;
+    assert!(err.is_permanent(), "{err}");
+    let err = scrape_err(
+        &scraper(),
+        &source(SourceKind::Rss, "ftp://example.com/f", None),
+    )
+    .await;
+    assert!(err.is_permanent(), "{err}");
+    assert_eq!(site.total_hits(), 0);
+}
+
+#[test]
+fn normalize_url_drops_fragments_tracking_and_default_ports() {
+    let n = |raw: &str| normalize_url(raw, None).map(String::from);
+    assert_eq!(
+        n("https://EXAMPLE.com:443/Path/?b=2&utm_source=x&a=1&fbclid=f&gclid=g&mc_cid=m#frag")
+            .as_deref(),
+        Some("https://example.com/Path/?b=2&a=1")
+    );
+    assert_eq!(
+        n("http://example.com:80").as_deref(),
+        Some("http://example.com/")
+    );
+    assert_eq!(
+        n("http://example.com:8080/x").as_deref(),
+        Some("http://example.com:8080/x")
+    );
+    assert_eq!(
+        n("https://example.com/a/").as_deref(),
+        Some("https://example.com/a/"),
+        "trailing slash kept"
+    );
+    assert_eq!(n("ftp://example.com/"), None);
+    assert_eq!(n("not a url"), None);
+    let base = Url::parse("https://example.com/news/").expect("valid base");
+    assert_eq!(
+        normalize_url("story?utm_medium=m", Some(&base)).map(String::from),
+        Some("https://example.com/news/story".to_owned())
+    );
+}
