@@ -1,17 +1,23 @@
 //! The `mediawarm-api` command line: `serve` (the default), `migrate` and `import`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use mediawarm_shared::cache::{CacheService, KeyPattern};
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
 
+use mediawarm_shared::domain::{Source, SourceKind, SourceName};
+use mediawarm_worker::config::WorkerArgs;
+use mediawarm_worker::{Context, connect_queue};
+use tokio::sync::{OnceCell, watch};
+
 use crate::auth::OperatorToken;
-use crate::{AppState, Application, shutdown_signal};
+use crate::{AppParts, AppState, Application, QueueSlot, shutdown_signal};
 
 /// mediawarm's API server and its maintenance commands.
 #[derive(Debug, Parser)]
@@ -45,6 +51,8 @@ pub struct ServeArgs {
     store: StoreArgs,
     #[command(flatten)]
     cache: CacheArgs,
+    #[command(flatten)]
+    worker: WorkerArgs,
     /// Address to listen on.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8001")]
     bind: String,
@@ -52,6 +60,18 @@ pub struct ServeArgs {
     /// once at start-up.
     #[arg(long, env = "OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
+    /// Also run the worker and the scheduler in this process (always on in embedded mode,
+    /// without REDIS_URL).
+    #[arg(long, env = "WITH_WORKER", default_value_t = false)]
+    with_worker: bool,
+    /// A TOML file of `[[source]]` definitions applied at start-up (created or updated,
+    /// never deleted).
+    #[arg(long, env = "SOURCES_FILE")]
+    sources_file: Option<PathBuf>,
+    /// Also serve a small demo news site on a loopback port and register it as the source
+    /// `demo` (lets the scraper fetch 127.0.0.1).
+    #[arg(long, default_value_t = false)]
+    demo: bool,
 }
 
 #[derive(Debug, Args)]
@@ -98,10 +118,23 @@ async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.store).await?;
     tracing::info!(store = %store.describe(), "database ready");
     let cache = CacheService::new(args.cache.cache_config()).await;
+    if let Some(path) = &args.sources_file {
+        mediawarm_worker::seed_sources(&store, &cache, path).await?;
+    }
+    if args.demo {
+        let site = crate::demo::start()
+            .await
+            .context("starting the demo site")?;
+        args.worker.scrape_allow_loopback = true;
+        register_demo_source(&store, &site.feed_url).await?;
+        tracing::info!(feed = %site.feed_url, source = crate::demo::DEMO_SOURCE, "demo site serving");
+    }
+    let hot = args.cache.hot_keys().context("hot keys")?;
+    let _flusher = hot.spawn_flusher(Duration::from_secs(1));
     let operator = match args.operator_token.as_deref().filter(|t| !t.is_empty()) {
         Some(token) => OperatorToken::new(token),
         None => {
@@ -110,12 +143,79 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             token
         }
     };
-    let state = AppState::new(store, cache, operator).await?;
+    let embedded = args.cache.redis_url.is_none();
+    let run_worker = embedded || args.with_worker;
+    let queue: QueueSlot = Arc::new(OnceCell::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = {
+        let (queue, store, cache, hot) = (
+            Arc::clone(&queue),
+            store.clone(),
+            cache.clone(),
+            hot.clone(),
+        );
+        let queue_config = args
+            .worker
+            .queue_config(args.cache.redis_url.as_deref(), &args.store.data_dir);
+        let worker_args = args.worker.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let connected = tokio::select! {
+                connected = connect_queue(queue_config) => connected,
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            };
+            let connected = connected.context("connecting to the queue")?;
+            tracing::info!(queue = connected.backend(), "queue ready");
+            let _ = queue.set(connected.clone());
+            if !run_worker {
+                return Ok(());
+            }
+            let ctx = Context::new(store, cache, hot, connected, worker_args).await?;
+            mediawarm_worker::run(ctx, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+        })
+    };
+    let state = AppState::new(AppParts {
+        store,
+        cache,
+        hot,
+        queue,
+        enqueue: args.worker.enqueue_options(),
+        operator,
+    })
+    .await?;
     let app = Application::bind(&args.bind, state)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
-    tracing::info!(addr = %app.local_addr()?, "mediawarm-api listening");
-    app.run_until(shutdown_signal()).await?;
+    tracing::info!(addr = %app.local_addr()?, worker = run_worker, "mediawarm-api listening");
+    app.run_until(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
+    worker.await.context("worker task")??;
+    Ok(())
+}
+
+/// Creates or updates the `demo` source to point at this run's demo site.
+async fn register_demo_source(store: &Store, feed_url: &str) -> anyhow::Result<()> {
+    let name = SourceName::parse(crate::demo::DEMO_SOURCE)?;
+    let source = Source {
+        name: name.clone(),
+        kind: SourceKind::Rss,
+        url: feed_url.to_owned(),
+        selectors: None,
+        schedule: Some(crate::demo::DEMO_SCHEDULE.to_owned()),
+        rate_limit_per_sec: 1.0,
+        enabled: true,
+    };
+    if store.get_source(&name).await?.is_some() {
+        store.update_source(&source).await?;
+    } else {
+        store.insert_source(&source).await?;
+    }
     Ok(())
 }
 

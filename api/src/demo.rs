@@ -70,10 +70,19 @@ pub async fn start() -> std::io::Result<DemoSite> {
 }
 
 const AUTHORS: [&str; 3] = ["Ada Reporter", "Grace Writer", "Linus Columnist"];
-const TOPICS: [&str; 5] = ["city council", "harbour", "rail strike", "book fair", "heatwave"];
+const TOPICS: [&str; 5] = [
+    "city council",
+    "harbour",
+    "rail strike",
+    "book fair",
+    "heatwave",
+];
 
 fn headline(n: u64) -> String {
-    format!("Demo story {n}: news about the {}", TOPICS[(n % 5) as usize])
+    format!(
+        "Demo story {n}: news about the {}",
+        TOPICS[(n % 5) as usize]
+    )
 }
 
 async fn feed(State(site): State<Arc<Site>>) -> Response {
@@ -98,7 +107,11 @@ async fn feed(State(site): State<Arc<Site>>) -> Response {
 }
 
 async fn article(State(site): State<Arc<Site>>, Path(n): Path<String>) -> Response {
-    let Some(n) = n.parse::<u64>().ok().filter(|n| (1..=site.article_count()).contains(n)) else {
+    let Some(n) = n
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=site.article_count()).contains(n))
+    else {
         return (StatusCode::NOT_FOUND, "no such article").into_response();
     };
     let title = headline(n);

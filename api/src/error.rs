@@ -59,7 +59,9 @@ pub enum ApiError {
     #[error("{0}")]
     CacheUnavailable(String),
     /// Too many jobs are waiting: backpressure.
-    #[error("the queue is full ({depth} jobs waiting or running); retry after the Retry-After delay")]
+    #[error(
+        "the queue is full ({depth} jobs waiting or running); retry after the Retry-After delay"
+    )]
     QueueFull {
         /// Jobs waiting or running.
         depth: i64,

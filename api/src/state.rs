@@ -77,11 +77,9 @@ impl AppState {
 
     /// The queue, or 503 `queue_unavailable` while it has not been reached.
     pub fn queue(&self) -> Result<Queue, ApiError> {
-        self.0
-            .queue
-            .get()
-            .cloned()
-            .ok_or_else(|| ApiError::QueueUnavailable("the queue has not been reached yet".to_owned()))
+        self.0.queue.get().cloned().ok_or_else(|| {
+            ApiError::QueueUnavailable("the queue has not been reached yet".to_owned())
+        })
     }
 }
 

@@ -105,7 +105,7 @@ impl Queue {
                 .map_err(|e| QueueError::Redis(e.to_string()))?;
                 let make = |kind: JobKind| {
                     let cfg = RedisConfig::default()
-                        .queue(&format!("{}:{}", config.namespace, kind.as_str()))
+                        .queue(format!("{}:{}", config.namespace, kind.as_str()))
                         .batch_size(config.fetch_batch)
                         .heartbeat_interval(config.heartbeat)
                         .missed_heartbeats(config.missed_heartbeats as usize)
@@ -137,7 +137,7 @@ impl Queue {
                     .map_err(|e| QueueError::Sqlite(e.to_string()))?;
                 let make = |kind: JobKind| {
                     let cfg = SqliteConfig::default()
-                        .queue(&format!("{}:{}", config.namespace, kind.as_str()))
+                        .queue(format!("{}:{}", config.namespace, kind.as_str()))
                         .batch_size(config.fetch_batch)
                         .heartbeat_interval(config.heartbeat)
                         .missed_heartbeats(config.missed_heartbeats as usize);

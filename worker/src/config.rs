@@ -43,7 +43,11 @@ pub struct WorkerArgs {
     #[arg(long, env = "SCRAPE_ALLOW_LOOPBACK", default_value_t = false)]
     pub scrape_allow_loopback: bool,
     /// The User-Agent the scraper sends.
-    #[arg(long, env = "SCRAPE_USER_AGENT", default_value = "mediawarm/0.1 (+https://github.com/mediawarm/mediawarm)")]
+    #[arg(
+        long,
+        env = "SCRAPE_USER_AGENT",
+        default_value = "mediawarm/0.1 (+https://github.com/mediawarm/mediawarm)"
+    )]
     pub scrape_user_agent: String,
     /// Do not run the cron scheduler in this process (consume jobs only).
     #[arg(long, env = "NO_CRON", default_value_t = false)]

@@ -77,7 +77,9 @@ async fn reload(ctx: &Context, plans: &mut HashMap<SourceName, Plan>) -> bool {
     let now = Utc::now();
     let mut next_plans = HashMap::new();
     for source in sources.into_iter().filter(|s| s.enabled) {
-        let Some(spec) = source.schedule.clone() else { continue };
+        let Some(spec) = source.schedule.clone() else {
+            continue;
+        };
         if let Some(plan) = plans.remove(&source.name).filter(|p| p.spec == spec) {
             next_plans.insert(source.name, plan);
             continue;
@@ -90,7 +92,14 @@ async fn reload(ctx: &Context, plans: &mut HashMap<SourceName, Plan>) -> bool {
             }
         };
         if let Some(next) = schedule.after(&now).next() {
-            next_plans.insert(source.name, Plan { spec, schedule, next });
+            next_plans.insert(
+                source.name,
+                Plan {
+                    spec,
+                    schedule,
+                    next,
+                },
+            );
         }
     }
     tracing::info!(scheduled = next_plans.len(), "scheduler: sources loaded");
@@ -111,10 +120,10 @@ async fn fire_due(ctx: &Context, plans: &mut HashMap<SourceName, Plan>) {
                 None => break,
             }
         }
-        if plan.next <= now {
-            if let Some(next) = plan.schedule.after(&now).next() {
-                plan.next = next;
-            }
+        if plan.next <= now
+            && let Some(next) = plan.schedule.after(&now).next()
+        {
+            plan.next = next;
         }
     }
 }

@@ -106,7 +106,10 @@ fn worker_name(kind: JobKind, instance: &str, restart: usize) -> String {
 /// Runs the workers, the scheduler (unless `no_cron`) and the retention task until
 /// `shutdown` completes; in-flight jobs are given 30 s to finish (an unfinished one is
 /// re-queued by the next worker, since its heartbeat stops).
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let instance = format!("{}-{}", std::process::id(), ulid::Ulid::generate());
     let poll = ctx.queue.config().poll_interval;
@@ -238,4 +241,30 @@ pub async fn connect_queue(
             Err(error) => return Err(error),
         }
     }
+}
+
+/// Applies a `SOURCES_FILE` (created or updated, never deleted) and, when it changed
+/// anything, invalidates the views that list sources.
+pub async fn seed_sources(
+    store: &Store,
+    cache: &CacheService,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use mediawarm_shared::cache::KeyPattern;
+    use mediawarm_shared::sources_file::{apply_sources_file, parse_sources_file};
+    use mediawarm_shared::views::CATEGORIES;
+
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let specs = parse_sources_file(&text).with_context(|| format!("in {}", path.display()))?;
+    let report = apply_sources_file(store, &specs).await?;
+    tracing::info!(file = %path.display(), created = report.created, updated = report.updated, unchanged = report.unchanged, "sources file applied");
+    if report.created + report.updated > 0 {
+        let pattern = KeyPattern::parse("simplified:*", CATEGORIES)?;
+        if let Err(error) = cache.invalidate(&pattern, CATEGORIES).await {
+            tracing::warn!(%error, "could not invalidate simplified:* after the sources file");
+        }
+    }
+    Ok(())
 }

@@ -44,9 +44,12 @@ async fn main() -> anyhow::Result<()> {
     store.migrate().await.context("applying migrations")?;
     let cache = CacheService::new(cli.cache.cache_config()).await;
     let hot = cli.cache.hot_keys().context("hot keys")?;
-    let queue = connect_queue(cli.worker.queue_config(cli.cache.redis_url.as_deref(), &cli.store.data_dir))
-        .await
-        .context("connecting to the queue")?;
+    let queue = connect_queue(
+        cli.worker
+            .queue_config(cli.cache.redis_url.as_deref(), &cli.store.data_dir),
+    )
+    .await
+    .context("connecting to the queue")?;
     let ctx = Context::new(store, cache, hot, queue, cli.worker).await?;
     run(ctx, shutdown_signal()).await
 }

@@ -14,7 +14,8 @@ use chrono::Utc;
 use mediawarm_shared::cache::{CacheKey, KeyPattern};
 use mediawarm_shared::domain::{Limit, SourceKind, SourceName};
 use mediawarm_shared::jobs::{
-    InvalidateCache, JobEnvelope, JobKind, JobPayload, JobRecord, JobStatus, ScrapeSource, WarmCache,
+    InvalidateCache, JobEnvelope, JobKind, JobPayload, JobRecord, JobStatus, ScrapeSource,
+    WarmCache,
 };
 use mediawarm_shared::queue::{EnqueueError, enqueue};
 use mediawarm_shared::views::{CATEGORIES, View};
@@ -63,30 +64,52 @@ struct InvalidateBody {
 }
 
 #[tracing::instrument(skip_all)]
-async fn scrape(State(state): State<AppState>, _: Operator, body: std::result::Result<Json<ScrapeBody>, JsonRejection>) -> Result<Response> {
+async fn scrape(
+    State(state): State<AppState>,
+    _: Operator,
+    body: std::result::Result<Json<ScrapeBody>, JsonRejection>,
+) -> Result<Response> {
     let Json(body) = body?;
     let name = SourceName::parse(&body.source)?;
-    let source = state
-        .store
-        .get_source(&name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_source", format!("unknown source {:?}", name.as_str())))?;
+    let source = state.store.get_source(&name).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_source",
+            format!("unknown source {:?}", name.as_str()),
+        )
+    })?;
     if source.kind == SourceKind::Import {
         return Err(ApiError::bad_request(
             "not_scrapable",
-            format!("source {:?} holds imported articles and has nothing to scrape", name.as_str()),
+            format!(
+                "source {:?} holds imported articles and has nothing to scrape",
+                name.as_str()
+            ),
         ));
     }
-    submit(&state, JobPayload::Scrape(ScrapeSource { source: name, refresh: body.refresh })).await
+    submit(
+        &state,
+        JobPayload::Scrape(ScrapeSource {
+            source: name,
+            refresh: body.refresh,
+        }),
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all)]
-async fn warm(State(state): State<AppState>, _: Operator, body: std::result::Result<Json<WarmBody>, JsonRejection>) -> Result<Response> {
+async fn warm(
+    State(state): State<AppState>,
+    _: Operator,
+    body: std::result::Result<Json<WarmBody>, JsonRejection>,
+) -> Result<Response> {
     let Json(body) = body?;
     let target = match (body.top_n, body.keys) {
         (Some(n), None) if (1..=MAX_WARM_KEYS as u32).contains(&n) => WarmCache::TopN(n),
         (Some(_), None) => {
-            return Err(ApiError::bad_request("invalid_top_n", format!("top_n is a whole number from 1 to {MAX_WARM_KEYS}")));
+            return Err(ApiError::bad_request(
+                "invalid_top_n",
+                format!("top_n is a whole number from 1 to {MAX_WARM_KEYS}"),
+            ));
         }
         (None, Some(keys)) if !keys.is_empty() && keys.len() <= MAX_WARM_KEYS => {
             let keys = keys
@@ -94,15 +117,23 @@ async fn warm(State(state): State<AppState>, _: Operator, body: std::result::Res
                 .map(|raw| {
                     View::parse(raw)
                         .map_err(|e| ApiError::bad_request("unknown_key", e.to_string()))
-                        .and_then(|view| Ok(view.key()))
+                        .map(|view| view.key())
                 })
                 .collect::<Result<Vec<CacheKey>>>()?;
             WarmCache::Keys(keys)
         }
         (None, Some(_)) => {
-            return Err(ApiError::bad_request("invalid_body", format!("keys holds 1 to {MAX_WARM_KEYS} keys")));
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                format!("keys holds 1 to {MAX_WARM_KEYS} keys"),
+            ));
         }
-        _ => return Err(ApiError::bad_request("invalid_body", "give either top_n or keys")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "give either top_n or keys",
+            ));
+        }
     };
     submit(&state, JobPayload::Warm { target }).await
 }
@@ -115,12 +146,21 @@ async fn invalidate(
 ) -> Result<Response> {
     let Json(body) = body?;
     if body.patterns.is_empty() || body.patterns.len() > MAX_PATTERNS {
-        return Err(ApiError::bad_request("invalid_body", format!("patterns holds 1 to {MAX_PATTERNS} patterns")));
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!("patterns holds 1 to {MAX_PATTERNS} patterns"),
+        ));
     }
     for raw in &body.patterns {
         KeyPattern::parse(raw, CATEGORIES)?;
     }
-    submit(&state, JobPayload::Invalidate(InvalidateCache { patterns: body.patterns })).await
+    submit(
+        &state,
+        JobPayload::Invalidate(InvalidateCache {
+            patterns: body.patterns,
+        }),
+    )
+    .await
 }
 
 /// Records and enqueues a job; 202 with where to follow it.
@@ -128,7 +168,9 @@ async fn submit(state: &AppState, payload: JobPayload) -> Result<Response> {
     let queue = state.queue()?;
     match enqueue(&state.store, &queue, payload, &state.enqueue).await {
         Ok(Some(id)) => Ok(accepted(&id)),
-        Ok(None) => Err(ApiError::Internal("a job without a de-duplication key was de-duplicated".to_owned())),
+        Ok(None) => Err(ApiError::Internal(
+            "a job without a de-duplication key was de-duplicated".to_owned(),
+        )),
         Err(EnqueueError::QueueFull { depth }) => Err(ApiError::QueueFull { depth }),
         Err(EnqueueError::Store(e)) => Err(e.into()),
         Err(EnqueueError::Queue(e)) => Err(ApiError::QueueUnavailable(e.to_string())),
@@ -137,7 +179,11 @@ async fn submit(state: &AppState, payload: JobPayload) -> Result<Response> {
 
 fn accepted(id: &str) -> Response {
     let status_url = format!("/api/v1/jobs/{id}");
-    let mut response = (StatusCode::ACCEPTED, Json(json!({"job_id": id, "status_url": status_url}))).into_response();
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(json!({"job_id": id, "status_url": status_url})),
+    )
+        .into_response();
     if let Ok(location) = HeaderValue::from_str(&status_url) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -165,11 +211,20 @@ fn parse_job_id(path: std::result::Result<Path<String>, PathRejection>) -> Resul
     let Path(raw) = path.map_err(|e| ApiError::bad_request("invalid_job_id", e.body_text()))?;
     raw.parse::<ulid::Ulid>()
         .map(|u| u.to_string())
-        .map_err(|_| ApiError::bad_request("invalid_job_id", "a job id is a ULID such as 01HZX3Q5V8N2M4K6J7H9G0F1E2"))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_job_id",
+                "a job id is a ULID such as 01HZX3Q5V8N2M4K6J7H9G0F1E2",
+            )
+        })
 }
 
 #[tracing::instrument(skip_all)]
-async fn one(State(state): State<AppState>, _: Operator, path: std::result::Result<Path<String>, PathRejection>) -> Result<Json<Value>> {
+async fn one(
+    State(state): State<AppState>,
+    _: Operator,
+    path: std::result::Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>> {
     let id = parse_job_id(path)?;
     let job = state
         .store
@@ -183,20 +238,36 @@ async fn one(State(state): State<AppState>, _: Operator, path: std::result::Resu
 async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Result<Json<Value>> {
     let status = params
         .get("status")
-        .map(|s| s.parse::<JobStatus>().map_err(|e| ApiError::bad_request("invalid_status", e)))
+        .map(|s| {
+            s.parse::<JobStatus>()
+                .map_err(|e| ApiError::bad_request("invalid_status", e))
+        })
         .transpose()?;
     let kind = params
         .get("kind")
-        .map(|s| s.parse::<JobKind>().map_err(|e| ApiError::bad_request("invalid_kind", e)))
+        .map(|s| {
+            s.parse::<JobKind>()
+                .map_err(|e| ApiError::bad_request("invalid_kind", e))
+        })
         .transpose()?;
-    let limit = params.get("limit").map(Limit::parse).transpose()?.unwrap_or(Limit::DEFAULT);
+    let limit = params
+        .get("limit")
+        .map(Limit::parse)
+        .transpose()?
+        .unwrap_or(Limit::DEFAULT);
     let jobs = state.store.list_jobs(status, kind, limit.get()).await?;
-    Ok(Json(json!({"jobs": jobs.iter().map(job_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}),
+    ))
 }
 
 /// Re-enqueues a dead job with a fresh set of attempts.
 #[tracing::instrument(skip_all)]
-async fn retry(State(state): State<AppState>, _: Operator, path: std::result::Result<Path<String>, PathRejection>) -> Result<Response> {
+async fn retry(
+    State(state): State<AppState>,
+    _: Operator,
+    path: std::result::Result<Path<String>, PathRejection>,
+) -> Result<Response> {
     let id = parse_job_id(path)?;
     let queue = state.queue()?;
     let Some(job) = state.store.requeue_dead_job(&id, Utc::now()).await? else {
@@ -204,16 +275,25 @@ async fn retry(State(state): State<AppState>, _: Operator, path: std::result::Re
             None => Err(ApiError::not_found("unknown_job", format!("no job {id}"))),
             Some(job) => Err(ApiError::conflict(
                 "job_not_dead",
-                format!("job {id} is {}; only dead jobs can be retried", job.status.as_str()),
+                format!(
+                    "job {id} is {}; only dead jobs can be retried",
+                    job.status.as_str()
+                ),
             )),
         };
     };
     let payload: JobPayload = serde_json::from_value(job.payload.clone())
         .map_err(|e| ApiError::Internal(format!("stored payload of {id} does not parse: {e}")))?;
-    let envelope = JobEnvelope { job_id: id.clone(), payload };
+    let envelope = JobEnvelope {
+        job_id: id.clone(),
+        payload,
+    };
     if let Err(error) = queue.push(envelope, None).await {
         let message = format!("could not be queued: {error}");
-        state.store.finish_job(&id, JobStatus::Dead, None, Some(&message), Utc::now()).await?;
+        state
+            .store
+            .finish_job(&id, JobStatus::Dead, None, Some(&message), Utc::now())
+            .await?;
         return Err(ApiError::QueueUnavailable(error.to_string()));
     }
     Ok(accepted(&id))

@@ -5,10 +5,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mediawarm_api::auth::OperatorToken;
-use mediawarm_api::{AppState, Application};
+use mediawarm_api::{AppParts, AppState, Application, QueueSlot};
 use mediawarm_shared::cache::{CacheConfig, CacheService};
 use mediawarm_shared::domain::{NewArticle, SourceName};
+use mediawarm_shared::hot::HotKeys;
+use mediawarm_shared::jobs::JobKind;
+use mediawarm_shared::queue::Queue;
 use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_worker::Context;
+use mediawarm_worker::config::WorkerArgs;
+use tokio::sync::{OnceCell, watch};
 
 /// Which services a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +67,14 @@ pub(crate) struct TestApp {
     pub(crate) store: Store,
     /// The app's cache service.
     pub(crate) cache: CacheService,
+    /// The app's hot-key tracker.
+    pub(crate) hot: HotKeys,
+    /// The app's queue.
+    pub(crate) queue: Queue,
     /// Which stack this is.
     pub(crate) stack: Stack,
+    /// Stops the server and the worker when the app is dropped.
+    _stop: watch::Sender<bool>,
     _isolation: Arc<Isolation>,
 }
 
@@ -118,10 +130,37 @@ pub(crate) fn article(source: &str, n: usize, published_at: Option<DateTime<Utc>
     }
 }
 
-/// Starts an app on the stack; `None` (after saying so) when the production stack's
-/// variables are unset.
+/// The worker options tests run with: fast polling and retries, loopback fixtures allowed.
+pub(crate) fn test_worker_args() -> WorkerArgs {
+    WorkerArgs {
+        worker_concurrency: 4,
+        worker_poll_ms: 50,
+        worker_heartbeat_ms: 1000,
+        job_max_attempts: 3,
+        job_retry_base_ms: 300,
+        job_retention_hours: 168,
+        queue_max_depth: 5000,
+        queue_namespace: "unused".to_owned(),
+        warm_top_n: 50,
+        scrape_allow_loopback: true,
+        scrape_user_agent: "mediawarm-tests".to_owned(),
+        no_cron: false,
+    }
+}
+
+/// Starts an app with an in-process worker on the stack; `None` (after saying so) when the
+/// production stack's variables are unset.
 pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
-    let (store_config, cache_config, isolation) = match stack {
+    spawn_app_with(stack, test_worker_args(), true).await
+}
+
+/// Starts an app with these worker options, with or without an in-process worker.
+pub(crate) async fn spawn_app_with(
+    stack: Stack,
+    mut worker_args: WorkerArgs,
+    run_worker: bool,
+) -> Option<TestApp> {
+    let (store_config, cache_config, isolation, data_dir) = match stack {
         Stack::Embedded => {
             let dir = tempfile::tempdir().expect("tempdir");
             let store = StoreConfig {
@@ -130,7 +169,8 @@ pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
                 max_connections: 5,
                 acquire_timeout: Duration::from_secs(2),
             };
-            (store, CacheConfig::default(), Isolation::Dir(dir))
+            let data_dir = dir.path().to_owned();
+            (store, CacheConfig::default(), Isolation::Dir(dir), data_dir)
         }
         Stack::Production => {
             let (Ok(db_url), Ok(redis_url)) = (
@@ -166,13 +206,14 @@ pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
                 prefix: prefix.clone(),
                 ..CacheConfig::default()
             };
+            worker_args.queue_namespace = format!("{prefix}q");
             let isolation = Isolation::Services {
                 admin_url: db_url,
                 database: name,
                 redis_url,
                 prefix,
             };
-            (store, cache, isolation)
+            (store, cache, isolation, std::env::temp_dir())
         }
     };
     let store = Store::connect(&store_config).await.expect("connect store");
@@ -184,20 +225,70 @@ pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
             "TEST_REDIS_URL is set but Redis is unreachable"
         );
     }
-    let state = AppState::new(store.clone(), cache.clone(), OperatorToken::new(TOKEN))
+    let hot = match &cache_config_redis(&isolation) {
+        Some((url, prefix)) => {
+            HotKeys::shared(url, prefix, Duration::from_secs(600)).expect("hot keys")
+        }
+        None => HotKeys::in_memory(Duration::from_secs(600)),
+    };
+    let redis_url = cache_config_redis(&isolation).map(|(url, _)| url);
+    let queue = Queue::connect(worker_args.queue_config(redis_url.as_deref(), &data_dir))
         .await
-        .expect("state");
+        .expect("queue");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if run_worker {
+        let ctx = Context::new(
+            store.clone(),
+            cache.clone(),
+            hot.clone(),
+            queue.clone(),
+            worker_args.clone(),
+        )
+        .await
+        .expect("worker context");
+        let mut stop = stop_rx.clone();
+        tokio::spawn(mediawarm_worker::run(ctx, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+    }
+    let slot: QueueSlot = Arc::new(OnceCell::new_with(Some(queue.clone())));
+    let state = AppState::new(AppParts {
+        store: store.clone(),
+        cache: cache.clone(),
+        hot: hot.clone(),
+        queue: slot,
+        enqueue: worker_args.enqueue_options(),
+        operator: OperatorToken::new(TOKEN),
+    })
+    .await
+    .expect("state");
     let app = Application::bind("127.0.0.1:0", state).await.expect("bind");
     let base = format!("http://{}", app.local_addr().expect("addr"));
-    tokio::spawn(app.run_until(std::future::pending()));
+    let mut stop = stop_rx;
+    tokio::spawn(app.run_until(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
     Some(TestApp {
         base,
         client: reqwest::Client::new(),
         store,
         cache,
+        hot,
+        queue,
         stack,
+        _stop: stop_tx,
         _isolation: Arc::new(isolation),
     })
+}
+
+/// The Redis URL and key prefix of a production-stack app.
+fn cache_config_redis(isolation: &Isolation) -> Option<(String, String)> {
+    match isolation {
+        Isolation::Services {
+            redis_url, prefix, ..
+        } => Some((redis_url.clone(), prefix.clone())),
+        Isolation::Dir(_) => None,
+    }
 }
 
 /// What a test must remove when it ends.
@@ -264,6 +355,15 @@ impl Drop for Isolation {
                             break;
                         }
                     }
+                    let queues: Vec<String> = JobKind::ALL
+                        .iter()
+                        .map(|k| format!("{prefix}q:{}", k.as_str()))
+                        .collect();
+                    let _: Result<(), _> = redis::cmd("ZREM")
+                        .arg("core:apalis:queues")
+                        .arg(&queues)
+                        .query_async(&mut conn)
+                        .await;
                 }
             });
         });

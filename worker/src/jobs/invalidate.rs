@@ -10,7 +10,10 @@ use serde_json::json;
 use super::JobError;
 use crate::Context;
 
-pub(super) async fn run(ctx: &Arc<Context>, job: &InvalidateCache) -> Result<serde_json::Value, JobError> {
+pub(super) async fn run(
+    ctx: &Arc<Context>,
+    job: &InvalidateCache,
+) -> Result<serde_json::Value, JobError> {
     let mut deleted = 0;
     for raw in &job.patterns {
         let pattern = KeyPattern::parse(raw, CATEGORIES)

@@ -93,7 +93,13 @@ pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), De
         Err(error) if error.permanent || record.attempts >= record.max_attempts => {
             tracing::warn!(attempt = record.attempts, error = %error.message, permanent = error.permanent, "job dead");
             ctx.store
-                .finish_job(&envelope.job_id, JobStatus::Dead, None, Some(&error.message), now)
+                .finish_job(
+                    &envelope.job_id,
+                    JobStatus::Dead,
+                    None,
+                    Some(&error.message),
+                    now,
+                )
                 .await?;
         }
         Err(error) => {
@@ -104,9 +110,18 @@ pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), De
                 .retry_job_later(&envelope.job_id, &error.message, run_after, now)
                 .await?;
             if let Err(push) = ctx.queue.push(envelope.clone(), Some(run_after)).await {
-                let message = format!("{}; and the retry could not be queued: {push}", error.message);
+                let message = format!(
+                    "{}; and the retry could not be queued: {push}",
+                    error.message
+                );
                 ctx.store
-                    .finish_job(&envelope.job_id, JobStatus::Dead, None, Some(&message), Utc::now())
+                    .finish_job(
+                        &envelope.job_id,
+                        JobStatus::Dead,
+                        None,
+                        Some(&message),
+                        Utc::now(),
+                    )
                     .await?;
             }
         }
@@ -129,7 +144,9 @@ async fn execute(
 /// The delay before attempt `attempts + 1`: `base × 2^(attempts−1)` plus up to half of it
 /// again as jitter, at most 5 minutes.
 pub(crate) fn backoff(base_ms: u64, attempts: i32) -> Duration {
-    let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let exponent = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(20);
     let delay = base_ms.saturating_mul(1 << exponent).min(300_000);
     let jitter = rand::rng().random_range(0..=delay / 2);
     Duration::from_millis(delay + jitter)
@@ -143,7 +160,10 @@ mod tests {
     fn backoff_doubles_with_jitter_and_is_capped() {
         for (attempts, low) in [(1, 1000), (2, 2000), (3, 4000)] {
             let d = backoff(1000, attempts).as_millis() as u64;
-            assert!((low..=low * 3 / 2).contains(&d), "attempt {attempts}: {d} ms");
+            assert!(
+                (low..=low * 3 / 2).contains(&d),
+                "attempt {attempts}: {d} ms"
+            );
         }
         assert!(backoff(1000, 40).as_millis() <= 450_000);
     }

@@ -27,11 +27,10 @@ pub(super) async fn run(
     record: &JobRecord,
     job: &ScrapeSource,
 ) -> Result<serde_json::Value, JobError> {
-    let source = ctx
-        .store
-        .get_source(&job.source)
-        .await?
-        .ok_or_else(|| JobError::permanent(format!("unknown source {:?}", job.source.as_str())))?;
+    let source =
+        ctx.store.get_source(&job.source).await?.ok_or_else(|| {
+            JobError::permanent(format!("unknown source {:?}", job.source.as_str()))
+        })?;
     if source.kind == SourceKind::Import {
         return Err(JobError::permanent(format!(
             "source {:?} holds imported articles and has nothing to scrape",
@@ -39,11 +38,21 @@ pub(super) async fn run(
         )));
     }
     let now = Utc::now();
-    if !ctx.store.acquire_source_lease(&source.name, job_id, now + LEASE, now).await? {
+    if !ctx
+        .store
+        .acquire_source_lease(&source.name, job_id, now + LEASE, now)
+        .await?
+    {
         let reason = "another scrape of this source was running";
         ctx.store.start_run(job_id, &source.name, now).await?;
         ctx.store
-            .finish_run(job_id, RunStatus::Skipped, RunCounts::default(), Some(reason), Utc::now())
+            .finish_run(
+                job_id,
+                RunStatus::Skipped,
+                RunCounts::default(),
+                Some(reason),
+                Utc::now(),
+            )
             .await?;
         return Ok(json!({"source": source.name, "skipped": true, "reason": reason}));
     }
@@ -61,7 +70,9 @@ async fn scrape_with_lease(
     job: &ScrapeSource,
     source: &Source,
 ) -> Result<serde_json::Value, JobError> {
-    ctx.store.start_run(job_id, &source.name, Utc::now()).await?;
+    ctx.store
+        .start_run(job_id, &source.name, Utc::now())
+        .await?;
     let mut counts = RunCounts::default();
     let outcome = async {
         let output = ctx
@@ -107,20 +118,30 @@ async fn scrape_with_lease(
         Ok(_) => (RunStatus::Succeeded, None),
         Err(e) => (RunStatus::Failed, Some(e.message.as_str())),
     };
-    ctx.store.finish_run(job_id, status, counts, error, Utc::now()).await?;
+    ctx.store
+        .finish_run(job_id, status, counts, error, Utc::now())
+        .await?;
     outcome
 }
 
 /// Supersedes every data category and installs fresh values for its hot keys (the
 /// `WARM_TOP_N` hottest); returns how many hot keys were rewarmed.
 pub(crate) async fn invalidate_and_rewarm(ctx: &Arc<Context>) -> Result<u64, JobError> {
-    let hot = ctx.hot.top(ctx.args.warm_top_n).await.unwrap_or_else(|error| {
-        tracing::warn!(%error, "hot keys unavailable: invalidating without rewarming");
-        Vec::new()
-    });
+    let hot = ctx
+        .hot
+        .top(ctx.args.warm_top_n)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "hot keys unavailable: invalidating without rewarming");
+            Vec::new()
+        });
     let mut warmed = 0;
     for category in DATA_CATEGORIES {
-        let keys: Vec<CacheKey> = hot.iter().filter(|k| k.category() == *category).cloned().collect();
+        let keys: Vec<CacheKey> = hot
+            .iter()
+            .filter(|k| k.category() == *category)
+            .cloned()
+            .collect();
         let report = ctx
             .cache
             .invalidate_and_rewarm(category, &keys, |key| {

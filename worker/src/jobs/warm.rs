@@ -11,7 +11,10 @@ use serde_json::json;
 use super::JobError;
 use crate::Context;
 
-pub(super) async fn run(ctx: &Arc<Context>, target: &WarmCache) -> Result<serde_json::Value, JobError> {
+pub(super) async fn run(
+    ctx: &Arc<Context>,
+    target: &WarmCache,
+) -> Result<serde_json::Value, JobError> {
     let keys: Vec<CacheKey> = match target {
         WarmCache::Keys(keys) => keys.clone(),
         WarmCache::TopN(n) => ctx
@@ -28,7 +31,9 @@ pub(super) async fn run(ctx: &Arc<Context>, target: &WarmCache) -> Result<serde_
         };
         let computed = ctx
             .cache
-            .refresh(key, None, || view.compute(&ctx.store, &ctx.views, Utc::now()))
+            .refresh(key, None, || {
+                view.compute(&ctx.store, &ctx.views, Utc::now())
+            })
             .await;
         match computed {
             Ok(_) => warmed += 1,
