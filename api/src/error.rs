@@ -129,10 +129,12 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::DatabaseUnavailable
-            | Self::CacheUnavailable(_)
-            | Self::QueueFull { .. }
-            | Self::QueueUnavailable(_) => {
+            Self::QueueFull { .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::DatabaseUnavailable | Self::CacheUnavailable(_) | Self::QueueUnavailable(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -129,7 +129,12 @@ impl Queue {
                 .map_err(|e| QueueError::Sqlite(e.to_string()))?
                 .create_if_missing(true)
                 .busy_timeout(Duration::from_secs(5));
-                let pool = SqlitePool::connect_with(options)
+                // One connection: SQLite serialises writers anyway, and a single connection
+                // per process never meets a lock-upgrade deadlock (SQLITE_BUSY without waiting)
+                // between its own pushes, fetches and heartbeats.
+                let pool: SqlitePool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
                     .await
                     .map_err(|e| QueueError::Sqlite(e.to_string()))?;
                 SqliteStorage::<()>::setup(&pool)

@@ -100,6 +100,90 @@ impl TestApp {
         response.json().await.expect("json body")
     }
 
+    /// Starts an in-process worker on this app's queue (for apps spawned without one).
+    pub(crate) async fn start_worker(&self, args: WorkerArgs) {
+        let ctx = Context::new(
+            self.store.clone(),
+            self.cache.clone(),
+            self.hot.clone(),
+            self.queue.clone(),
+            args,
+        )
+        .await
+        .expect("worker context");
+        let mut stop = self._stop.subscribe();
+        tokio::spawn(mediawarm_worker::run(ctx, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+    }
+
+    /// A request with the operator token.
+    pub(crate) fn operator(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN)
+    }
+
+    /// POSTs `body` as the operator and returns the status and JSON answer.
+    pub(crate) async fn post_json(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .operator(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Enqueues a job (asserting 202) and returns its id.
+    pub(crate) async fn enqueue(&self, path: &str, body: serde_json::Value) -> String {
+        let (status, answer) = self.post_json(path, body).await;
+        assert_eq!(status, 202, "POST {path}: {answer}");
+        answer["job_id"].as_str().expect("job_id").to_owned()
+    }
+
+    /// Waits (up to 30 s) for a job to end, and returns it.
+    pub(crate) async fn wait_job(&self, id: &str) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let job: serde_json::Value = self
+                .operator(reqwest::Method::GET, &format!("/api/v1/jobs/{id}"))
+                .send()
+                .await
+                .expect("request")
+                .json()
+                .await
+                .expect("job json");
+            if matches!(job["status"].as_str(), Some("done" | "dead")) {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {id} did not end: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Creates an RSS source named `name` over `feed_url` (as the operator, asserting 201).
+    pub(crate) async fn create_rss_source(&self, name: &str, feed_url: &str) {
+        let (status, answer) = self
+            .post_json(
+                "/api/v1/sources",
+                serde_json::json!({"name": name, "kind": "rss", "url": feed_url}),
+            )
+            .await;
+        assert_eq!(status, 201, "create source: {answer}");
+    }
+
     /// Creates import sources and upserts `articles`.
     pub(crate) async fn seed(&self, articles: &[NewArticle]) {
         let mut names: Vec<SourceName> = articles.iter().map(|a| a.source.clone()).collect();

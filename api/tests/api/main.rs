@@ -6,6 +6,7 @@ mod helpers;
 
 mod cache;
 mod health;
+mod jobs;
 mod media;
 mod sources;
 mod views;

@@ -163,10 +163,10 @@ impl VolumeQuery {
     /// The concrete `[from, to)` window as of `now`.
     fn window(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         match self.range {
-            VolumeRange::LastWeek => {
-                let to = trunc_secs(now);
-                (align(self.interval, self.tz, to - Duration::days(7)), to)
-            }
+            VolumeRange::LastWeek => (
+                align(self.interval, self.tz, trunc_secs(now - Duration::days(7))),
+                now,
+            ),
             VolumeRange::Between { from, to } => (from, to),
         }
     }
