@@ -47,9 +47,16 @@ pub struct DemoSite {
     pub feed_url: String,
 }
 
+/// The demo site's preferred address: a stable port keeps article URLs stable across
+/// restarts (another free port is used when it is taken).
+const PREFERRED_ADDR: &str = "127.0.0.1:8002";
+
 /// Binds a loopback port and serves the site in the background.
 pub async fn start() -> std::io::Result<DemoSite> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = match TcpListener::bind(PREFERRED_ADDR).await {
+        Ok(listener) => listener,
+        Err(_) => TcpListener::bind("127.0.0.1:0").await?,
+    };
     let addr = listener.local_addr()?;
     let site = Arc::new(Site {
         started: Instant::now(),

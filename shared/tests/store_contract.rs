@@ -16,7 +16,8 @@ use mediawarm_shared::domain::{
     NewArticle, RunCounts, RunStatus, Selectors, SortKey, Source, SourceKind, SourceName,
 };
 use mediawarm_shared::error::{ImportError, StoreError};
-use mediawarm_shared::store::{ImportProgress, SourceActivity, Store, StoreConfig};
+use mediawarm_shared::jobs::{JobKind, JobStatus};
+use mediawarm_shared::store::{ImportProgress, NewJob, SourceActivity, Store, StoreConfig};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
 /// One test's store plus what it needs to connect again and to clean up.
@@ -184,7 +185,252 @@ contract_suite!(
     deleting_a_source_keeps_its_articles_unless_purged,
     scrape_runs_are_recorded_per_job_newest_first,
     known_urls_reports_stored_urls_across_batches,
+    jobs_move_through_their_states_and_never_back_from_final,
+    a_dedup_key_records_one_job,
+    retention_deletes_only_finished_jobs_older_than_the_cutoff,
+    a_source_lease_admits_one_job_until_released_or_lapsed,
 );
+
+fn new_job<'a>(id: &'a str, payload: &'a serde_json::Value, dedup: Option<&'a str>) -> NewJob<'a> {
+    NewJob {
+        id,
+        kind: JobKind::Warm,
+        payload,
+        max_attempts: 3,
+        dedup_key: dedup,
+    }
+}
+
+async fn jobs_move_through_their_states_and_never_back_from_final(h: &Harness) {
+    let store = &h.store;
+    let payload = serde_json::json!({"kind": "warm", "target": {"top_n": 5}});
+    assert!(
+        store
+            .insert_job(
+                &new_job("01J0000000000000000000000A", &payload, None),
+                base()
+            )
+            .await
+            .unwrap()
+    );
+    let job = store
+        .job("01J0000000000000000000000A")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (job.status, job.attempts, job.payload.clone()),
+        (JobStatus::Pending, 0, payload.clone())
+    );
+    let running = store.start_job(&job.id, base()).await.unwrap().unwrap();
+    assert_eq!((running.status, running.attempts), (JobStatus::Running, 1));
+    store
+        .retry_job_later(
+            &job.id,
+            "flaky",
+            base() + chrono::Duration::seconds(2),
+            base(),
+        )
+        .await
+        .unwrap();
+    let pending = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (pending.status, pending.error.as_deref()),
+        (JobStatus::Pending, Some("flaky"))
+    );
+    assert!(pending.run_after.is_some());
+    store.start_job(&job.id, base()).await.unwrap().unwrap();
+    let result = serde_json::json!({"warmed": 5});
+    store
+        .finish_job(&job.id, JobStatus::Done, Some(&result), None, base())
+        .await
+        .unwrap();
+    let done = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (done.status, done.attempts, done.result),
+        (JobStatus::Done, 2, Some(result))
+    );
+    assert!(
+        store.start_job(&job.id, base()).await.unwrap().is_none(),
+        "a duplicate delivery of a done job is ignored"
+    );
+    assert!(
+        store
+            .requeue_dead_job(&job.id, base())
+            .await
+            .unwrap()
+            .is_none(),
+        "only dead jobs are requeued"
+    );
+    store
+        .insert_job(
+            &new_job("01J0000000000000000000000B", &payload, None),
+            base(),
+        )
+        .await
+        .unwrap();
+    store
+        .start_job("01J0000000000000000000000B", base())
+        .await
+        .unwrap();
+    store
+        .finish_job(
+            "01J0000000000000000000000B",
+            JobStatus::Dead,
+            None,
+            Some("boom"),
+            base(),
+        )
+        .await
+        .unwrap();
+    let dead = store
+        .list_jobs(Some(JobStatus::Dead), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        dead.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        ["01J0000000000000000000000B"]
+    );
+    let again = store
+        .requeue_dead_job("01J0000000000000000000000B", base())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.status, again.attempts), (JobStatus::Pending, 0));
+    assert_eq!(store.unfinished_jobs().await.unwrap(), 1);
+    assert_eq!(
+        store
+            .list_jobs(None, Some(JobKind::Scrape), 10)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+async fn a_dedup_key_records_one_job(h: &Harness) {
+    let payload = serde_json::json!({"kind": "warm", "target": {"top_n": 5}});
+    let key = Some("cron:gazette:1700000000");
+    assert!(
+        h.store
+            .insert_job(
+                &new_job("01J0000000000000000000000C", &payload, key),
+                base()
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !h.store
+            .insert_job(
+                &new_job("01J0000000000000000000000D", &payload, key),
+                base()
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        h.store
+            .job("01J0000000000000000000000D")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn retention_deletes_only_finished_jobs_older_than_the_cutoff(h: &Harness) {
+    let store = &h.store;
+    let payload = serde_json::json!({"kind": "warm", "target": {"top_n": 5}});
+    for (id, status, at) in [
+        ("01J0000000000000000000000E", JobStatus::Done, base()),
+        ("01J0000000000000000000000F", JobStatus::Dead, base()),
+        (
+            "01J0000000000000000000000G",
+            JobStatus::Done,
+            base() + chrono::Duration::days(2),
+        ),
+    ] {
+        store
+            .insert_job(&new_job(id, &payload, None), base())
+            .await
+            .unwrap();
+        store.finish_job(id, status, None, None, at).await.unwrap();
+    }
+    store
+        .insert_job(
+            &new_job("01J0000000000000000000000H", &payload, None),
+            base(),
+        )
+        .await
+        .unwrap();
+    let purged = store
+        .purge_finished_jobs(base() + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 2);
+    assert!(
+        store
+            .job("01J0000000000000000000000G")
+            .await
+            .unwrap()
+            .is_some(),
+        "recent jobs stay"
+    );
+    assert!(
+        store
+            .job("01J0000000000000000000000H")
+            .await
+            .unwrap()
+            .is_some(),
+        "pending jobs stay"
+    );
+}
+
+async fn a_source_lease_admits_one_job_until_released_or_lapsed(h: &Harness) {
+    let store = &h.store;
+    seed_sources(store, &["gazette"]).await;
+    let gazette = name("gazette");
+    let until = base() + chrono::Duration::minutes(15);
+    assert!(
+        store
+            .acquire_source_lease(&gazette, "job-a", until, base())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_source_lease(&gazette, "job-b", until, base())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_source_lease(&gazette, "job-a", until, base())
+            .await
+            .unwrap(),
+        "the holder may renew"
+    );
+    store.release_source_lease(&gazette, "job-a").await.unwrap();
+    assert!(
+        store
+            .acquire_source_lease(&gazette, "job-b", until, base())
+            .await
+            .unwrap()
+    );
+    let later = until + chrono::Duration::seconds(1);
+    assert!(
+        store
+            .acquire_source_lease(
+                &gazette,
+                "job-c",
+                later + chrono::Duration::minutes(15),
+                later
+            )
+            .await
+            .unwrap(),
+        "a lapsed lease can be taken over"
+    );
+}
 
 fn name(raw: &str) -> SourceName {
     SourceName::parse(raw).expect("valid source name")
