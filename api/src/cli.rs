@@ -12,6 +12,8 @@ use mediawarm_shared::store::Store;
 use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
 
 use mediawarm_shared::domain::{Source, SourceKind, SourceName};
+use mediawarm_shared::jobs::{InvalidateCache, JobPayload};
+use mediawarm_shared::queue::{Queue, enqueue};
 use mediawarm_worker::config::WorkerArgs;
 use mediawarm_worker::{Context, connect_queue};
 use tokio::sync::{OnceCell, watch};
@@ -86,6 +88,8 @@ struct ImportArgs {
     store: StoreArgs,
     #[command(flatten)]
     cache: CacheArgs,
+    #[command(flatten)]
+    worker: WorkerArgs,
     /// The file: one JSON object a line with source, url, title and optionally author,
     /// published_at (RFC 3339) and summary.
     file: PathBuf,
@@ -250,16 +254,30 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         report.unchanged,
         report.sources_created
     );
-    if report.new + report.updated > 0 && args.cache.redis_url.is_some() {
+    if report.new + report.updated == 0 {
+        return Ok(());
+    }
+    let patterns: Vec<String> = DATA_CATEGORIES.iter().map(|c| format!("{c}:*")).collect();
+    if args.cache.redis_url.is_some() {
         let cache = CacheService::new(args.cache.cache_config()).await;
-        for category in DATA_CATEGORIES {
-            let pattern = KeyPattern::parse(&format!("{category}:*"), CATEGORIES)?;
+        for raw in &patterns {
+            let pattern = KeyPattern::parse(raw, CATEGORIES)?;
             cache
                 .invalidate(&pattern, CATEGORIES)
                 .await
                 .context("invalidating the cache after the import (rerun the import to retry)")?;
         }
         eprintln!("import: derived cache keys invalidated");
+    } else {
+        // Embedded mode: the cache lives in the server process; its in-process worker takes
+        // this job from the queue file (now, or when the server next starts).
+        let queue = Queue::connect(args.worker.queue_config(None, &args.store.data_dir)).await?;
+        let payload = JobPayload::Invalidate(InvalidateCache { patterns });
+        let job = enqueue(&store, &queue, payload, &args.worker.enqueue_options()).await?;
+        eprintln!(
+            "import: cache invalidation queued for the server (job {})",
+            job.unwrap_or_default()
+        );
     }
     Ok(())
 }

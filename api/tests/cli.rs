@@ -1,0 +1,177 @@
+//! The `mediawarm-api` binary's maintenance commands, run as a user would run them.
+
+use std::io::Write as _;
+use std::process::Command;
+
+fn api(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mediawarm-api"));
+    command
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn write_lines(dir: &std::path::Path, lines: &[&str]) -> std::path::PathBuf {
+    let path = dir.join("articles.jsonl");
+    let mut file = std::fs::File::create(&path).unwrap();
+    for line in lines {
+        writeln!(file, "{line}").unwrap();
+    }
+    path
+}
+
+#[test]
+fn migrate_applies_the_migrations_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = api(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("mediawarm.db").exists());
+}
+
+#[test]
+fn import_loads_a_file_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(
+        dir.path(),
+        &[
+            r#"{"source":"gazette","url":"https://gazette.example/1","title":"One","published_at":"2026-01-01T10:00:00Z"}"#,
+            "",
+            r#"{"source":"herald","url":"https://herald.example/2","title":"Two","author":"Ada"}"#,
+        ],
+    );
+    let first = api(dir.path()).arg("import").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    assert!(stderr.contains("2 new"), "{stderr}");
+    assert!(stderr.contains("2 sources created"), "{stderr}");
+    let again = api(dir.path()).arg("import").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains("0 new, 0 updated, 2 unchanged"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_line_aborts_the_whole_import_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(
+        dir.path(),
+        &[
+            r#"{"source":"gazette","url":"https://gazette.example/1","title":"One"}"#,
+            r#"{"source":"gazette","url":"https://gazette.example/2","title":"Two"}"#,
+            r#"{"source":"gazette","url":"https://gazette.example/3","title":"#,
+        ],
+    );
+    let output = api(dir.path()).arg("import").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    let fixed = write_lines(
+        dir.path(),
+        &[r#"{"source":"gazette","url":"https://gazette.example/1","title":"One"}"#],
+    );
+    let output = api(dir.path()).arg("import").arg(&fixed).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1 new"),
+        "nothing of the failed import was kept: {stderr}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = api(dir.path())
+        .arg("import")
+        .arg(dir.path().join("nope.jsonl"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nope.jsonl"));
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_embedded_import_reaches_the_running_servers_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Server(
+        api(dir.path())
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("OPERATOR_TOKEN", "t")
+            .env("WORKER_POLL_MS", "50")
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let total = |body: serde_json::Value| body["total"].as_i64().unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let before = loop {
+        if let Ok(response) = client.get(format!("{base}/api/v1/volume")).send().await {
+            break response.json::<serde_json::Value>().await.unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(total(before), 0);
+    let cached = client
+        .get(format!("{base}/api/v1/volume"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.headers()["x-cache"], "hit");
+
+    let now = chrono::Utc::now().to_rfc3339();
+    let line = format!(
+        r#"{{"source":"gazette","url":"https://gazette.example/1","title":"One","published_at":"{now}"}}"#
+    );
+    let file = write_lines(dir.path(), &[&line]);
+    let output = api(dir.path()).arg("import").arg(&file).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body: serde_json::Value = client
+            .get(format!("{base}/api/v1/volume"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if total(body) == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server kept serving the pre-import volume"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
