@@ -115,10 +115,10 @@ pub async fn run(
     let poll = ctx.queue.config().poll_interval;
     let mut monitor = Monitor::new();
     for kind in JobKind::ALL {
-        let concurrency = match kind {
-            JobKind::Scrape => ctx.args.worker_concurrency.max(1),
-            JobKind::Warm | JobKind::Invalidate => 2,
-        };
+        // Equal to the queue's fetch batch: jobs fetched beyond a worker's concurrency wait
+        // in memory without a heartbeat, and a peer would re-queue and run them twice
+        // (APALIS-NOTES 5).
+        let concurrency = ctx.queue.config().fetch_batch.max(1);
         let (ctx, instance) = (Arc::clone(&ctx), instance.clone());
         macro_rules! register {
             ($storage:expr) => {{
