@@ -35,9 +35,10 @@ pub struct QueueConfig {
     pub namespace: String,
     /// How often an idle worker looks for new jobs.
     pub poll_interval: Duration,
-    /// How often a worker proves it is alive.
+    /// How often a worker proves it is alive; at least [`MIN_HEARTBEAT`].
     pub heartbeat: Duration,
-    /// Missed heartbeats after which a worker's jobs are re-queued.
+    /// Missed heartbeats after which a worker's jobs are re-queued; at least
+    /// [`MIN_MISSED_HEARTBEATS`].
     pub missed_heartbeats: u32,
     /// Jobs one worker fetches at a time (keep it equal to its concurrency: jobs waiting in
     /// a busy worker's memory get no heartbeat and would be run twice).
@@ -57,6 +58,16 @@ impl Default for QueueConfig {
         }
     }
 }
+
+/// The shortest heartbeat [`Queue::connect`] configures. apalis records worker liveness
+/// in whole seconds and truncates `heartbeat × missed_heartbeats` to whole seconds, so a
+/// shorter heartbeat lets a peer declare a live, heart-beating worker dead and run its job
+/// a second time (seen with 500 ms: the 1.5 s window became 1 s).
+pub const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// The fewest missed heartbeats [`Queue::connect`] configures: with whole-second liveness
+/// the orphan window must exceed one heartbeat plus a second of rounding.
+pub const MIN_MISSED_HEARTBEATS: u32 = 3;
 
 /// Why the queue failed.
 #[derive(Debug, thiserror::Error)]
@@ -91,9 +102,12 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Connects to Redis, or opens (and sets up) the SQLite queue file.
+    /// Connects to Redis, or opens (and sets up) the SQLite queue file. The heartbeat and
+    /// missed heartbeats are raised to [`MIN_HEARTBEAT`] and [`MIN_MISSED_HEARTBEATS`].
     #[tracing::instrument(skip_all, err)]
-    pub async fn connect(config: QueueConfig) -> Result<Self, QueueError> {
+    pub async fn connect(mut config: QueueConfig) -> Result<Self, QueueError> {
+        config.heartbeat = config.heartbeat.max(MIN_HEARTBEAT);
+        config.missed_heartbeats = config.missed_heartbeats.max(MIN_MISSED_HEARTBEATS);
         let storages = match &config.redis_url {
             Some(url) => {
                 let conn = tokio::time::timeout(

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mediawarm_shared::queue::{EnqueueOptions, QueueConfig};
+use mediawarm_shared::queue::{EnqueueOptions, MIN_HEARTBEAT, QueueConfig};
 
 use crate::scraper::ScraperConfig;
 
@@ -17,8 +17,9 @@ pub struct WorkerArgs {
     /// How often an idle worker looks for new jobs, in milliseconds.
     #[arg(long, env = "WORKER_POLL_MS", default_value_t = 100)]
     pub worker_poll_ms: u64,
-    /// A worker's heartbeat, in milliseconds; its jobs are re-queued by another worker after
-    /// three missed heartbeats (a worker killed mid-job).
+    /// A worker's heartbeat, in milliseconds (at least 1000: apalis counts liveness in whole
+    /// seconds); its jobs are re-queued by another worker after three missed heartbeats (a
+    /// worker killed mid-job).
     #[arg(long, env = "WORKER_HEARTBEAT_MS", default_value_t = 2000)]
     pub worker_heartbeat_ms: u64,
     /// Attempts per job before it ends dead.
@@ -63,7 +64,7 @@ impl WorkerArgs {
             sqlite_path: data_dir.join("queue.db"),
             namespace: self.queue_namespace.clone(),
             poll_interval: Duration::from_millis(self.worker_poll_ms.max(1)),
-            heartbeat: Duration::from_millis(self.worker_heartbeat_ms.max(100)),
+            heartbeat: Duration::from_millis(self.worker_heartbeat_ms).max(MIN_HEARTBEAT),
             missed_heartbeats: 3,
             fetch_batch: concurrency,
         }
