@@ -439,13 +439,15 @@ impl Drop for Isolation {
                             break;
                         }
                     }
-                    let queues: Vec<String> = JobKind::ALL
+                    // apalis registers each queue's worker set in a global sorted set and
+                    // never removes it.
+                    let worker_sets: Vec<String> = JobKind::ALL
                         .iter()
-                        .map(|k| format!("{prefix}q:{}", k.as_str()))
+                        .map(|k| format!("{prefix}q:{}:workers", k.as_str()))
                         .collect();
                     let _: Result<(), _> = redis::cmd("ZREM")
-                        .arg("core:apalis:queues")
-                        .arg(&queues)
+                        .arg("core:apalis:queues:list")
+                        .arg(&worker_sets)
                         .query_async(&mut conn)
                         .await;
                 }
