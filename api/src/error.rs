@@ -48,6 +48,9 @@ pub enum ApiError {
         /// Human-readable explanation.
         message: String,
     },
+    /// The route exists but does not accept the method.
+    #[error("this route does not accept that method")]
+    MethodNotAllowed,
     /// The request body is larger than the server accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -105,6 +108,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             Self::CacheUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable"),
