@@ -50,13 +50,19 @@ pub fn build_app(state: AppState) -> Router {
         .merge(routes::sources::router())
         .merge(routes::jobs::router())
         .merge(routes::health::router())
+        .merge(routes::metrics::router())
+        .merge(routes::openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            routes::metrics::count_requests,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req
@@ -71,11 +77,9 @@ async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such route")
 }
 
+/// 405 in the JSON error shape; axum adds the route's `Allow` header.
 async fn method_not_allowed() -> ApiError {
-    ApiError::bad_request(
-        "method_not_allowed",
-        "this route does not accept that method",
-    )
+    ApiError::MethodNotAllowed
 }
 
 /// A server bound to its address, ready to run.
