@@ -7,5 +7,6 @@ mod helpers;
 mod cache;
 mod health;
 mod media;
+mod secrets;
 mod sources;
 mod views;
