@@ -54,6 +54,9 @@ pub enum ApiError {
     /// The request body is larger than the server accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// The request took longer than the server allows.
+    #[error("the request took too long; retry after the Retry-After delay")]
+    Timeout,
     /// The database did not answer.
     #[error("the database is unavailable")]
     DatabaseUnavailable,
@@ -110,6 +113,7 @@ impl ApiError {
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "request_timeout"),
             Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             Self::CacheUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable"),
             Self::QueueFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "queue_full"),
@@ -133,7 +137,8 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::DatabaseUnavailable
+            Self::Timeout
+            | Self::DatabaseUnavailable
             | Self::CacheUnavailable(_)
             | Self::QueueFull { .. }
             | Self::QueueUnavailable(_) => {

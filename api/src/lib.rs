@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -38,7 +38,8 @@ pub use state::{AppParts, AppState, QueueSlot};
 /// body streams in, so an oversized body is answered by the route's own JSON error (413
 /// `body_too_large`) rather than a plain-text one.
 const BODY_LIMIT: usize = 64 * 1024;
-/// The longest any request may take before it is answered 503.
+/// The longest any request (reading its body included) may take before it is answered 503
+/// `request_timeout`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The application's router over `state`.
@@ -56,10 +57,7 @@ pub fn build_app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::middleware::from_fn_with_state(
             state,
             routes::metrics::count_requests,
@@ -71,6 +69,15 @@ pub fn build_app(state: AppState) -> Router {
                 .map_or("unmatched", MatchedPath::as_str);
             tracing::info_span!("http", method = %req.method(), path)
         }))
+}
+
+/// Answers 503 `request_timeout` (in the JSON error shape) when a request runs past
+/// [`REQUEST_TIMEOUT`]; the handler's future is dropped.
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
