@@ -19,4 +19,4 @@ else
 fi
 
 "${DENY[@]}" --version
-"${DENY[@]}" --all-features --locked check --disable-fetch licenses bans sources
+"${DENY[@]}" --all-features --locked check licenses bans sources
