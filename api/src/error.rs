@@ -48,9 +48,15 @@ pub enum ApiError {
         /// Human-readable explanation.
         message: String,
     },
+    /// The route exists but does not accept the method.
+    #[error("this route does not accept that method")]
+    MethodNotAllowed,
     /// The request body is larger than the server accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// The request took longer than the server allows.
+    #[error("the request took too long; retry after the Retry-After delay")]
+    Timeout,
     /// The database did not answer.
     #[error("the database is unavailable")]
     DatabaseUnavailable,
@@ -105,7 +111,9 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "request_timeout"),
             Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             Self::CacheUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable"),
             Self::QueueFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "queue_full"),
@@ -134,7 +142,10 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            Self::DatabaseUnavailable | Self::CacheUnavailable(_) | Self::QueueUnavailable(_) => {
+            Self::Timeout
+            | Self::DatabaseUnavailable
+            | Self::CacheUnavailable(_)
+            | Self::QueueUnavailable(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

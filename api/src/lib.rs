@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -38,7 +38,8 @@ pub use state::{AppParts, AppState, QueueSlot};
 /// body streams in, so an oversized body is answered by the route's own JSON error (413
 /// `body_too_large`) rather than a plain-text one.
 const BODY_LIMIT: usize = 64 * 1024;
-/// The longest any request may take before it is answered 503.
+/// The longest any request (reading its body included) may take before it is answered 503
+/// `request_timeout`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The application's router over `state`.
@@ -50,13 +51,16 @@ pub fn build_app(state: AppState) -> Router {
         .merge(routes::sources::router())
         .merge(routes::jobs::router())
         .merge(routes::health::router())
+        .merge(routes::metrics::router())
+        .merge(routes::openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn(time_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            routes::metrics::count_requests,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req
@@ -67,15 +71,22 @@ pub fn build_app(state: AppState) -> Router {
         }))
 }
 
+/// Answers 503 `request_timeout` (in the JSON error shape) when a request runs past
+/// [`REQUEST_TIMEOUT`]; the handler's future is dropped.
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such route")
 }
 
+/// 405 in the JSON error shape; axum adds the route's `Allow` header.
 async fn method_not_allowed() -> ApiError {
-    ApiError::bad_request(
-        "method_not_allowed",
-        "this route does not accept that method",
-    )
+    ApiError::MethodNotAllowed
 }
 
 /// A server bound to its address, ready to run.

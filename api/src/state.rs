@@ -13,6 +13,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::OperatorToken;
 use crate::error::ApiError;
+use crate::routes::metrics::HttpCounters;
 
 /// The queue once it is reachable: the API starts (and serves reads) without it, and a
 /// background task fills it in.
@@ -56,6 +57,8 @@ pub struct Inner {
     queue: QueueSlot,
     /// How jobs are enqueued.
     pub enqueue: EnqueueOptions,
+    /// Requests answered, for `/metrics`.
+    pub(crate) http: HttpCounters,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             operator: parts.operator,
             queue: parts.queue,
             enqueue: parts.enqueue,
+            http: HttpCounters::default(),
         })))
     }
 

@@ -64,7 +64,8 @@ pub enum StoreError {
 }
 
 impl From<sqlx::Error> for StoreError {
-    /// Connection-level failures (pool timeout, I/O, TLS, closed pool) become `Unavailable`,
+    /// Connection-level failures (pool timeout, I/O, TLS, closed pool, a peer that breaks
+    /// the wire protocol, e.g. a connection cut during its handshake) become `Unavailable`,
     /// so the API can answer 503 for them; everything else stays a `Database` error.
     fn from(err: sqlx::Error) -> Self {
         match err {
@@ -72,6 +73,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
             other => Self::Database(other),
         }
@@ -115,6 +117,7 @@ impl StoreError {
                     | sqlx::Error::PoolClosed
                     | sqlx::Error::Io(_)
                     | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
             ),
             _ => false,
         }

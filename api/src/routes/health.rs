@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::openapi::schemas::{Health, Readiness};
 use crate::state::AppState;
 
 /// How long readiness waits for the database before answering 503.
@@ -19,12 +20,28 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
+/// Liveness.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)),
+)]
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// 200 when the database answers within [`READY_TIMEOUT`], else 503; Redis is reported, not
 /// required (reads fall back to memory without it).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The database does not answer", body = Readiness),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {

@@ -24,6 +24,9 @@ use serde_json::{Value, json};
 
 use super::params::Params;
 use crate::auth::Operator;
+use utoipa::ToSchema;
+
+use super::openapi::schemas::{ErrorBody, Job, JobAccepted, JobList};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 
@@ -42,27 +45,54 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/jobs/{id}/retry", post(retry))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/v1/jobs/scrape`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ScrapeBody {
+pub(crate) struct ScrapeBody {
+    /// The source to scrape.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     source: String,
+    /// Also re-fetch known article pages.
     #[serde(default)]
     refresh: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/v1/jobs/warm`: either `top_n` or `keys`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct WarmBody {
+pub(crate) struct WarmBody {
+    /// Recompute the hottest N keys (1 to 1,000).
+    #[schema(minimum = 1, maximum = 1000)]
     top_n: Option<u32>,
+    /// Recompute these keys (1 to 1,000, each naming a view).
+    #[schema(min_items = 1, max_items = 1000)]
     keys: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/v1/jobs/invalidate`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct InvalidateBody {
+pub(crate) struct InvalidateBody {
+    /// Key patterns such as `volume:*` (1 to 100).
+    #[schema(min_items = 1, max_items = 100)]
     patterns: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/scrape",
+    tag = "jobs",
+    request_body = ScrapeBody,
+    security(("operator" = [])),
+    responses(
+        (status = 202, description = "Recorded and queued", body = JobAccepted, headers(("location" = String, description = "The job's URL"))),
+        (status = 400, description = "An invalid body", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 503, description = "`queue_full` (with `Retry-After`), `queue_unavailable` or `database_unavailable`", body = ErrorBody, headers(("retry-after" = String, description = "Seconds to wait"))),
+        (status = 404, description = "`unknown_source`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn scrape(
     State(state): State<AppState>,
@@ -96,6 +126,20 @@ async fn scrape(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/warm",
+    tag = "jobs",
+    request_body = WarmBody,
+    security(("operator" = [])),
+    responses(
+        (status = 202, description = "Recorded and queued", body = JobAccepted, headers(("location" = String, description = "The job's URL"))),
+        (status = 400, description = "An invalid body", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 503, description = "`queue_full` (with `Retry-After`), `queue_unavailable` or `database_unavailable`", body = ErrorBody, headers(("retry-after" = String, description = "Seconds to wait"))),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn warm(
     State(state): State<AppState>,
@@ -138,6 +182,20 @@ async fn warm(
     submit(&state, JobPayload::Warm { target }).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/invalidate",
+    tag = "jobs",
+    request_body = InvalidateBody,
+    security(("operator" = [])),
+    responses(
+        (status = 202, description = "Recorded and queued", body = JobAccepted, headers(("location" = String, description = "The job's URL"))),
+        (status = 400, description = "An invalid body", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 503, description = "`queue_full` (with `Retry-After`), `queue_unavailable` or `database_unavailable`", body = ErrorBody, headers(("retry-after" = String, description = "Seconds to wait"))),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn invalidate(
     State(state): State<AppState>,
@@ -219,6 +277,21 @@ fn parse_job_id(path: std::result::Result<Path<String>, PathRejection>) -> Resul
         })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    operation_id = "show_job",
+    params(("id" = String, Path, pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$", description = "The job's id (a ULID)")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The job", body = Job),
+        (status = 400, description = "`invalid_job_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`unknown_job`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn one(
     State(state): State<AppState>,
@@ -234,6 +307,24 @@ async fn one(
     Ok(Json(job_json(&job)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    operation_id = "list_jobs",
+    params(
+        ("status" = Option<String>, Query, pattern = "^(pending|running|done|dead)$", description = "Only jobs in this state"),
+        ("kind" = Option<String>, Query, pattern = "^(scrape|warm|invalidate)$", description = "Only jobs of this kind"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "How many (default 20)"),
+    ),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Recent jobs, newest first", body = JobList),
+        (status = 400, description = "`invalid_status`, `invalid_kind` or `invalid_limit`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Result<Json<Value>> {
     let status = params
@@ -262,6 +353,21 @@ async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Res
 }
 
 /// Re-enqueues a dead job with a fresh set of attempts.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/retry",
+    tag = "jobs",
+    params(("id" = String, Path, pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$", description = "The job's id (a ULID)")),
+    security(("operator" = [])),
+    responses(
+        (status = 202, description = "Queued again", body = JobAccepted, headers(("location" = String, description = "The job's URL"))),
+        (status = 400, description = "`invalid_job_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`unknown_job`", body = ErrorBody),
+        (status = 409, description = "`job_not_dead`", body = ErrorBody),
+        (status = 503, description = "`queue_unavailable` or `database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn retry(
     State(state): State<AppState>,

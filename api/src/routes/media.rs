@@ -10,6 +10,7 @@ use mediawarm_shared::domain::{Limit, SourceName, parse_offset};
 use mediawarm_shared::views::{ArticleQuery, LatestQuery, Page, View};
 
 use super::cached;
+use super::openapi::schemas::{Article, ErrorBody, LatestPage};
 use super::params::Params;
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -46,6 +47,28 @@ pub(crate) fn latest_query(state: &AppState, params: &Params) -> Result<LatestQu
     })
 }
 
+/// The latest articles, newest first: cursor mode (the default) or offset mode.
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/latest",
+    tag = "reads",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("offset" = Option<u64>, Query, minimum = 0, maximum = 9.223372036854776e18, description = "Offset mode: skip this many articles (not with `cursor`)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page (not with `offset`)"),
+        ("source" = Option<String>, Query, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", description = "Only this source"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag of a previous answer"),
+    ),
+    responses(
+        (status = 200, description = "A page", body = LatestPage, headers(
+            ("x-cache" = String, description = "`hit` or `miss`"),
+            ("etag" = String, description = "Tag of the body"))),
+        (status = 304, description = "Not modified (the `If-None-Match` tag matches)"),
+        (status = 400, description = "A malformed parameter, or both `cursor` and `offset`", body = ErrorBody),
+        (status = 404, description = "`unknown_source`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn latest(
     State(state): State<AppState>,
@@ -56,6 +79,25 @@ async fn latest(
     cached::serve(&state, View::Latest(query), &headers).await
 }
 
+/// One article.
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/{id}",
+    tag = "reads",
+    params(
+        ("id" = i64, Path, minimum = 1, description = "The article's id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag of a previous answer"),
+    ),
+    responses(
+        (status = 200, description = "The article", body = Article, headers(
+            ("x-cache" = String, description = "`hit` or `miss`"),
+            ("etag" = String, description = "Tag of the body"))),
+        (status = 304, description = "Not modified"),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn article(
     State(state): State<AppState>,

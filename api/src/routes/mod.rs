@@ -5,6 +5,8 @@ pub(crate) mod cached;
 pub(crate) mod health;
 pub(crate) mod jobs;
 pub(crate) mod media;
+pub(crate) mod metrics;
+pub(crate) mod openapi;
 pub(crate) mod params;
 pub(crate) mod sources;
 pub(crate) mod views;

@@ -29,6 +29,10 @@ use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::openapi::schemas::{
+    ErrorBody, NewSource, Source as SourceDoc, SourceChanges, SourceDeleted, SourceList,
+    SourceWithRuns as SourceWithRunsDoc,
+};
 use super::params::Params;
 use crate::auth::Operator;
 use crate::error::{ApiError, Result};
@@ -89,6 +93,16 @@ async fn invalidate(
 }
 
 /// `GET /api/v1/sources`: every live source, ordered by name, import sources included.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources",
+    tag = "sources",
+    operation_id = "list_sources",
+    responses(
+        (status = 200, description = "Every live source", body = SourceList),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(State(state): State<AppState>) -> Result<Json<Value>> {
     let sources = state.store.list_sources().await?;
@@ -96,6 +110,19 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>> {
 }
 
 /// `GET /api/v1/sources/{name}`: the source and its latest runs; 404 `unknown_source`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources/{name}",
+    tag = "sources",
+    operation_id = "show_source",
+    params(("name" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", description = "The source's name")),
+    responses(
+        (status = 200, description = "The source and its latest runs", body = SourceWithRunsDoc),
+        (status = 400, description = "`invalid_source`", body = ErrorBody),
+        (status = 404, description = "`unknown_source`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn show(
     State(state): State<AppState>,
@@ -113,6 +140,21 @@ async fn show(
 
 /// `POST /api/v1/sources`: 201 with `Location` and the stored source; 409 `source_exists`
 /// when a live source has the name. A 503 `cache_unavailable` means it was created.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sources",
+    tag = "sources",
+    request_body = NewSource,
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Created", body = SourceDoc, headers(("location" = String, description = "The source's URL"))),
+        (status = 400, description = "An invalid definition or body", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 409, description = "`source_exists`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`, or `cache_unavailable` (the source was created)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(source))]
 async fn create(
     State(state): State<AppState>,
@@ -152,6 +194,22 @@ async fn create(
 /// `PATCH /api/v1/sources/{name}`: applies the given fields, re-validates the whole
 /// definition, answers the stored source; 404 `unknown_source`. A patch read-modify-writes:
 /// of two concurrent patches of one source the later write wins whole.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/sources/{name}",
+    tag = "sources",
+    params(("name" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", description = "The source's name")),
+    request_body = SourceChanges,
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The stored source", body = SourceDoc),
+        (status = 400, description = "An invalid change or body", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`unknown_source`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`, or `cache_unavailable` (the change was saved)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn update(
     State(state): State<AppState>,
@@ -183,6 +241,20 @@ async fn update(
 /// `DELETE /api/v1/sources/{name}[?purge=true]`: stops the source; its articles stay unless
 /// `purge=true`. Answers `{"deleted": name, "purged": bool}`; 404 `unknown_source`;
 /// `purge` other than `true`/`false` is 400 `invalid_query`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sources/{name}",
+    tag = "sources",
+    params(("name" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", description = "The source's name"), ("purge" = Option<bool>, Query, description = "Also delete its articles")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = SourceDeleted),
+        (status = 400, description = "`invalid_source` or `invalid_query`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`unknown_source`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`, or `cache_unavailable` (the delete was committed)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(purge))]
 async fn remove(
     State(state): State<AppState>,

@@ -10,6 +10,7 @@ use mediawarm_shared::domain::{Interval, SourceName, Timezone};
 use mediawarm_shared::views::{SimplifiedQuery, View, VolumeQuery, VolumeRange};
 
 use super::cached;
+use super::openapi::schemas::{ErrorBody, Simplified, Volume};
 use super::params::Params;
 use crate::error::Result;
 use crate::state::AppState;
@@ -53,6 +54,29 @@ pub(crate) fn volume_query(params: &Params) -> Result<VolumeQuery> {
     Ok(VolumeQuery::new(interval, tz, source, range)?)
 }
 
+/// Article counts per hour or day bucket.
+#[utoipa::path(
+    get,
+    path = "/api/v1/volume",
+    tag = "reads",
+    params(
+        ("interval" = Option<String>, Query, pattern = "^(hour|day)$", description = "`hour` or `day` (default)"),
+        ("from" = Option<String>, Query, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}", description = "RFC 3339 or YYYY-MM-DD (default: 7 days before `to`)"),
+        ("to" = Option<String>, Query, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}", description = "RFC 3339 or YYYY-MM-DD (default: now)"),
+        ("tz" = Option<String>, Query, description = "IANA time zone buckets align in (default UTC)"),
+        ("source" = Option<String>, Query, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", description = "Only this source"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag of a previous answer"),
+    ),
+    responses(
+        (status = 200, description = "Counts per bucket, empty buckets included", body = Volume, headers(
+            ("x-cache" = String, description = "`hit` or `miss`"),
+            ("etag" = String, description = "Tag of the body"))),
+        (status = 304, description = "Not modified"),
+        (status = 400, description = "A malformed parameter, `invalid_range` or `range_too_large` (over 2,000 buckets)", body = ErrorBody),
+        (status = 404, description = "`unknown_source`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn volume(
     State(state): State<AppState>,
@@ -63,6 +87,25 @@ async fn volume(
     cached::serve(&state, View::Volume(query), &headers).await
 }
 
+/// Per source: articles in the last 24 hours against the 7-day daily mean.
+#[utoipa::path(
+    get,
+    path = "/api/v1/simplified",
+    tag = "reads",
+    params(
+        ("source" = Option<String>, Query, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", description = "Only this source"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag of a previous answer"),
+    ),
+    responses(
+        (status = 200, description = "Scores per source", body = Simplified, headers(
+            ("x-cache" = String, description = "`hit` or `miss`"),
+            ("etag" = String, description = "Tag of the body"))),
+        (status = 304, description = "Not modified"),
+        (status = 400, description = "`invalid_source`", body = ErrorBody),
+        (status = 404, description = "`unknown_source`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn simplified(
     State(state): State<AppState>,

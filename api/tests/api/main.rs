@@ -8,5 +8,6 @@ mod cache;
 mod health;
 mod jobs;
 mod media;
+mod secrets;
 mod sources;
 mod views;

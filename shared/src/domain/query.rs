@@ -36,10 +36,13 @@ impl Limit {
     }
 }
 
-/// Parses a client-supplied offset: a whole number from 0.
+/// Parses a client-supplied offset: a whole number from 0 to `i64::MAX` (what the databases
+/// can skip).
 pub fn parse_offset(raw: &str) -> Result<u64, DomainError> {
-    raw.parse::<u64>()
-        .map_err(|_| DomainError::InvalidOffset(raw.chars().take(40).collect()))
+    raw.parse::<i64>()
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| DomainError::InvalidOffset(raw.chars().take(40).collect()))
 }
 
 /// The width of a volume bucket.
@@ -154,6 +157,8 @@ mod tests {
         assert_eq!(parse_offset("0"), Ok(0));
         assert!(parse_offset("-1").is_err());
         assert!(parse_offset("x").is_err());
+        assert_eq!(parse_offset("9223372036854775807"), Ok(i64::MAX as u64));
+        assert!(parse_offset("9223372036854775808").is_err());
     }
 
     #[test]

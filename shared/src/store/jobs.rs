@@ -284,6 +284,23 @@ impl Store {
         })
     }
 
+    /// How many jobs there are of each kind and status, for metrics. Pairs with no job are
+    /// absent.
+    pub async fn job_counts(&self) -> Result<Vec<(JobKind, JobStatus, i64)>, StoreError> {
+        let sql = "select kind, status, count(*) from jobs group by kind, status";
+        let rows: Vec<(String, String, i64)> = match &self.backend {
+            Backend::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+            Backend::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+        };
+        rows.into_iter()
+            .map(|(kind, status, count)| {
+                let kind = kind.parse::<JobKind>().map_err(StoreError::Invalid)?;
+                let status = status.parse::<JobStatus>().map_err(StoreError::Invalid)?;
+                Ok((kind, status, count))
+            })
+            .collect()
+    }
+
     /// Deletes finished (done or dead) jobs that ended before `before`; returns how many.
     pub async fn purge_finished_jobs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(match &self.backend {
