@@ -30,10 +30,11 @@ fi
 
 BIN="${MEDIAWARM_API_BIN:-}"
 if [ -z "$BIN" ]; then
-  if [ -x target/release/mediawarm-api ]; then BIN=target/release/mediawarm-api
+  TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+  if [ -x "$TARGET_DIR/release/mediawarm-api" ]; then BIN="$TARGET_DIR/release/mediawarm-api"
   else
     cargo build --locked -p mediawarm-api --bin mediawarm-api
-    BIN=target/debug/mediawarm-api
+    BIN="$TARGET_DIR/debug/mediawarm-api"
   fi
 fi
 
