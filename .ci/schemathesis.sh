@@ -11,7 +11,7 @@
 #
 # Environment: SCHEMATHESIS_VERSION (pinned), SCHEMATHESIS_MAX_EXAMPLES (per operation),
 # SCHEMATHESIS_MAX_SECONDS (whole run), MEDIAWARM_API_BIN (a prebuilt binary; default: the
-# release binary if present, else the debug one, built if missing).
+# debug one, built from this checkout so it is never stale).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,11 +31,8 @@ fi
 BIN="${MEDIAWARM_API_BIN:-}"
 if [ -z "$BIN" ]; then
   TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-  if [ -x "$TARGET_DIR/release/mediawarm-api" ]; then BIN="$TARGET_DIR/release/mediawarm-api"
-  else
-    cargo build --locked -p mediawarm-api --bin mediawarm-api
-    BIN="$TARGET_DIR/debug/mediawarm-api"
-  fi
+  cargo build --locked -p mediawarm-api --bin mediawarm-api
+  BIN="$TARGET_DIR/debug/mediawarm-api"
 fi
 
 WORK="$(mktemp -d)"
