@@ -49,34 +49,6 @@ pub struct WorkerArgs {
         default_value = "mediawarm/0.1 (+https://github.com/mediawarm/mediawarm)"
     )]
     pub scrape_user_agent: String,
-    /// Requests in flight per scraped host, across every worker process sharing Redis.
-    #[arg(long, env = "SCRAPE_PER_HOST_CONCURRENCY", default_value_t = 2)]
-    pub scrape_per_host_concurrency: usize,
-    /// Retries of a page answered 429, 502, 503 or 504, or timed out (with backoff,
-    /// honouring `Retry-After`).
-    #[arg(long, env = "SCRAPE_MAX_RETRIES", default_value_t = 3)]
-    pub scrape_max_retries: u32,
-    /// Longest `Retry-After` the scraper waits for, in seconds; a longer one ends the
-    /// attempts and holds the host back.
-    #[arg(long, env = "SCRAPE_MAX_RETRY_AFTER_SECONDS", default_value_t = 120)]
-    pub scrape_max_retry_after_seconds: u64,
-    /// Redis through which every worker process shares per-host rate and concurrency limits
-    /// (the same `REDIS_URL` as the cache and queue). Unset: limits are per process.
-    #[arg(
-        long = "scrape-redis-url",
-        env = "REDIS_URL",
-        hide = true,
-        hide_env_values = true
-    )]
-    pub scrape_redis_url: Option<String>,
-    /// Prefix of the scraper's Redis keys (the same `CACHE_PREFIX` as the cache).
-    #[arg(
-        long = "scrape-key-prefix",
-        env = "CACHE_PREFIX",
-        default_value = "mw:",
-        hide = true
-    )]
-    pub scrape_key_prefix: String,
     /// Do not run the cron scheduler in this process (consume jobs only).
     #[arg(long, env = "NO_CRON", default_value_t = false)]
     pub no_cron: bool,
@@ -106,16 +78,20 @@ impl WorkerArgs {
         }
     }
 
-    /// The scraper's configuration.
+    /// The scraper's configuration, with per-host limits per process.
     pub fn scraper_config(&self) -> ScraperConfig {
+        self.scraper_config_shared(None)
+    }
+
+    /// The scraper's configuration, with per-host rate and concurrency limits shared through
+    /// the Redis at `redis_url` (the queue's and cache's) by every process of the deployment,
+    /// under the queue namespace; `None` keeps them per process.
+    pub fn scraper_config_shared(&self, redis_url: Option<&str>) -> ScraperConfig {
         ScraperConfig {
             user_agent: self.scrape_user_agent.clone(),
             allow_loopback: self.scrape_allow_loopback,
-            per_host_concurrency: self.scrape_per_host_concurrency.max(1),
-            max_retries: self.scrape_max_retries,
-            max_retry_after: Duration::from_secs(self.scrape_max_retry_after_seconds),
-            redis_url: self.scrape_redis_url.clone().filter(|u| !u.is_empty()),
-            redis_prefix: self.scrape_key_prefix.clone(),
+            redis_url: redis_url.filter(|u| !u.is_empty()).map(str::to_owned),
+            redis_prefix: format!("{}:", self.queue_namespace),
             ..ScraperConfig::default()
         }
     }

@@ -81,9 +81,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The worker process.
-async fn worker(mut cli: RunArgs) -> anyhow::Result<()> {
-    cli.worker.scrape_redis_url = cli.cache.redis_url.clone();
-    cli.worker.scrape_key_prefix = cli.cache.cache_prefix.clone();
+async fn worker(cli: RunArgs) -> anyhow::Result<()> {
     if cli.cache.redis_url.is_none() {
         tracing::warn!(
             "REDIS_URL unset: this worker uses the SQLite queue file and cannot reach the cache of \

@@ -107,7 +107,8 @@ pub struct ScraperConfig {
     /// Redis shared by the worker processes: per-host limits hold across all of them.
     /// `None`: limits are per process.
     pub redis_url: Option<String>,
-    /// Prefix of the limiter's Redis keys (the deployment's cache prefix).
+    /// Prefix of the limiter's Redis keys; the binaries use the queue namespace (plus `:`),
+    /// which every process of a deployment shares.
     pub redis_prefix: String,
 }
 
