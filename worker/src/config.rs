@@ -79,11 +79,20 @@ impl WorkerArgs {
         }
     }
 
-    /// The scraper's configuration.
+    /// The scraper's configuration, with per-host limits per process.
     pub fn scraper_config(&self) -> ScraperConfig {
+        self.scraper_config_shared(None)
+    }
+
+    /// The scraper's configuration, with per-host rate and concurrency limits shared through
+    /// the Redis at `redis_url` (the queue's and cache's) by every process of the deployment,
+    /// under the queue namespace; `None` keeps them per process.
+    pub fn scraper_config_shared(&self, redis_url: Option<&str>) -> ScraperConfig {
         ScraperConfig {
             user_agent: self.scrape_user_agent.clone(),
             allow_loopback: self.scrape_allow_loopback,
+            redis_url: redis_url.filter(|u| !u.is_empty()).map(str::to_owned),
+            redis_prefix: format!("{}:", self.queue_namespace),
             ..ScraperConfig::default()
         }
     }

@@ -1,24 +1,66 @@
 //! `mediawarm-worker`: a worker process (production). Consumes scrape, warm and invalidate
 //! jobs, and runs the scheduler unless `--no-cron`.
+//!
+//! `mediawarm-worker extract [--url URL] FILE.html` prints the article the scraper would store
+//! for a saved page (JSON on stdout, nothing else); `mediawarm-worker extract --labels DIR`
+//! scores the extractor on a labelled folder. Logs go to stderr.
+
+use std::io::Write as _;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
 use mediawarm_shared::store::Store;
 use mediawarm_worker::config::WorkerArgs;
+use mediawarm_worker::scraper::{evaluate, page_article};
 use mediawarm_worker::{Context, connect_queue, run, shutdown_signal};
 
 /// mediawarm's worker process.
 #[derive(Debug, Parser)]
 #[command(name = "mediawarm-worker", version, about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the article the scraper would store for a saved page, or score the extractor
+    /// on a labelled folder (`pages/*.html` + `labels.jsonl`).
+    Extract(ExtractArgs),
+}
+
+/// Options of the worker itself (the default command).
+#[derive(Debug, Args)]
+struct RunArgs {
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
     cache: CacheArgs,
     #[command(flatten)]
     worker: WorkerArgs,
+}
+
+/// Options of `extract`.
+#[derive(Debug, Args)]
+struct ExtractArgs {
+    /// The page's address (resolves links, recognises the site name, dates from the path).
+    #[arg(long, conflicts_with = "labels")]
+    url: Option<url::Url>,
+    /// Score a labelled folder instead: prints per-field accuracy (exact and lenient) per
+    /// origin, as the corpus' score.py does.
+    #[arg(long, value_name = "DIR", conflicts_with = "file")]
+    labels: Option<PathBuf>,
+    /// With --labels: also write the predictions (one JSON object a line, score.py's input).
+    #[arg(long, value_name = "FILE", requires = "labels")]
+    predictions: Option<PathBuf>,
+    /// The saved HTML page.
+    #[arg(required_unless_present = "labels")]
+    file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -32,6 +74,14 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Extract(args)) => extract(args),
+        None => worker(cli.run).await,
+    }
+}
+
+/// The worker process.
+async fn worker(cli: RunArgs) -> anyhow::Result<()> {
     if cli.cache.redis_url.is_none() {
         tracing::warn!(
             "REDIS_URL unset: this worker uses the SQLite queue file and cannot reach the cache of \
@@ -52,4 +102,35 @@ async fn main() -> anyhow::Result<()> {
     .context("connecting to the queue")?;
     let ctx = Context::new(store, cache, hot, queue, cli.worker).await?;
     run(ctx, shutdown_signal()).await
+}
+
+/// `extract`: one page to stdout as JSON, or a labelled folder scored.
+fn extract(args: ExtractArgs) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if let Some(dir) = args.labels {
+        let evaluation = evaluate::evaluate(&dir)?;
+        if let Some(path) = args.predictions {
+            let mut lines = String::new();
+            for prediction in &evaluation.predictions {
+                lines.push_str(&serde_json::to_string(prediction)?);
+                lines.push('\n');
+            }
+            std::fs::write(&path, lines).with_context(|| format!("writing {}", path.display()))?;
+        }
+        for group in &evaluation.groups {
+            writeln!(stdout, "{group}")?;
+        }
+        return Ok(());
+    }
+    let file = args.file.context("a FILE.html or --labels DIR is needed")?;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let article = page_article(&String::from_utf8_lossy(&bytes), args.url.as_ref());
+    if article.title.is_none() {
+        anyhow::bail!(
+            "{} has no title: the scraper would store nothing for it",
+            file.display()
+        );
+    }
+    writeln!(stdout, "{}", serde_json::to_string(&article)?)?;
+    Ok(())
 }

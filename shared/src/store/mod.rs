@@ -17,9 +17,11 @@
 //!
 //! Layout: `articles.rs` (article reads and upserts), `stats.rs` (volume and activity counts),
 //! `import.rs` (JSONL bulk import), `sources.rs` (source definitions), `runs.rs` (scrape runs),
-//! `jobs.rs` (job records and source leases).
+//! `jobs.rs` (job records and source leases), `fetch_cache.rs` (validators for conditional
+//! requests).
 
 mod articles;
+mod fetch_cache;
 mod import;
 mod jobs;
 mod runs;
@@ -41,6 +43,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use crate::error::StoreError;
 
 pub use articles::UpsertOutcome;
+pub use fetch_cache::FetchRecord;
 pub use import::{ImportProgress, ImportReport, parse_import_line};
 pub use jobs::NewJob;
 pub use sources::SourcesVersion;

@@ -6,11 +6,12 @@
 //! non-empty; summaries are at most [`MAX_SUMMARY_CHARS`] characters; dates are UTC; the URL is
 //! normalised, and is the page's canonical URL only when that stays on the page's site.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use mediawarm_shared::domain::{NewArticle, SourceName};
+use serde::Serialize;
 use url::Url;
 
-use super::extract::Extracted;
+use super::extract::{self, Extracted};
 use super::urls::normalize_url;
 
 /// Longest summary kept, in characters; feeds sometimes put a whole article there.
@@ -25,6 +26,9 @@ pub(crate) struct Hints {
     pub(crate) author: Option<String>,
     /// Publication date.
     pub(crate) published: Option<DateTime<Utc>>,
+    /// When the item last changed (Atom `updated`, sitemap `lastmod`): a stored article is
+    /// fetched again when this is newer than the stored copy.
+    pub(crate) updated: Option<DateTime<Utc>>,
     /// Description.
     pub(crate) summary: Option<String>,
 }
@@ -101,6 +105,42 @@ pub(crate) fn assemble(
     })
 }
 
+/// What the scraper would store from one article page alone (no feed hints), with the date
+/// in the page's own offset: the output of `mediawarm-worker extract`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageArticle {
+    /// The article URL: the page's canonical URL when it stays on the page's site, else the
+    /// page URL; without a page URL, the canonical URL if the page gives an absolute one.
+    pub url: Option<String>,
+    /// Headline; `None` means the scraper would store nothing for this page.
+    pub title: Option<String>,
+    /// Author(s), joined with ", ".
+    pub author: Option<String>,
+    /// Publication date, in the offset the page wrote.
+    pub published_at: Option<DateTime<FixedOffset>>,
+    /// Description, at most [`MAX_SUMMARY_CHARS`] characters.
+    pub summary: Option<String>,
+}
+
+/// Extracts `html` (served from `url`, when known) as the scraper would, without selectors
+/// or feed hints. Never panics.
+pub fn page_article(html: &str, url: Option<&Url>) -> PageArticle {
+    let x = extract::extract(html, url, None);
+    let canonical = x.canonical_url.as_deref();
+    PageArticle {
+        url: match url {
+            Some(served_from) => Some(article_url(served_from, canonical).into()),
+            None => canonical
+                .and_then(|c| normalize_url(c, None))
+                .map(String::from),
+        },
+        title: x.title.as_deref().and_then(clean),
+        author: clean(&x.authors.join(", ")),
+        published_at: x.published,
+        summary: x.description.as_deref().and_then(clean).map(clip),
+    }
+}
+
 /// The page's canonical URL when it is on the same site (ignoring `www.`) and does not point
 /// a non-root page at the site root (a common misconfiguration); else the URL it was served
 /// from. Normalised either way.
@@ -144,6 +184,7 @@ mod tests {
                 title: Some("Feed title".into()),
                 author: Some("Feed Author".into()),
                 published: Utc.timestamp_opt(1_000, 0).single(),
+                updated: None,
                 summary: Some("Feed summary".into()),
             },
         };

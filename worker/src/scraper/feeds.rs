@@ -54,6 +54,7 @@ fn candidate(entry: &Entry, base: &Url) -> Option<Candidate> {
             title: entry.title.as_ref().and_then(plain_text),
             author: clean(&authors.join(", ")),
             published: entry.published.or(entry.updated),
+            updated: entry.updated,
             summary: entry.summary.as_ref().and_then(plain_text),
         },
     })

@@ -6,8 +6,9 @@
 //!   a check and the connection);
 //! - [`check_literal_host`] refuses IP-literal hosts, which the connector never resolves,
 //!   before each request;
-//! - [`redirect_policy`] repeats the literal check and the scheme check on every redirect hop
-//!   and caps the number of hops.
+//! - [`redirect_policy`] repeats the literal check and the scheme check on every redirect hop,
+//!   keeps every hop on the host of the first request (ignoring `www.`, see
+//!   [`same_site`]) and caps the number of hops.
 //!
 //! Refused: private, loopback, link-local, CGNAT (100.64/10), multicast, unspecified,
 //! "this network" (0/8), reserved (240/4) and broadcast IPv4 addresses; unique-local,
@@ -21,6 +22,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect::Policy;
 use url::{Host, Url};
+
+use super::urls::same_site;
 
 /// A connection the guard refused: the host resolves only to addresses that are not public,
 /// or a redirect went somewhere the scraper must not go.
@@ -149,8 +152,9 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Follows at most `max_redirects` hops, each to an http(s) URL whose host passes
-/// [`check_literal_host`]; host names are checked again by the resolver when connected.
+/// Follows at most `max_redirects` hops, each to an http(s) URL on the first request's site
+/// ([`same_site`]) whose host passes [`check_literal_host`]; host names are checked again by
+/// the resolver when connected.
 pub(crate) fn redirect_policy(max_redirects: usize, allow_loopback: bool) -> Policy {
     Policy::custom(move |attempt| {
         if attempt.previous().len() > max_redirects {
@@ -160,6 +164,12 @@ pub(crate) fn redirect_policy(max_redirects: usize, allow_loopback: bool) -> Pol
         let url = attempt.url();
         if !matches!(url.scheme(), "http" | "https") {
             let message = format!("refused redirect to {url}: only http and https");
+            return attempt.error(Refused(message));
+        }
+        if let Some(first) = attempt.previous().first()
+            && !same_site(first, url)
+        {
+            let message = format!("refused redirect from {first} to {url}: another host");
             return attempt.error(Refused(message));
         }
         match check_literal_host(url, allow_loopback) {

@@ -114,6 +114,9 @@ pub(crate) fn parse_sitemap(body: &str, base: &Url) -> Result<Sitemap, ScrapeErr
                     published: field(&p.news_date, block)
                         .and_then(|d| parse_date(&d))
                         .map(|d| d.with_timezone(&Utc)),
+                    updated: field(&p.lastmod, block)
+                        .and_then(|d| parse_date(&d))
+                        .map(|d| d.with_timezone(&Utc)),
                     ..Hints::default()
                 },
             })

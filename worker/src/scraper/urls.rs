@@ -43,6 +43,17 @@ pub fn normalize_url(raw: &str, base: Option<&Url>) -> Option<Url> {
     Some(url)
 }
 
+/// Whether `a` and `b` are on the same site for fetching purposes: the same host, ignoring a
+/// leading `www.` and case, and the same explicit port (scheme ignored, so an upgrade to https
+/// stays on the site).
+pub(crate) fn same_site(a: &Url, b: &Url) -> bool {
+    let host = |u: &Url| {
+        u.host_str()
+            .map(|h| h.to_ascii_lowercase().trim_start_matches("www.").to_owned())
+    };
+    host(a).is_some() && host(a) == host(b) && a.port() == b.port()
+}
+
 fn is_tracking(pair: &str) -> bool {
     let name = pair
         .split('=')
@@ -101,6 +112,28 @@ mod tests {
         assert_eq!(norm("javascript:alert(1)"), None);
         assert_eq!(norm("/relative/without/base"), None);
         assert_eq!(norm("   "), None);
+    }
+
+    #[test]
+    fn same_site_ignores_www_case_and_scheme_but_not_ports() {
+        let u = |s: &str| Url::parse(s).expect("valid url");
+        assert!(same_site(
+            &u("http://g.example/a"),
+            &u("https://www.G.example/b")
+        ));
+        assert!(same_site(
+            &u("http://127.0.0.1:8080/"),
+            &u("http://127.0.0.1:8080/x")
+        ));
+        assert!(!same_site(
+            &u("http://127.0.0.1:8080/"),
+            &u("http://127.0.0.1:8081/")
+        ));
+        assert!(!same_site(
+            &u("http://g.example/"),
+            &u("http://cdn.g.example/")
+        ));
+        assert!(!same_site(&u("http://g.example/"), &u("http://localhost/")));
     }
 
     #[test]

@@ -1,0 +1,430 @@
+//! Scoring the extractor on a labelled folder: what `mediawarm-worker extract --labels DIR`
+//! prints.
+//!
+//! The folder holds `pages/*.html` and `labels.jsonl` (one `{"file", "url", "origin",
+//! "title", "author", "date"}` a line; `null` = not labelled). Each page is extracted with
+//! [`page_article`] (what the scraper would store, dates in the page's own offset) and
+//! compared field by field with the metric of the corpus' reference `score.py`, re-implemented
+//! here so that the figures are the same:
+//! - text is NFKC-normalised and case-folded, quotes removed, white space collapsed, and
+//!   ` .:-–—|` trimmed from both ends;
+//! - title: exact = equal after that; lenient = one contains the other (and the prediction is
+//!   not empty);
+//! - author: both sides split into names on `;` `,` `and` `und` `&` `/` `|`, a leading
+//!   `by`/`von`/`par`/`por` dropped; exact = same set; lenient = the sets share a name;
+//! - date: the first `YYYY-MM-DD` of each side, equal (lenient is the same figure).
+//!
+//! A field is scored only where its label is non-empty; a missing prediction counts as
+//! wrong. Case folding is Unicode lowercasing plus the full-folding cases that survive NFKC
+//! in Latin and Greek text (`ß`, `ẞ` → `ss`, final and symbol sigma/theta/phi/… → their
+//! plain lowercase letters), which matches Python's `str.casefold` for these texts.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization as _;
+use url::Url;
+
+use super::article::page_article;
+
+/// Why a folder could not be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    /// A file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A line of `labels.jsonl` is not a label.
+    #[error("labels.jsonl line {line}: {message}")]
+    Label {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// One line of `labels.jsonl`.
+#[derive(Debug, Clone, Deserialize)]
+struct Label {
+    file: String,
+    url: Option<String>,
+    origin: Option<String>,
+    title: Option<String>,
+    author: Option<String>,
+    date: Option<String>,
+}
+
+/// One page's prediction, in the format `score.py` reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prediction {
+    /// The page's file name (under `pages/`).
+    pub file: String,
+    /// The extracted title.
+    pub title: Option<String>,
+    /// The extracted author(s).
+    pub author: Option<String>,
+    /// The extracted date-time (RFC 3339, the page's offset).
+    pub date: Option<String>,
+}
+
+/// How one field scored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldScore {
+    /// Exact matches after normalisation.
+    pub exact: usize,
+    /// Lenient matches.
+    pub lenient: usize,
+    /// Pages where the field is labelled.
+    pub labelled: usize,
+}
+
+/// Scores of the three fields over one group of pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupScore {
+    /// `all`, or an origin.
+    pub group: String,
+    /// Title.
+    pub title: FieldScore,
+    /// Author.
+    pub author: FieldScore,
+    /// Date.
+    pub date: FieldScore,
+}
+
+impl fmt::Display for GroupScore {
+    /// `score.py`'s line: `all: title=0.652(lenient 0.700, n=300) author=…`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:", self.group)?;
+        let mut sep = " ";
+        for (name, s) in [
+            ("title", self.title),
+            ("author", self.author),
+            ("date", self.date),
+        ] {
+            if s.labelled == 0 {
+                continue;
+            }
+            let n = s.labelled as f64;
+            write!(
+                f,
+                "{sep}{name}={:.3}(lenient {:.3}, n={})",
+                s.exact as f64 / n,
+                s.lenient as f64 / n,
+                s.labelled
+            )?;
+            sep = " ";
+        }
+        Ok(())
+    }
+}
+
+/// The result of scoring a folder.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// One prediction per labelled page, in label order.
+    pub predictions: Vec<Prediction>,
+    /// `all` first, then each origin in order of first appearance.
+    pub groups: Vec<GroupScore>,
+}
+
+/// Extracts every labelled page of `dir` and scores the predictions.
+pub fn evaluate(dir: &Path) -> Result<Evaluation, EvaluateError> {
+    let labels_path = dir.join("labels.jsonl");
+    let text = std::fs::read_to_string(&labels_path).map_err(|source| EvaluateError::Read {
+        path: labels_path.clone(),
+        source,
+    })?;
+    let mut labels = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let label: Label = serde_json::from_str(line).map_err(|e| EvaluateError::Label {
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        labels.push(label);
+    }
+    let mut predictions = Vec::with_capacity(labels.len());
+    for label in &labels {
+        let path = dir.join("pages").join(&label.file);
+        let bytes = std::fs::read(&path).map_err(|source| EvaluateError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let html = String::from_utf8_lossy(&bytes);
+        let url = label.url.as_deref().and_then(|u| Url::parse(u).ok());
+        let article = page_article(&html, url.as_ref());
+        predictions.push(Prediction {
+            file: label.file.clone(),
+            title: article.title,
+            author: article.author,
+            date: article.published_at.map(|d| d.to_rfc3339()),
+        });
+    }
+    let by_file: HashMap<&str, &Prediction> =
+        predictions.iter().map(|p| (p.file.as_str(), p)).collect();
+    let mut origins: Vec<&str> = Vec::new();
+    for label in &labels {
+        if let Some(origin) = label.origin.as_deref()
+            && !origins.contains(&origin)
+        {
+            origins.push(origin);
+        }
+    }
+    let mut groups = vec![score(&labels, &by_file, None)];
+    groups.extend(origins.iter().map(|o| score(&labels, &by_file, Some(o))));
+    Ok(Evaluation {
+        predictions,
+        groups,
+    })
+}
+
+fn score(labels: &[Label], preds: &HashMap<&str, &Prediction>, origin: Option<&str>) -> GroupScore {
+    let mut out = GroupScore {
+        group: origin.unwrap_or("all").to_owned(),
+        ..GroupScore::default()
+    };
+    for label in labels {
+        if origin.is_some() && label.origin.as_deref() != origin {
+            continue;
+        }
+        let pred = preds.get(label.file.as_str());
+        if let Some(gold) = label.title.as_deref().filter(|g| !g.is_empty()) {
+            let (g, q) = (
+                norm(gold),
+                norm(pred.and_then(|p| p.title.as_deref()).unwrap_or("")),
+            );
+            out.title.labelled += 1;
+            out.title.exact += usize::from(g == q);
+            out.title.lenient += usize::from(!q.is_empty() && (q.contains(&g) || g.contains(&q)));
+        }
+        if let Some(gold) = label.author.as_deref().filter(|g| !g.is_empty()) {
+            let g = names(gold);
+            let q = pred
+                .and_then(|p| p.author.as_deref())
+                .filter(|a| !a.is_empty())
+                .map(names)
+                .unwrap_or_default();
+            out.author.labelled += 1;
+            out.author.exact += usize::from(g == q);
+            out.author.lenient += usize::from(!q.is_empty() && !g.is_disjoint(&q));
+        }
+        if let Some(gold) = label.date.as_deref().filter(|g| !g.is_empty()) {
+            let ok = day(Some(gold)) == day(pred.and_then(|p| p.date.as_deref()));
+            out.date.labelled += 1;
+            out.date.exact += usize::from(ok);
+            out.date.lenient += usize::from(ok);
+        }
+    }
+    out
+}
+
+struct Patterns {
+    quotes: Regex,
+    space: Regex,
+    separators: Regex,
+    prefix: Regex,
+    day: Regex,
+}
+
+fn patterns() -> &'static Patterns {
+    static PATTERNS: OnceLock<Patterns> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        let re = |p: &str| Regex::new(p).expect("static regex");
+        Patterns {
+            quotes: re("[\u{2018}\u{2019}\u{201c}\u{201d}\"'`\u{b4}]"),
+            space: re(r"[\s\x1c-\x1f]+"),
+            separators: re(r";|,|\band\b|\bund\b|&|/|\|"),
+            prefix: re(r"^(?:by|von|par|por)[\s\x1c-\x1f]+"),
+            day: re(r"^(\d{4}-\d{2}-\d{2})"),
+        }
+    })
+}
+
+/// Python's `str.casefold` for the texts scored here (see the module docs).
+fn casefold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            'ß' | 'ẞ' => out.push_str("ss"),
+            'ς' => out.push('σ'),
+            'ϐ' => out.push('β'),
+            'ϑ' => out.push('θ'),
+            'ϕ' => out.push('φ'),
+            'ϖ' => out.push('π'),
+            'ϰ' => out.push('κ'),
+            'ϱ' => out.push('ρ'),
+            'ϵ' => out.push('ε'),
+            'ẛ' => out.push('ṡ'),
+            '\u{345}' | '\u{1fbe}' => out.push('ι'),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+fn is_py_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// `score.py`'s `norm`.
+fn norm(s: &str) -> String {
+    let p = patterns();
+    let folded = casefold(&s.nfkc().collect::<String>());
+    let unquoted = p.quotes.replace_all(&folded, "");
+    let spaced = p.space.replace_all(&unquoted, " ");
+    spaced
+        .trim_matches(|c| matches!(c, ' ' | '.' | ':' | '-' | '–' | '—' | '|'))
+        .to_owned()
+}
+
+/// `score.py`'s `names`.
+fn names(s: &str) -> BTreeSet<String> {
+    let p = patterns();
+    p.separators
+        .split(&norm(s))
+        .map(|part| {
+            p.prefix
+                .replace(part.trim_matches(is_py_space), "")
+                .into_owned()
+        })
+        .filter(|part| !part.is_empty())
+        .collect()
+}
+
+/// `score.py`'s `date`: the leading `YYYY-MM-DD`.
+fn day(s: Option<&str>) -> Option<String> {
+    let s = s?.trim_matches(is_py_space);
+    patterns()
+        .day
+        .captures(s)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn norm_folds_case_quotes_space_and_trailing_punctuation() {
+        assert_eq!(norm("  „Straße“ im  Test: "), "„strasse im test");
+        assert_eq!(norm("The ‘Big’ Day."), "the big day");
+        assert_eq!(norm("ﬁne – ΣΟΦΊΑ ς |"), "fine – σοφία σ");
+        assert_eq!(norm(""), "");
+    }
+
+    #[test]
+    fn names_split_on_separators_and_drop_by_prefixes() {
+        let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        assert_eq!(names("By Ann Lee and Bo Ek"), set(&["ann lee", "bo ek"]));
+        assert_eq!(
+            names("von Max Muster; Erika / X | Y & Z"),
+            set(&["max muster", "erika", "x", "y", "z"])
+        );
+        assert_eq!(
+            names("Sandra Anderson"),
+            set(&["sandra anderson"]),
+            "and inside a word"
+        );
+    }
+
+    #[test]
+    fn days_are_the_leading_date() {
+        assert_eq!(
+            day(Some("2024-01-02T23:00:00-05:00")),
+            Some("2024-01-02".into())
+        );
+        assert_eq!(day(Some(" 2024-01-02")), Some("2024-01-02".into()));
+        assert_eq!(day(Some("02.01.2024")), None);
+        assert_eq!(day(None), None);
+    }
+
+    #[test]
+    fn the_score_line_has_score_py_shape() {
+        let g = GroupScore {
+            group: "all".into(),
+            title: FieldScore {
+                exact: 2,
+                lenient: 3,
+                labelled: 3,
+            },
+            author: FieldScore::default(),
+            date: FieldScore {
+                exact: 1,
+                lenient: 1,
+                labelled: 8,
+            },
+        };
+        assert_eq!(
+            g.to_string(),
+            "all: title=0.667(lenient 1.000, n=3) date=0.125(lenient 0.125, n=8)"
+        );
+    }
+
+    #[test]
+    fn a_folder_is_scored_per_field_and_origin() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("pages")).expect("pages dir");
+        let page = r#"<html><head><title>Harbour reopens | Gazette</title>
+<meta name="author" content="Hal Harbour">
+<meta property="article:published_time" content="2024-03-02T23:30:00-05:00"></head>
+<body><h1>Harbour reopens</h1></body></html>"#;
+        std::fs::write(dir.path().join("pages/a.html"), page).expect("page");
+        std::fs::write(
+            dir.path().join("pages/b.html"),
+            "<html><body></body></html>",
+        )
+        .expect("page");
+        let labels = concat!(
+            r#"{"file":"a.html","url":"https://g.example/a","origin":"x","title":"Harbour Reopens","author":"By Hal Harbour","date":"2024-03-02","description":null}"#,
+            "\n",
+            r#"{"file":"b.html","url":null,"origin":"y","title":"Something","author":null,"date":null,"description":null}"#,
+            "\n"
+        );
+        std::fs::write(dir.path().join("labels.jsonl"), labels).expect("labels");
+        let eval = evaluate(dir.path()).expect("scores");
+        assert_eq!(
+            eval.predictions[0].date.as_deref(),
+            Some("2024-03-02T23:30:00-05:00"),
+            "the page's offset is kept"
+        );
+        let all = &eval.groups[0];
+        assert_eq!(
+            all.title,
+            FieldScore {
+                exact: 1,
+                lenient: 1,
+                labelled: 2
+            }
+        );
+        assert_eq!(
+            all.author,
+            FieldScore {
+                exact: 1,
+                lenient: 1,
+                labelled: 1
+            }
+        );
+        assert_eq!(
+            all.date,
+            FieldScore {
+                exact: 1,
+                lenient: 1,
+                labelled: 1
+            }
+        );
+        let groups: Vec<&str> = eval.groups.iter().map(|g| g.group.as_str()).collect();
+        assert_eq!(groups, ["all", "x", "y"]);
+    }
+}

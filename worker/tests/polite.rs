@@ -1,0 +1,914 @@
+//! The scraper's manners against a loopback site that misbehaves on purpose (axum on
+//! 127.0.0.1:0): 429/503 with `Retry-After`, robots.txt rules and `Crawl-delay`, conditional
+//! requests, known pages, other hosts, wrong content types, endless and trickling bodies, and
+//! per-host limits shared through Redis (with `TEST_REDIS_URL`).
+//!
+//! Timing is asserted only as loose lower bounds on the spacing the scraper must keep.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri, header};
+use axum::response::Response;
+use bytes::Bytes;
+use chrono::Utc;
+use mediawarm_shared::domain::{Selectors, Source, SourceKind, SourceName};
+use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_worker::scraper::{ScrapeOutput, Scraper, ScraperConfig};
+
+/// How a reply's body is sent.
+#[derive(Clone)]
+enum Payload {
+    /// All at once.
+    Fixed(String),
+    /// 64 KiB chunks forever.
+    Endless,
+    /// One byte every 100 ms forever.
+    Trickle,
+}
+
+#[derive(Clone)]
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    payload: Payload,
+    delay: Option<Duration>,
+    /// Answer 304 when the request's `If-None-Match` equals it (and send it as `ETag`).
+    etag: Option<String>,
+}
+
+impl Reply {
+    fn ok(content_type: &str, body: impl Into<String>) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("content-type", content_type.to_owned())],
+            payload: Payload::Fixed(body.into()),
+            delay: None,
+            etag: None,
+        }
+    }
+
+    fn html(body: impl Into<String>) -> Self {
+        Self::ok("text/html; charset=utf-8", body)
+    }
+
+    fn rss(body: impl Into<String>) -> Self {
+        Self::ok("application/rss+xml", body)
+    }
+
+    fn status(code: u16) -> Self {
+        Self {
+            status: code,
+            ..Self::ok("text/plain", format!("status {code}"))
+        }
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn etag(mut self, etag: &str) -> Self {
+        self.etag = Some(etag.to_owned());
+        self
+    }
+}
+
+/// One request as the site saw it.
+#[derive(Clone, Debug)]
+struct Hit {
+    path: String,
+    at: Instant,
+    if_none_match: Option<String>,
+    user_agent: Option<String>,
+}
+
+#[derive(Default)]
+struct SiteState {
+    /// Per path: replies served in order, the last one repeating.
+    routes: Mutex<HashMap<String, VecDeque<Reply>>>,
+    hits: Mutex<Vec<Hit>>,
+    bytes_sent: Mutex<HashMap<String, usize>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+struct Site {
+    base: String,
+    state: Arc<SiteState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn serve(State(state): State<Arc<SiteState>>, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().to_owned();
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let if_none_match = text(header::IF_NONE_MATCH);
+    state.hits.lock().expect("hits").push(Hit {
+        path: path.clone(),
+        at: Instant::now(),
+        if_none_match: if_none_match.clone(),
+        user_agent: text(header::USER_AGENT),
+    });
+    let reply = {
+        let mut routes = state.routes.lock().expect("routes");
+        match routes.get_mut(&path) {
+            Some(queue) if queue.len() > 1 => queue.pop_front(),
+            Some(queue) => queue.front().cloned(),
+            None => None,
+        }
+    }
+    .unwrap_or_else(|| Reply::status(404));
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    if let Some(delay) = reply.delay {
+        tokio::time::sleep(delay).await;
+    }
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    if let Some(etag) = &reply.etag
+        && if_none_match.as_deref() == Some(etag.as_str())
+    {
+        return Response::builder()
+            .status(304)
+            .header(header::ETAG, etag)
+            .body(Body::empty())
+            .expect("valid response");
+    }
+    let mut response = Response::builder().status(reply.status);
+    for (name, value) in &reply.headers {
+        response = response.header(*name, value);
+    }
+    if let Some(etag) = &reply.etag {
+        response = response.header(header::ETAG, etag);
+    }
+    let counter = Arc::clone(&state);
+    let body = match reply.payload {
+        Payload::Fixed(text) => Body::from(text),
+        Payload::Endless => Body::from_stream(futures::stream::unfold((), move |()| {
+            let (counter, path) = (Arc::clone(&counter), path.clone());
+            async move {
+                *counter
+                    .bytes_sent
+                    .lock()
+                    .expect("bytes")
+                    .entry(path)
+                    .or_default() += 65536;
+                Some((Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 65536])), ()))
+            }
+        })),
+        Payload::Trickle => Body::from_stream(futures::stream::unfold((), move |()| {
+            let (counter, path) = (Arc::clone(&counter), path.clone());
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                *counter
+                    .bytes_sent
+                    .lock()
+                    .expect("bytes")
+                    .entry(path)
+                    .or_default() += 1;
+                Some((Ok::<_, std::io::Error>(Bytes::from_static(b"<")), ()))
+            }
+        })),
+    };
+    response.body(body).expect("valid response")
+}
+
+impl Site {
+    async fn start() -> Site {
+        let state = Arc::new(SiteState::default());
+        let app = Router::new().fallback(serve).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a port");
+        let port = listener.local_addr().expect("local address").port();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Site {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+            server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Serves `replies` at `path` in order, the last one repeating; `{base}` in bodies
+    /// becomes the site's base URL.
+    fn route(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
+        let replies = replies
+            .into_iter()
+            .map(|mut r| {
+                if let Payload::Fixed(text) = &r.payload {
+                    r.payload = Payload::Fixed(text.replace("{base}", &self.base));
+                }
+                r
+            })
+            .collect();
+        self.state
+            .routes
+            .lock()
+            .expect("routes")
+            .insert(path.to_owned(), replies);
+    }
+
+    fn hits_of(&self, path: &str) -> Vec<Hit> {
+        let hits = self.state.hits.lock().expect("hits");
+        hits.iter().filter(|h| h.path == path).cloned().collect()
+    }
+
+    fn count(&self, path: &str) -> usize {
+        self.hits_of(path).len()
+    }
+
+    fn all_hits(&self) -> Vec<Hit> {
+        self.state.hits.lock().expect("hits").clone()
+    }
+
+    fn bytes_sent(&self, path: &str) -> usize {
+        self.state
+            .bytes_sent
+            .lock()
+            .expect("bytes")
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+struct TestStore {
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+async fn test_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cfg = StoreConfig {
+        database_url: None,
+        sqlite_path: dir.path().join("mediawarm.db"),
+        ..StoreConfig::default()
+    };
+    let store = Store::connect(&cfg).await.expect("sqlite connects");
+    store.migrate().await.expect("sqlite migrates");
+    let gazette = SourceName::parse("gazette").expect("valid name");
+    store
+        .ensure_import_sources(std::slice::from_ref(&gazette))
+        .await
+        .expect("source");
+    TestStore { store, _dir: dir }
+}
+
+fn config() -> ScraperConfig {
+    ScraperConfig {
+        allow_loopback: true,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        retry_base: Duration::from_millis(20),
+        retry_max_delay: Duration::from_millis(100),
+        ..ScraperConfig::default()
+    }
+}
+
+fn scraper_with(cfg: ScraperConfig) -> Scraper {
+    Scraper::new(cfg).expect("client builds")
+}
+
+fn source(kind: SourceKind, url: &str, rate: f64) -> Source {
+    Source {
+        name: SourceName::parse("gazette").expect("valid name"),
+        kind,
+        url: url.to_owned(),
+        selectors: None,
+        schedule: None,
+        rate_limit_per_sec: rate,
+        enabled: true,
+    }
+}
+
+fn rss(items: &[&str]) -> String {
+    let items: String = items
+        .iter()
+        .map(|path| {
+            format!(
+                "<item><title>Item {path}</title><link>{{base}}{path}</link>\
+                 <pubDate>Tue, 02 Jan 2024 10:00:00 +0000</pubDate></item>"
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>G</title><link>{{base}}/</link>
+<description>News</description>{items}</channel></rss>"#
+    )
+}
+
+fn page(title: &str) -> String {
+    format!(
+        r#"<html><head><title>{title}</title><meta property="og:title" content="{title}">
+<meta property="article:published_time" content="2024-01-02T09:00:00Z"></head>
+<body><h1>{title}</h1></body></html>"#
+    )
+}
+
+async fn scrape_ok(scraper: &Scraper, source: &Source, store: &Store) -> ScrapeOutput {
+    scraper
+        .scrape(source, store, false)
+        .await
+        .expect("scrape succeeds")
+}
+
+fn gaps(hits: &[Hit]) -> Vec<Duration> {
+    hits.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_seconds_is_waited_for_then_retried() {
+    let site = Site::start().await;
+    site.route(
+        "/feed.xml",
+        [
+            Reply::status(429).header("retry-after", "1"),
+            Reply::rss(rss(&["/a1"])),
+        ],
+    );
+    site.route("/a1", [Reply::html(page("One"))]);
+    let store = test_store().await;
+    let out = scrape_ok(
+        &scraper_with(config()),
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    assert_eq!(out.articles.len(), 1);
+    let feed = site.hits_of("/feed.xml");
+    assert_eq!(feed.len(), 2, "one 429, one success");
+    assert!(
+        gaps(&feed)[0] >= Duration::from_millis(800),
+        "Retry-After: 1 was honoured ({:?})",
+        gaps(&feed)
+    );
+    let ua = feed[0].user_agent.clone().unwrap_or_default();
+    assert!(ua.starts_with("mediawarm/") && ua.contains("+http"), "{ua}");
+}
+
+#[tokio::test]
+async fn a_503_with_retry_after_as_an_http_date_is_waited_for_then_retried() {
+    let site = Site::start().await;
+    let at = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    site.route(
+        "/feed.xml",
+        [
+            Reply::status(503).header("retry-after", at),
+            Reply::rss(rss(&["/a1"])),
+        ],
+    );
+    site.route("/a1", [Reply::html(page("One"))]);
+    let store = test_store().await;
+    let out = scrape_ok(
+        &scraper_with(config()),
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    assert_eq!(out.articles.len(), 1);
+    let feed = site.hits_of("/feed.xml");
+    assert_eq!(feed.len(), 2);
+    assert!(
+        gaps(&feed)[0] >= Duration::from_millis(500),
+        "the date was honoured ({:?})",
+        gaps(&feed)
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_cap_ends_the_attempts_as_transient() {
+    let site = Site::start().await;
+    site.route(
+        "/feed.xml",
+        [Reply::status(429).header("retry-after", "3600")],
+    );
+    let store = test_store().await;
+    let err = scraper_with(config())
+        .scrape(
+            &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+            &store.store,
+            false,
+        )
+        .await
+        .expect_err("gives up");
+    assert!(!err.is_permanent(), "{err}");
+    assert_eq!(
+        site.count("/feed.xml"),
+        1,
+        "no retry within the hour asked for"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff_up_to_the_limit() {
+    let site = Site::start().await;
+    site.route("/feed.xml", [Reply::status(502)]);
+    let store = test_store().await;
+    let scraper = scraper_with(ScraperConfig {
+        max_retries: 2,
+        ..config()
+    });
+    let err = scraper
+        .scrape(
+            &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+            &store.store,
+            false,
+        )
+        .await
+        .expect_err("keeps failing");
+    assert!(!err.is_permanent(), "{err}");
+    assert_eq!(site.count("/feed.xml"), 3, "one attempt and two retries");
+}
+
+#[tokio::test]
+async fn robots_disallow_is_honoured_and_the_page_is_never_requested() {
+    let site = Site::start().await;
+    site.route(
+        "/robots.txt",
+        [Reply::ok(
+            "text/plain",
+            "User-agent: *\nDisallow: /private\nAllow: /private/open\n",
+        )],
+    );
+    site.route(
+        "/feed.xml",
+        [Reply::rss(rss(&["/a1", "/private/a2", "/private/open/a3"]))],
+    );
+    site.route("/a1", [Reply::html(page("One"))]);
+    site.route("/private/a2", [Reply::html(page("Two"))]);
+    site.route("/private/open/a3", [Reply::html(page("Three"))]);
+    site.route("/private/feed.xml", [Reply::rss(rss(&["/a1"]))]);
+    let store = test_store().await;
+    let scraper = scraper_with(config());
+    let out = scrape_ok(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    assert_eq!(site.count("/private/a2"), 0, "disallowed");
+    assert_eq!(site.count("/a1"), 1);
+    assert_eq!(site.count("/private/open/a3"), 1, "the longer Allow wins");
+    let titles: Vec<&str> = out.articles.iter().map(|a| a.title.as_str()).collect();
+    assert!(
+        titles.contains(&"One") && titles.contains(&"Three"),
+        "{titles:?}"
+    );
+
+    let err = scraper
+        .scrape(
+            &source(SourceKind::Rss, &site.url("/private/feed.xml"), 100.0),
+            &store.store,
+            false,
+        )
+        .await
+        .expect_err("a disallowed start URL fails");
+    assert!(err.is_permanent(), "{err}");
+    assert!(err.to_string().contains("robots.txt"), "{err}");
+    assert_eq!(site.count("/private/feed.xml"), 0);
+    assert_eq!(
+        site.count("/robots.txt"),
+        1,
+        "robots.txt is cached per origin"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_robots_txt_closes_the_site_for_now() {
+    let site = Site::start().await;
+    site.route("/robots.txt", [Reply::status(500)]);
+    site.route("/feed.xml", [Reply::rss(rss(&["/a1"]))]);
+    let store = test_store().await;
+    let err = scraper_with(config())
+        .scrape(
+            &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+            &store.store,
+            false,
+        )
+        .await
+        .expect_err("robots.txt 5xx");
+    assert!(!err.is_permanent(), "{err}");
+    assert_eq!(site.count("/feed.xml"), 0);
+}
+
+#[tokio::test]
+async fn crawl_delay_spaces_the_requests_to_the_host() {
+    let site = Site::start().await;
+    site.route(
+        "/robots.txt",
+        [Reply::ok(
+            "text/plain",
+            "User-agent: mediawarm\nCrawl-delay: 0.4\n",
+        )],
+    );
+    site.route("/feed.xml", [Reply::rss(rss(&["/a1", "/a2", "/a3"]))]);
+    for path in ["/a1", "/a2", "/a3"] {
+        site.route(path, [Reply::html(page(path))]);
+    }
+    let store = test_store().await;
+    let out = scrape_ok(
+        &scraper_with(config()),
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    assert_eq!(out.articles.len(), 3);
+    let hits = site.all_hits();
+    assert_eq!(hits[0].path, "/robots.txt", "robots.txt comes first");
+    let after_robots: Vec<Hit> = hits[1..].to_vec();
+    assert_eq!(after_robots.len(), 4);
+    for gap in gaps(&after_robots) {
+        assert!(
+            gap >= Duration::from_millis(300),
+            "Crawl-delay 0.4 s: gaps {:?}",
+            gaps(&after_robots)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_304_on_the_start_url_costs_no_parse_and_no_write() {
+    let site = Site::start().await;
+    site.route(
+        "/feed.xml",
+        [Reply::rss(rss(&["/a1", "/a2"])).etag("\"v1\"")],
+    );
+    site.route("/a1", [Reply::html(page("One"))]);
+    site.route("/a2", [Reply::html(page("Two"))]);
+    let store = test_store().await;
+    let scraper = scraper_with(config());
+    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 100.0);
+
+    let first = scrape_ok(&scraper, &gazette, &store.store).await;
+    assert_eq!(first.articles.len(), 2);
+    store
+        .store
+        .upsert_articles(&first.articles, Utc::now())
+        .await
+        .expect("the job stores them");
+    let feed_url = site.url("/feed.xml");
+    let before = store
+        .store
+        .fetch_records(std::slice::from_ref(&feed_url))
+        .await
+        .expect("records");
+    assert_eq!(before[&feed_url].etag.as_deref(), Some("\"v1\""));
+
+    let second = scrape_ok(&scraper, &gazette, &store.store).await;
+    assert!(second.articles.is_empty(), "{:#?}", second.articles);
+    assert_eq!(second.pages_not_modified, 1);
+    assert_eq!(second.pages_fetched, 0);
+    let feed = site.hits_of("/feed.xml");
+    assert_eq!(feed.len(), 2);
+    assert_eq!(feed[1].if_none_match.as_deref(), Some("\"v1\""));
+    assert_eq!((site.count("/a1"), site.count("/a2")), (1, 1));
+    let after = store
+        .store
+        .fetch_records(std::slice::from_ref(&feed_url))
+        .await
+        .expect("records");
+    assert_eq!(before, after, "a 304 writes nothing");
+}
+
+#[tokio::test]
+async fn a_304_is_not_trusted_when_the_last_runs_articles_were_not_stored() {
+    let site = Site::start().await;
+    site.route("/feed.xml", [Reply::rss(rss(&["/a1"])).etag("\"v1\"")]);
+    site.route("/a1", [Reply::html(page("One"))]);
+    let store = test_store().await;
+    let scraper = scraper_with(config());
+    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 100.0);
+    let first = scrape_ok(&scraper, &gazette, &store.store).await;
+    assert_eq!(first.articles.len(), 1);
+    let second = scrape_ok(&scraper, &gazette, &store.store).await;
+    assert_eq!(
+        second.articles.len(),
+        1,
+        "the upsert never happened: fetched in full"
+    );
+    let feed = site.hits_of("/feed.xml");
+    assert_eq!(feed.len(), 3, "full, conditional (304), full again");
+    assert_eq!(feed[2].if_none_match, None);
+}
+
+#[tokio::test]
+async fn known_pages_are_skipped_unless_the_feed_says_they_changed() {
+    let site = Site::start().await;
+    site.route(
+        "/atom.xml",
+        [Reply::ok(
+            "application/atom+xml",
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>G</title><id>urn:g</id>
+<updated>2024-02-01T00:00:00Z</updated>
+<entry><title>Old</title><id>urn:1</id><link href="{base}/old"/>
+  <published>2020-01-01T00:00:00Z</published><updated>2020-01-02T00:00:00Z</updated></entry>
+<entry><title>Changed</title><id>urn:2</id><link href="{base}/changed"/>
+  <published>2020-01-01T00:00:00Z</published><updated>2999-01-01T00:00:00Z</updated></entry>
+<entry><title>New</title><id>urn:3</id><link href="{base}/new"/>
+  <updated>2020-01-01T00:00:00Z</updated></entry>
+</feed>"#,
+        )],
+    );
+    site.route("/old", [Reply::html(page("Old page")).etag("\"o\"")]);
+    site.route(
+        "/changed",
+        [Reply::html(page("Changed page")).etag("\"c\"")],
+    );
+    site.route("/new", [Reply::html(page("New page"))]);
+    let store = test_store().await;
+    let scraper = scraper_with(config());
+    let gazette = source(SourceKind::Atom, &site.url("/atom.xml"), 100.0);
+    let first = scrape_ok(&scraper, &gazette, &store.store).await;
+    assert_eq!(first.articles.len(), 3);
+    store
+        .store
+        .upsert_articles(&first.articles, Utc::now())
+        .await
+        .expect("stored");
+
+    let second = scraper
+        .scrape(&gazette, &store.store, false)
+        .await
+        .expect("scrape");
+    assert_eq!(site.count("/old"), 1, "known and unchanged: not refetched");
+    assert_eq!(site.count("/new"), 1, "known: not refetched");
+    let changed = site.hits_of("/changed");
+    assert_eq!(changed.len(), 2, "the feed says it changed");
+    assert_eq!(
+        changed[1].if_none_match.as_deref(),
+        Some("\"c\""),
+        "conditionally"
+    );
+    assert!(second.articles.is_empty(), "304: the stored article stands");
+    assert_eq!(second.pages_not_modified, 1);
+
+    let refreshed = scraper
+        .scrape(&gazette, &store.store, true)
+        .await
+        .expect("scrape");
+    assert_eq!(refreshed.articles.len(), 3, "refresh fetches everything");
+    assert_eq!(site.count("/old"), 2);
+    assert_eq!(
+        site.hits_of("/old")[1].if_none_match,
+        None,
+        "unconditionally"
+    );
+}
+
+#[tokio::test]
+async fn links_and_redirects_to_other_hosts_are_skipped() {
+    let site = Site::start().await;
+    let other = Site::start().await;
+    other.route("/elsewhere", [Reply::html(page("Elsewhere"))]);
+    let elsewhere = other.url("/elsewhere");
+    site.route(
+        "/list",
+        [Reply::html(format!(
+            r#"<ul><li><a href="/a1">1</a></li><li><a href="{elsewhere}">2</a></li>
+<li><a href="/hop">3</a></li></ul>"#
+        ))],
+    );
+    site.route("/a1", [Reply::html(page("One"))]);
+    site.route(
+        "/hop",
+        [Reply::status(302).header("location", elsewhere.clone())],
+    );
+    let store = test_store().await;
+    let mut listing = source(SourceKind::Html, &site.url("/list"), 100.0);
+    listing.selectors = Some(Selectors {
+        links: Some("li a".to_owned()),
+        ..Selectors::default()
+    });
+    let out = scrape_ok(&scraper_with(config()), &listing, &store.store).await;
+    let titles: Vec<&str> = out.articles.iter().map(|a| a.title.as_str()).collect();
+    assert_eq!(titles, ["One"]);
+    assert_eq!(site.count("/hop"), 1);
+    assert!(other.all_hits().is_empty(), "{:?}", other.all_hits());
+}
+
+#[tokio::test]
+async fn wrong_content_types_are_skipped_without_reading_the_body() {
+    let site = Site::start().await;
+    site.route(
+        "/list",
+        [Reply::html(
+            r#"<a class="s" href="/doc.pdf">pdf</a><a class="s" href="/pic">pic</a><a class="s" href="/ok">ok</a>"#,
+        )],
+    );
+    site.route(
+        "/doc.pdf",
+        [Reply {
+            payload: Payload::Endless,
+            ..Reply::ok("application/pdf", "")
+        }],
+    );
+    site.route("/pic", [Reply::ok("image/png", "\u{89}PNG")]);
+    site.route("/ok", [Reply::html(page("Fine"))]);
+    site.route("/data.json", [Reply::ok("application/octet-stream", "{}")]);
+    let store = test_store().await;
+    let scraper = scraper_with(ScraperConfig {
+        max_body_bytes: 64 * 1024 * 1024,
+        ..config()
+    });
+    let mut listing = source(SourceKind::Html, &site.url("/list"), 100.0);
+    listing.selectors = Some(Selectors {
+        links: Some("a.s".to_owned()),
+        ..Selectors::default()
+    });
+    let out = scrape_ok(&scraper, &listing, &store.store).await;
+    let titles: Vec<&str> = out.articles.iter().map(|a| a.title.as_str()).collect();
+    assert_eq!(titles, ["Fine"]);
+    assert_eq!(site.count("/doc.pdf"), 1);
+    assert!(
+        site.bytes_sent("/doc.pdf") < 16 * 1024 * 1024,
+        "the PDF was dropped unread ({} bytes produced)",
+        site.bytes_sent("/doc.pdf")
+    );
+    let err = scraper
+        .scrape(
+            &source(SourceKind::Rss, &site.url("/data.json"), 100.0),
+            &store.store,
+            false,
+        )
+        .await
+        .expect_err("not a feed");
+    assert!(err.is_permanent(), "{err}");
+}
+
+#[tokio::test]
+async fn endless_and_trickling_bodies_are_cut_off() {
+    let site = Site::start().await;
+    site.route(
+        "/feed.xml",
+        [Reply::rss(rss(&["/endless", "/trickle", "/fine"]))],
+    );
+    site.route(
+        "/endless",
+        [Reply {
+            payload: Payload::Endless,
+            ..Reply::html("")
+        }],
+    );
+    site.route(
+        "/trickle",
+        [Reply {
+            payload: Payload::Trickle,
+            ..Reply::html("")
+        }],
+    );
+    site.route("/fine", [Reply::html(page("Fine"))]);
+    site.route(
+        "/endless-feed.xml",
+        [Reply {
+            payload: Payload::Endless,
+            ..Reply::rss("")
+        }],
+    );
+    let store = test_store().await;
+    let scraper = scraper_with(ScraperConfig {
+        max_body_bytes: 1024 * 1024,
+        request_timeout: Duration::from_millis(800),
+        max_retries: 0,
+        ..config()
+    });
+    let out = scrape_ok(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    let titles: Vec<&str> = out.articles.iter().map(|a| a.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["Item /endless", "Item /trickle", "Fine"],
+        "cut-off pages fall back to the feed item"
+    );
+    assert_eq!(out.pages_fetched, 2, "the feed and /fine");
+    assert!(site.bytes_sent("/endless") < 32 * 1024 * 1024);
+    let err = scraper
+        .scrape(
+            &source(SourceKind::Rss, &site.url("/endless-feed.xml"), 100.0),
+            &store.store,
+            false,
+        )
+        .await
+        .expect_err("an endless start URL fails");
+    assert!(err.to_string().contains("cap"), "{err}");
+}
+
+/// Deletes every key under `prefix` (SCAN + UNLINK).
+async fn clean_redis(url: &str, prefix: &str) {
+    let client = redis::Client::open(url).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis answers");
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(500)
+            .query_async(&mut conn)
+            .await
+            .expect("scan");
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .expect("unlink");
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+}
+
+#[tokio::test]
+async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
+    let Ok(redis_url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("skipped: TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!("test:polite:{}:", ulid::Ulid::generate());
+    let site = Site::start().await;
+    let paths: Vec<String> = (0..8).map(|i| format!("/p{i}")).collect();
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    site.route("/feed.xml", [Reply::rss(rss(&refs))]);
+    for path in &paths {
+        site.route(
+            path,
+            [Reply {
+                delay: Some(Duration::from_millis(300)),
+                ..Reply::html(page(path))
+            }],
+        );
+    }
+    let shared = ScraperConfig {
+        redis_url: Some(redis_url.clone()),
+        redis_prefix: prefix.clone(),
+        per_host_concurrency: 1,
+        ..config()
+    };
+    let (a, b) = (scraper_with(shared.clone()), scraper_with(shared));
+    let (store_a, store_b) = (test_store().await, test_store().await);
+    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 5.0);
+    let (out_a, out_b) = tokio::join!(
+        a.scrape(&gazette, &store_a.store, false),
+        b.scrape(&gazette, &store_b.store, false)
+    );
+    let (out_a, out_b) = (out_a.expect("a scrapes"), out_b.expect("b scrapes"));
+    clean_redis(&redis_url, &prefix).await;
+    assert_eq!((out_a.articles.len(), out_b.articles.len()), (8, 8));
+
+    let hits = site.all_hits();
+    assert_eq!(
+        hits.len(),
+        2 + 2 + 16,
+        "two robots.txt, two feeds, 16 pages"
+    );
+    let most_in_any_second = hits
+        .iter()
+        .map(|first| {
+            hits.iter()
+                .filter(|h| h.at >= first.at && h.at < first.at + Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        most_in_any_second <= 8,
+        "5 requests a second shared by both scrapers; saw {most_in_any_second} in one second"
+    );
+    assert_eq!(
+        site.state.max_in_flight.load(Ordering::SeqCst),
+        1,
+        "one request in flight per host across both scrapers"
+    );
+}
