@@ -347,6 +347,7 @@ fn worker_args() -> WorkerArgs {
         warm_top_n: 50,
         scrape_allow_loopback: true,
         scrape_user_agent: "mediawarm-faults".to_owned(),
+        scrape_max_retries: 0,
         no_cron: true,
     }
 }

@@ -50,6 +50,10 @@ pub struct WorkerArgs {
         default_value = "mediawarm/0.1 (+https://github.com/mediawarm/mediawarm)"
     )]
     pub scrape_user_agent: String,
+    /// Retries of one request on 429/502/503/504 and timeouts, within a scrape (honouring
+    /// `Retry-After`); the job's own retries come after these.
+    #[arg(long, env = "SCRAPE_MAX_RETRIES", default_value_t = 3)]
+    pub scrape_max_retries: u32,
     /// Do not run the cron scheduler in this process (consume jobs only).
     #[arg(long, env = "NO_CRON", default_value_t = false)]
     pub no_cron: bool,
@@ -93,6 +97,7 @@ impl WorkerArgs {
             allow_loopback: self.scrape_allow_loopback,
             redis_url: redis_url.filter(|u| !u.is_empty()).map(str::to_owned),
             redis_prefix: format!("{}:", self.queue_namespace),
+            max_retries: self.scrape_max_retries,
             ..ScraperConfig::default()
         }
     }

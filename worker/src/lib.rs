@@ -79,7 +79,8 @@ impl Context {
         args: WorkerArgs,
     ) -> Result<Arc<Self>, StartError> {
         let secret = store.cursor_secret().await?;
-        let scraper = Scraper::new(args.scraper_config())?;
+        let scraper =
+            Scraper::new(args.scraper_config_shared(queue.config().redis_url.as_deref()))?;
         Ok(Arc::new(Self {
             views: ViewContext {
                 cursors: CursorCodec::new(&secret),

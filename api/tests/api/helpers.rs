@@ -228,6 +228,7 @@ pub(crate) fn test_worker_args() -> WorkerArgs {
         warm_top_n: 50,
         scrape_allow_loopback: true,
         scrape_user_agent: "mediawarm-tests".to_owned(),
+        scrape_max_retries: 0,
         no_cron: false,
     }
 }
