@@ -19,6 +19,7 @@
 //! - [`queue`]: the apalis queues (Redis or SQLite) behind one small module, and `enqueue`
 //!   with backpressure.
 //! - [`hot`]: hot-key tracking for warming.
+//! - [`telemetry`]: the binaries' logging set-up.
 
 pub mod cache;
 pub mod config;
@@ -29,4 +30,5 @@ pub mod jobs;
 pub mod queue;
 pub mod sources_file;
 pub mod store;
+pub mod telemetry;
 pub mod views;

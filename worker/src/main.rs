@@ -66,13 +66,7 @@ struct ExtractArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     dotenvy::dotenv().ok();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    mediawarm_shared::telemetry::init();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Extract(args)) => extract(args),
