@@ -5,7 +5,11 @@
 //! when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset).
 //!
 //! What they hold the worker to:
-//! - two processes' schedulers make exactly one job per cron tick, with no gap;
+//! - three processes' schedulers make exactly one job per tick of a per-second cron for 30 s
+//!   (`CRON_WINDOW_SECS` shortens the window for a local run), with no gap;
+//! - 500 scrape jobs consumed by two processes while one of them is SIGKILLed three times
+//!   (and restarted each time) all end done, with every article stored once and one settled
+//!   run record per job; the same with SIGTERM, where no job even needs a rerun;
 //! - a job whose worker is SIGKILLed mid-scrape is rerun by another live worker and ends
 //!   done, without duplicate articles;
 //! - the same when every worker died and a fresh one starts (a deploy);
@@ -21,10 +25,10 @@
 mod harness;
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use harness::{Deployment, HEARTBEAT_MS, Stack, Worker, millis_between};
+use harness::{DEADLINE, Deployment, HEARTBEAT_MS, Stack, Worker, millis_between};
 use mediawarm_shared::domain::{RunStatus, SourceName};
 use mediawarm_shared::jobs::{JobRecord, JobStatus};
 use mediawarm_testkit::{FeedBehaviour, FixtureSite};
@@ -32,8 +36,29 @@ use mediawarm_testkit::{FeedBehaviour, FixtureSite};
 /// One scenario at a time in this binary.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Ticks the cron scenario checks (one per second).
-const WINDOW_TICKS: i64 = 6;
+/// Ticks the cron scenario checks (one per second) unless `CRON_WINDOW_SECS` says otherwise.
+const CRON_WINDOW_TICKS: i64 = 30;
+
+/// The worker processes whose schedulers compete for each cron tick.
+const CRON_WORKERS: &[&str] = &["a", "b", "c"];
+
+/// Sources in the workload scenarios, each on its own fixture site (article URLs differ).
+const WORKLOAD_SOURCES: usize = 50;
+
+/// Scrapes of each source in a workload, enqueued round-robin: 50 × 10 = 500 jobs.
+const WORKLOAD_ROUNDS: usize = 10;
+
+/// Articles each workload site publishes.
+const WORKLOAD_ARTICLES: usize = 2;
+
+/// How long each workload feed takes to answer, so that a signal finds jobs in flight.
+const WORKLOAD_FEED_DELAY: Duration = Duration::from_millis(100);
+
+/// Signals sent to the victim worker during a workload.
+const FAULTS: usize = 3;
+
+/// How long a workload may take to drain.
+const WORKLOAD_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Articles the fixture site publishes.
 const ARTICLES: usize = 5;
@@ -102,6 +127,15 @@ fn job_done_by(worker: &Worker, job_id: &str) -> bool {
         .any(|line| line.contains(job_id) && line.contains("job done"))
 }
 
+/// The cron window: `CRON_WINDOW_SECS` (for a quicker local run), else [`CRON_WINDOW_TICKS`].
+fn cron_window_ticks() -> i64 {
+    std::env::var("CRON_WINDOW_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&ticks: &i64| ticks > 0)
+        .unwrap_or(CRON_WINDOW_TICKS)
+}
+
 async fn cron_makes_one_job_per_tick(stack: Stack) {
     let _serial = SERIAL.lock().await;
     let Some(dep) = Deployment::new(stack).await else {
@@ -112,22 +146,29 @@ async fn cron_makes_one_job_per_tick(stack: Stack) {
     let source = dep
         .add_source("ticker", &site.feed_url(), Some("* * * * * *"))
         .await;
-    let mut a = dep.spawn_worker("a", &[]);
-    let mut b = dep.spawn_worker("b", &[]);
-    a.wait_log("scheduler: sources loaded").await;
-    b.wait_log("scheduler: sources loaded").await;
+    let mut workers: Vec<Worker> = CRON_WORKERS
+        .iter()
+        .map(|name| dep.spawn_worker(name, &[]))
+        .collect();
+    for worker in &mut workers {
+        worker.wait_log("scheduler: sources loaded").await;
+    }
+    let all: Vec<&Worker> = workers.iter().collect();
 
+    let window_ticks = cron_window_ticks();
     let first = Utc::now().timestamp() + 1;
-    let last = first + WINDOW_TICKS - 1;
+    let last = first + window_ticks - 1;
     let prefix = format!("cron:{}:", source.name);
     let tick_of = |key: &str| -> i64 {
         key.strip_prefix(&prefix)
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(|| panic!("malformed de-dup key {key:?}"))
     };
-    dep.wait_for(
+    let window = Duration::from_secs(window_ticks.unsigned_abs());
+    dep.wait_within(
+        window + DEADLINE,
         "the window's last tick to be enqueued",
-        &[&a, &b],
+        &all,
         || async {
             let keys = dep.peek.dedup_keys(&prefix).await;
             keys.iter()
@@ -145,8 +186,7 @@ async fn cron_makes_one_job_per_tick(stack: Stack) {
     for tick in first..=last {
         let jobs = per_tick.get(&tick).map_or(0, Vec::len);
         if jobs != 1 {
-            a.print_log();
-            b.print_log();
+            all.iter().for_each(|w| w.print_log());
         }
         assert_eq!(
             jobs, 1,
@@ -164,20 +204,23 @@ async fn cron_makes_one_job_per_tick(stack: Stack) {
         keys.len(),
         "{stack:?}: every scrape job came from a de-duplicated tick"
     );
-    let lost = [&a, &b].map(|w| w.log().matches(LOST_TICK).count());
+    let lost: Vec<usize> = all
+        .iter()
+        .map(|w| w.log().matches(LOST_TICK).count())
+        .collect();
     assert!(
         lost.iter().sum::<usize>() > 0,
-        "{stack:?}: both schedulers should have tried the same ticks"
+        "{stack:?}: the schedulers should have competed for the same ticks"
     );
 
-    let window: Vec<String> = (first..=last)
+    let in_window: Vec<String> = (first..=last)
         .filter_map(|t| per_tick.get(&t))
         .flatten()
         .cloned()
         .collect();
     let mut latencies = Vec::new();
-    for id in &window {
-        let job = finished(&dep, id, &[&a, &b]).await;
+    for id in &in_window {
+        let job = finished(&dep, id, &all).await;
         assert_eq!(job.status, JobStatus::Done, "{stack:?}: {job:?}");
         let run = run_of(&dep, &source.name, id).await;
         latencies.push(millis_between(job.created_at, run.started_at));
@@ -185,13 +228,233 @@ async fn cron_makes_one_job_per_tick(stack: Stack) {
     latencies.sort_unstable();
     assert_articles_once(&dep, &source.name).await;
     println!(
-        "{stack:?}: ticks {first}..={last} one job each ({} ticks seen in all: {ticks:?}); \
-         ticks lost to the other scheduler (a, b): {lost:?}; pickup (enqueue → run start) ms: {latencies:?}",
+        "{stack:?}: {} schedulers, ticks {first}..={last} ({window_ticks} s) one job each \
+         ({} ticks seen in all, no gap); ticks each scheduler lost to another: {lost:?}; \
+         pickup (enqueue → run start) ms, sorted: {latencies:?}",
+        all.len(),
         ticks.len()
     );
+    for worker in &mut workers {
+        assert!(
+            worker.exited().is_none(),
+            "{stack:?}: worker {} died",
+            worker.name
+        );
+    }
+}
+
+/// Which signal a workload scenario sends its victim worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// SIGKILL: a crash; the victim's in-flight jobs are orphaned and rerun elsewhere.
+    Kill,
+    /// SIGTERM: a stop; the victim finishes its in-flight jobs and exits 0.
+    Terminate,
+}
+
+/// How many `job done` lines a worker logged after its shutdown signal.
+fn jobs_done_after_signal(worker: &Worker) -> usize {
+    worker
+        .log()
+        .lines()
+        .skip_while(|line| !line.contains("shutdown signal received"))
+        .filter(|line| line.contains("job done"))
+        .count()
+}
+
+/// [`WORKLOAD_SOURCES`] × [`WORKLOAD_ROUNDS`] scrape jobs consumed by two workers, one of
+/// which receives `fault` [`FAULTS`] times and is restarted after each: every job ends done
+/// once, every article is stored once, every job has one settled run record.
+async fn workload_survives_faults(stack: Stack, fault: Fault) {
+    let _serial = SERIAL.lock().await;
+    let Some(dep) = Deployment::new(stack).await else {
+        return;
+    };
+    let mut sites = Vec::with_capacity(WORKLOAD_SOURCES);
+    let mut sources = Vec::with_capacity(WORKLOAD_SOURCES);
+    for i in 0..WORKLOAD_SOURCES {
+        let site = FixtureSite::start().await;
+        site.publish(&format!("w{i}"), WORKLOAD_ARTICLES, Utc::now());
+        site.set_feed(FeedBehaviour::Slow(WORKLOAD_FEED_DELAY));
+        let source = dep
+            .add_source(&format!("load{i}"), &site.feed_url(), None)
+            .await;
+        sources.push(source.name);
+        sites.push(site);
+    }
+    let mut job_ids: HashSet<String> = HashSet::new();
+    for _ in 0..WORKLOAD_ROUNDS {
+        for source in &sources {
+            job_ids.insert(dep.enqueue_scrape(source).await);
+        }
+    }
+    let total = job_ids.len();
+    assert_eq!(total, WORKLOAD_SOURCES * WORKLOAD_ROUNDS);
+
+    let started = Instant::now();
+    let mut victim = dep.spawn_worker("victim-0", NO_CRON);
+    let mut peer = dep.spawn_worker("peer", NO_CRON);
+    victim.wait_log("worker started").await;
+    peer.wait_log("worker started").await;
+    let mut done_after_signal = Vec::new();
+    let mut retired = Vec::new();
+    for round in 1..=FAULTS {
+        let threshold = i64::try_from(total * round / (FAULTS + 1)).expect("small");
+        dep.wait_within(
+            WORKLOAD_DEADLINE,
+            &format!("{threshold} jobs done"),
+            &[&victim, &peer],
+            || async {
+                let counts = dep.peek.scrape_job_counts().await;
+                (counts.get("done").copied().unwrap_or(0) >= threshold).then_some(())
+            },
+        )
+        .await;
+        match fault {
+            Fault::Kill => victim.kill(),
+            Fault::Terminate => {
+                victim.terminate();
+                let status = victim.wait_exit().await;
+                if status.code() != Some(0) {
+                    victim.print_log();
+                }
+                assert_eq!(
+                    status.code(),
+                    Some(0),
+                    "{stack:?}: {} exit status {status}",
+                    victim.name
+                );
+                done_after_signal.push(jobs_done_after_signal(&victim));
+            }
+        }
+        let next = dep.spawn_worker(&format!("victim-{round}"), NO_CRON);
+        retired.push(std::mem::replace(&mut victim, next));
+        victim.wait_log("worker started").await;
+    }
+    let counts = dep
+        .wait_within(
+            WORKLOAD_DEADLINE,
+            "every job to finish",
+            &[&victim, &peer],
+            || async {
+                let counts = dep.peek.scrape_job_counts().await;
+                let finished = counts.get("done").copied().unwrap_or(0)
+                    + counts.get("dead").copied().unwrap_or(0);
+                (usize::try_from(finished).ok() == Some(total)).then_some(counts)
+            },
+        )
+        .await;
+    let drained_in = started.elapsed();
+
+    let jobs = dep.scrape_jobs().await;
+    let not_done: Vec<&JobRecord> = jobs
+        .iter()
+        .filter(|j| j.status != JobStatus::Done)
+        .collect();
     assert!(
-        a.exited().is_none() && b.exited().is_none(),
-        "{stack:?}: a worker died"
+        not_done.is_empty(),
+        "{stack:?}: jobs not done ({counts:?}): {not_done:?}"
+    );
+    let recorded: HashSet<String> = jobs.iter().map(|j| j.id.clone()).collect();
+    assert_eq!(
+        recorded, job_ids,
+        "{stack:?}: the jobs recorded are the jobs enqueued"
+    );
+    let rerun = jobs.iter().filter(|j| j.attempts > 1).count();
+    let most_attempts = jobs.iter().map(|j| j.attempts).max().unwrap_or(0);
+
+    let mut skipped = 0;
+    for source in &sources {
+        let runs = dep.store.runs_for(source, 1000).await.expect("runs");
+        let mut per_job: BTreeMap<&str, usize> = BTreeMap::new();
+        for run in &runs {
+            *per_job.entry(run.job_id.as_str()).or_default() += 1;
+            assert!(
+                matches!(run.status, RunStatus::Succeeded | RunStatus::Skipped),
+                "{stack:?}: a run left {:?}: {run:?}",
+                run.status
+            );
+            if run.status == RunStatus::Skipped {
+                skipped += 1;
+            }
+        }
+        assert_eq!(
+            per_job.len(),
+            WORKLOAD_ROUNDS,
+            "{stack:?}: {source}: one run record per job"
+        );
+        assert!(
+            per_job.values().all(|&n| n == 1),
+            "{stack:?}: {source}: a job with several run records: {per_job:?}"
+        );
+        assert!(
+            per_job.keys().all(|id| job_ids.contains(*id)),
+            "{stack:?}: {source}: a run record of an unknown job"
+        );
+        let articles = dep.articles(source).await;
+        assert_eq!(
+            articles.len(),
+            WORKLOAD_ARTICLES,
+            "{stack:?}: {source}: article count"
+        );
+    }
+    let articles = dep.all_articles().await;
+    let urls: HashSet<&str> = articles.iter().map(|a| a.url.as_str()).collect();
+    let expected_urls: HashSet<String> = sites
+        .iter()
+        .enumerate()
+        .flat_map(|(i, site)| {
+            (0..WORKLOAD_ARTICLES).map(move |n| site.article_url(&format!("w{i}-{n}")))
+        })
+        .collect();
+    assert_eq!(
+        articles.len(),
+        WORKLOAD_SOURCES * WORKLOAD_ARTICLES,
+        "{stack:?}: article count"
+    );
+    assert_eq!(urls.len(), articles.len(), "{stack:?}: duplicate URLs");
+    assert_eq!(
+        urls,
+        expected_urls.iter().map(String::as_str).collect(),
+        "{stack:?}: the articles stored are the fixture's"
+    );
+
+    match fault {
+        Fault::Kill => assert!(
+            rerun > 0,
+            "{stack:?}: the SIGKILLs should have interrupted jobs in flight"
+        ),
+        Fault::Terminate => {
+            assert_eq!(
+                rerun, 0,
+                "{stack:?}: a job needed a rerun although every stop was graceful"
+            );
+            assert!(
+                done_after_signal.iter().sum::<usize>() > 0,
+                "{stack:?}: the SIGTERMs should have found jobs in flight"
+            );
+        }
+    }
+    for worker in [&mut victim, &mut peer] {
+        assert!(
+            worker.exited().is_none(),
+            "{stack:?}: worker {} died",
+            worker.name
+        );
+    }
+    let signals = match fault {
+        Fault::Kill => format!("{FAULTS} SIGKILLs"),
+        Fault::Terminate => format!(
+            "{FAULTS} SIGTERMs (each exit 0; jobs finished after each signal: {done_after_signal:?})"
+        ),
+    };
+    println!(
+        "{stack:?}: {total} scrape jobs ({WORKLOAD_SOURCES} sources × {WORKLOAD_ROUNDS}, feed \
+         delay {WORKLOAD_FEED_DELAY:?}) on two workers, {signals} to one of them (restarted \
+         each time): all done {drained_in:?} after the workers started; jobs rerun {rerun} \
+         (most attempts {most_attempts}); runs skipped because the source was busy {skipped}; \
+         {} articles, each stored once; 0 jobs lost",
+        articles.len()
     );
 }
 
@@ -364,13 +627,33 @@ async fn sigterm_finishes_in_flight_job(stack: Stack) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cron_two_workers_one_job_per_tick_embedded() {
+async fn cron_three_workers_one_job_per_tick_for_30_s_embedded() {
     cron_makes_one_job_per_tick(Stack::Embedded).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cron_two_workers_one_job_per_tick_production() {
+async fn cron_three_workers_one_job_per_tick_for_30_s_production() {
     cron_makes_one_job_per_tick(Stack::Production).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_jobs_survive_three_sigkills_embedded() {
+    workload_survives_faults(Stack::Embedded, Fault::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_jobs_survive_three_sigkills_production() {
+    workload_survives_faults(Stack::Production, Fault::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_jobs_survive_three_sigterms_embedded() {
+    workload_survives_faults(Stack::Embedded, Fault::Terminate).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_jobs_survive_three_sigterms_production() {
+    workload_survives_faults(Stack::Production, Fault::Terminate).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -258,6 +258,7 @@ impl<'de> serde::Deserialize<'de> for CacheKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const KNOWN: &[&str] = &["media", "volume", "simplified"];
 
@@ -440,5 +441,135 @@ mod tests {
         assert_eq!(cats("*:latest:*"), KNOWN.to_vec());
         assert_eq!(cats("m*x"), vec!["media"]);
         assert_eq!(cats("s?mplified:*"), vec!["simplified"]);
+    }
+
+    /// The reference glob: Redis semantics for `*` and `?`, by plain backtracking.
+    fn reference_glob(pattern: &[char], key: &[char]) -> bool {
+        match pattern.split_first() {
+            None => key.is_empty(),
+            Some(('*', rest)) => (0..=key.len()).any(|skip| reference_glob(rest, &key[skip..])),
+            Some(('?', rest)) => key
+                .split_first()
+                .is_some_and(|(_, key)| reference_glob(rest, key)),
+            Some((c, rest)) => key
+                .split_first()
+                .is_some_and(|(k, key)| k == c && reference_glob(rest, key)),
+        }
+    }
+
+    fn glob_agrees(pattern: &KeyPattern, key: &str) -> Result<(), TestCaseError> {
+        let expected = reference_glob(
+            &pattern.as_str().chars().collect::<Vec<_>>(),
+            &key.chars().collect::<Vec<_>>(),
+        );
+        prop_assert_eq!(
+            pattern.matches(key),
+            expected,
+            "pattern {:?} on key {:?}",
+            pattern.as_str(),
+            key
+        );
+        Ok(())
+    }
+
+    /// Keys over a small alphabet, so that generated patterns often match them; `vol` is
+    /// no known category.
+    const SMALL_KEY: &str = "(media|volume|simplified|vol):[ab:=]{0,10}";
+
+    /// [`SMALL_KEY`]s of known categories only.
+    const KNOWN_KEY: &str = "(media|volume|simplified):[ab:=]{0,10}";
+
+    /// Patterns over the same alphabet plus the glob characters.
+    const SMALL_PATTERN: &str =
+        "(\\*|\\?|m\\*|vol\\*|media:|volume:|\\?edia:|s\\?mplified)?[ab:=*?]{0,8}";
+
+    /// Turns `key` into a pattern that matches it: each character is kept, replaced by `?`,
+    /// or absorbed into a `*`.
+    fn pattern_from(key: &str, edits: &[u8]) -> String {
+        key.chars()
+            .zip(edits.iter().cycle())
+            .map(|(c, edit)| match edit % 4 {
+                0 => '?',
+                1 => '*',
+                _ => c,
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn key_parse_never_panics(raw in any::<String>()) {
+            let _ = CacheKey::parse(&raw);
+        }
+
+        #[test]
+        fn key_parse_never_panics_near_the_length_limits(raw in "[a-z_]{0,3}:?[ -~]{0,600}") {
+            if let Ok(key) = CacheKey::parse(&raw) {
+                prop_assert!((MIN_KEY_LEN..=MAX_LEN).contains(&key.as_str().len()));
+            }
+        }
+
+        #[test]
+        fn pattern_parse_never_panics(raw in any::<String>()) {
+            let _ = KeyPattern::parse(&raw, KNOWN);
+        }
+
+        #[test]
+        fn pattern_parse_never_panics_on_glob_like_text(raw in "[a-z:*?\\[\\]@ -]{0,40}") {
+            if let Ok(pattern) = KeyPattern::parse(&raw, KNOWN) {
+                prop_assert_eq!(pattern.as_str(), raw.as_str());
+                prop_assert!(!pattern.matching_categories(KNOWN).is_empty());
+            }
+        }
+
+        #[test]
+        fn a_parsed_key_round_trips(raw in "[a-z_]{1,12}:[A-Za-z0-9:=,._+/%-]{1,200}") {
+            let key = CacheKey::parse(&raw).expect("generated keys are valid");
+            prop_assert_eq!(key.as_str(), raw.as_str());
+            prop_assert_eq!(key.to_string(), raw.clone());
+            prop_assert_eq!(Some(key.category()), raw.split(':').next());
+            prop_assert_eq!(CacheKey::parse(key.as_str()), Ok(key.clone()));
+            let json = serde_json::to_string(&key).expect("serialises");
+            prop_assert_eq!(serde_json::from_str::<CacheKey>(&json).expect("deserialises"), key);
+        }
+
+        #[test]
+        fn matches_agrees_with_a_reference_glob(pattern in SMALL_PATTERN, key in SMALL_KEY) {
+            if let Ok(pattern) = KeyPattern::parse(&pattern, KNOWN) {
+                glob_agrees(&pattern, &key)?;
+            }
+        }
+
+        #[test]
+        fn a_pattern_made_from_a_key_matches_it(
+            key in KNOWN_KEY,
+            other in SMALL_KEY,
+            edits in proptest::collection::vec(any::<u8>(), 1..16),
+        ) {
+            let raw = pattern_from(&key, &edits);
+            let pattern = KeyPattern::parse(&raw, KNOWN).expect("it can match a known category");
+            prop_assert!(pattern.matches(&key), "{raw:?} should match {key:?}");
+            glob_agrees(&pattern, &key)?;
+            glob_agrees(&pattern, &other)?;
+        }
+
+        #[test]
+        fn matching_categories_never_misses_the_category_of_a_matched_key(
+            pattern in SMALL_PATTERN,
+            key in SMALL_KEY,
+        ) {
+            if let Ok(pattern) = KeyPattern::parse(&pattern, KNOWN)
+                && pattern.matches(&key)
+            {
+                let category = CacheKey::parse(&key).expect("valid key").category().to_owned();
+                if KNOWN.contains(&category.as_str()) {
+                    prop_assert!(
+                        pattern.matching_categories(KNOWN).contains(&category.as_str()),
+                        "{:?} matches {key:?} but does not report {category:?}",
+                        pattern.as_str()
+                    );
+                }
+            }
+        }
     }
 }

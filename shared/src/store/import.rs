@@ -203,6 +203,7 @@ impl ImportRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn parse_import_line_accepts_a_full_line_and_ignores_unknown_fields() {
@@ -244,6 +245,145 @@ mod tests {
         for (line, expected) in cases {
             let message = parse_import_line(line).expect_err(line);
             assert!(message.contains(expected), "{line}: {message}");
+        }
+    }
+
+    /// Text that needs JSON escaping and has no surrounding whitespace.
+    const FIELD: &str =
+        "[A-Za-z0-9é\"\\\\/<>&%]([A-Za-z0-9é\"\\\\/<>&% .:_-]{0,30}[A-Za-z0-9é\"\\\\/])?";
+
+    /// Whitespace an exporter might leave around a field.
+    const PADDING: &str = "[ \t\n]{0,2}";
+
+    fn padded() -> impl Strategy<Value = (String, String)> {
+        (PADDING, FIELD, PADDING).prop_map(|(l, core, r)| (format!("{l}{core}{r}"), core))
+    }
+
+    /// An optional field as `(JSON value, expected)`: absent, null, blank, or padded text.
+    fn optional_field() -> impl Strategy<Value = (Option<serde_json::Value>, Option<String>)> {
+        prop_oneof![
+            Just((None, None)),
+            Just((Some(serde_json::Value::Null), None)),
+            PADDING.prop_map(|blank| (Some(serde_json::Value::String(blank)), None)),
+            padded().prop_map(|(raw, core)| (Some(serde_json::Value::String(raw)), Some(core))),
+        ]
+    }
+
+    /// A publication date written with any whole-minute offset, and the instant it names.
+    fn published() -> impl Strategy<Value = (Option<serde_json::Value>, Option<DateTime<Utc>>)> {
+        let date = (0i64..4_102_444_800, 0u32..1_000_000_000, -720i32..=840).prop_map(
+            |(secs, nanos, offset_min)| {
+                let utc = DateTime::from_timestamp(secs, nanos).expect("in range");
+                let offset = chrono::FixedOffset::east_opt(offset_min * 60).expect("in range");
+                let text = utc.with_timezone(&offset).to_rfc3339();
+                (Some(serde_json::Value::String(text)), Some(utc))
+            },
+        );
+        prop_oneof![Just((None, None)), date]
+    }
+
+    /// A valid import line (as JSON text) and the article it must parse into.
+    fn valid_line() -> impl Strategy<Value = (String, NewArticle)> {
+        (
+            ("[a-z0-9][a-z0-9_-]{0,63}", PADDING),
+            padded(),
+            padded(),
+            optional_field(),
+            optional_field(),
+            published(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |((source, pad), url, title, author, summary, published, with_id)| {
+                    let mut line = serde_json::Map::new();
+                    if with_id {
+                        line.insert("id".into(), 7.into());
+                    }
+                    line.insert("source".into(), format!("{pad}{source}{pad}").into());
+                    line.insert("url".into(), url.0.into());
+                    line.insert("title".into(), title.0.into());
+                    for (name, value) in [
+                        ("author", author.0),
+                        ("summary", summary.0),
+                        ("published_at", published.0),
+                    ] {
+                        if let Some(value) = value {
+                            line.insert(name.into(), value);
+                        }
+                    }
+                    let article = NewArticle {
+                        source: SourceName::parse(&source).expect("generated names are valid"),
+                        url: url.1,
+                        title: title.1,
+                        author: author.1,
+                        published_at: published.1,
+                        summary: summary.1,
+                    };
+                    (serde_json::Value::Object(line).to_string(), article)
+                },
+            )
+    }
+
+    /// `line` with the characters `at..at + len` (counted in chars, clamped) replaced by
+    /// `insert`.
+    fn mutate(line: &str, at: usize, len: usize, insert: &str) -> String {
+        let chars: Vec<char> = line.chars().collect();
+        let at = at % (chars.len() + 1);
+        let end = (at + len).min(chars.len());
+        chars[..at]
+            .iter()
+            .copied()
+            .chain(insert.chars())
+            .chain(chars[end..].iter().copied())
+            .collect()
+    }
+
+    /// What every parsed article satisfies, whatever the line was.
+    fn well_formed(article: &NewArticle) -> Result<(), TestCaseError> {
+        prop_assert!(SourceName::parse(article.source.as_str()).is_ok());
+        for required in [&article.url, &article.title] {
+            prop_assert!(!required.is_empty() && required.trim() == required);
+        }
+        for optional in [&article.author, &article.summary].into_iter().flatten() {
+            prop_assert!(!optional.is_empty() && optional.trim() == optional);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn parse_import_line_never_panics_on_arbitrary_text(line in any::<String>()) {
+            if let Ok(article) = parse_import_line(&line) {
+                well_formed(&article)?;
+            }
+        }
+
+        #[test]
+        fn parse_import_line_never_panics_on_json_like_text(line in "[{}\\[\\]\":, a-z0-9.+-]{0,80}") {
+            if let Ok(article) = parse_import_line(&line) {
+                well_formed(&article)?;
+            }
+        }
+
+        #[test]
+        fn a_valid_line_round_trips_into_its_article((line, expected) in valid_line()) {
+            let article = parse_import_line(&line).map_err(|e| TestCaseError::fail(format!("{line}: {e}")))?;
+            prop_assert_eq!(&article, &expected, "{}", line);
+            well_formed(&article)?;
+        }
+
+        #[test]
+        fn a_mutated_valid_line_never_panics_and_parses_only_into_a_well_formed_article(
+            (line, _) in valid_line(),
+            edits in proptest::collection::vec((any::<usize>(), 0usize..6, "(.|[{}\":,\\\\]){0,3}"), 1..4),
+        ) {
+            let mut mutated = line;
+            for (at, len, insert) in &edits {
+                mutated = mutate(&mutated, *at, *len, insert);
+            }
+            if let Ok(article) = parse_import_line(&mutated) {
+                well_formed(&article)?;
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! embedded one lives in a temporary `DATA_DIR` removed with it. Each worker's log goes to a
 //! file in that directory, printed when a test fails.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -71,6 +72,18 @@ pub(crate) enum Peek {
 }
 
 impl Peek {
+    /// How many scrape jobs are in each status (`"pending"`, `"running"`, `"done"`, …).
+    pub(crate) async fn scrape_job_counts(&self) -> BTreeMap<String, i64> {
+        const COUNTS: &str =
+            "select status, count(*) from jobs where kind = 'scrape' group by status";
+        let rows: Vec<(String, i64)> = match self {
+            Peek::Postgres(pool) => sqlx::query_as(COUNTS).fetch_all(pool).await,
+            Peek::Sqlite(pool) => sqlx::query_as(COUNTS).fetch_all(pool).await,
+        }
+        .expect("counting jobs by status");
+        rows.into_iter().collect()
+    }
+
     /// `(dedup_key, job id)` of every job whose de-dup key starts with `prefix`.
     pub(crate) async fn dedup_keys(&self, prefix: &str) -> Vec<(String, String)> {
         let pattern = format!("{prefix}%");
@@ -298,10 +311,29 @@ impl Deployment {
             .expect("reading articles")
     }
 
+    /// Every article stored, of any source (newest first).
+    pub(crate) async fn all_articles(&self) -> Vec<Article> {
+        self.store
+            .latest_after(None, None, 100_000)
+            .await
+            .expect("reading articles")
+    }
+
     /// Polls `probe` every 50 ms until it yields a value; panics (with the workers' logs)
     /// after [`DEADLINE`].
-    pub(crate) async fn wait_for<T, F, Fut>(
+    pub(crate) async fn wait_for<T, F, Fut>(&self, what: &str, workers: &[&Worker], probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        self.wait_within(DEADLINE, what, workers, probe).await
+    }
+
+    /// [`Self::wait_for`] with its own deadline, for conditions that take a whole workload
+    /// (hundreds of jobs) to become true.
+    pub(crate) async fn wait_within<T, F, Fut>(
         &self,
+        deadline: Duration,
         what: &str,
         workers: &[&Worker],
         mut probe: F,
@@ -310,7 +342,7 @@ impl Deployment {
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
-        let until = Instant::now() + DEADLINE;
+        let until = Instant::now() + deadline;
         loop {
             if let Some(value) = probe().await {
                 return value;
@@ -320,7 +352,7 @@ impl Deployment {
                     worker.print_log();
                 }
                 panic!(
-                    "{:?}: gave up waiting for {what} after {DEADLINE:?}",
+                    "{:?}: gave up waiting for {what} after {deadline:?}",
                     self.stack
                 );
             }
