@@ -175,3 +175,114 @@ async fn an_embedded_import_reaches_the_running_servers_cache() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Server(
+        api(dir.path())
+            .arg("--demo")
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("OPERATOR_TOKEN", "t")
+            .env("WORKER_POLL_MS", "50")
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let source: serde_json::Value = loop {
+        if let Ok(response) = client
+            .get(format!("{base}/api/v1/sources/demo"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            break response.json().await.unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo source never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(source["kind"], "rss");
+    assert!(
+        source["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+
+    let job: serde_json::Value = loop {
+        let response = client
+            .post(format!("{base}/api/v1/jobs/scrape"))
+            .bearer_auth("t")
+            .json(&serde_json::json!({"source": "demo"}))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 202 {
+            break response.json().await.unwrap();
+        }
+        assert_eq!(
+            response.status(),
+            503,
+            "only a not-yet-reached queue may refuse"
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the queue was never reached"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let status_url = format!("{base}{}", job["status_url"].as_str().unwrap());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let job: serde_json::Value = client
+            .get(&status_url)
+            .bearer_auth("t")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        match job["status"].as_str() {
+            Some("done") => {
+                assert!(
+                    job["result"]["articles_new"].as_u64().unwrap() >= 8,
+                    "{job}"
+                );
+                break;
+            }
+            Some("dead") => panic!("the demo scrape died: {job}"),
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo scrape never finished: {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let latest: serde_json::Value = client
+        .get(format!("{base}/api/v1/media/latest"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = latest["items"].as_array().unwrap();
+    assert!(items.len() >= 8);
+    assert!(
+        items.iter().all(
+            |a| a["source"] == "demo" && a["title"].as_str().unwrap().starts_with("Demo story")
+        )
+    );
+}
