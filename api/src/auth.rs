@@ -60,8 +60,9 @@ impl FromRequestParts<AppState> for Operator {
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         match presented {
             Some(token) if state.operator.verify(token) => Ok(Operator),
             _ => Err(ApiError::Unauthorized),

@@ -129,6 +129,18 @@ async fn clearing_needs_the_operator_token(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(basic.status(), 401);
+    let lowercase_scheme = app
+        .client
+        .delete(app.url("/api/v1/media/cache/clear"))
+        .header("authorization", format!("bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lowercase_scheme.status(),
+        200,
+        "the auth scheme is case-insensitive"
+    );
 }
 
 async fn clearing_refuses_empty_and_foreign_patterns(app: TestApp) {

@@ -132,7 +132,7 @@ impl View {
     }
 
     /// Computes the view's JSON body from the store, as of `now`.
-    #[tracing::instrument(skip_all, fields(key = %self.key().as_str()), err(Debug))]
+    #[tracing::instrument(skip_all, fields(key = %self.key().as_str()), err(level = "debug", Debug))]
     pub async fn compute(
         &self,
         store: &Store,
