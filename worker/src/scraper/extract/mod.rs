@@ -55,6 +55,12 @@ pub struct Selectors {
     pub summary: Option<String>,
 }
 
+/// The RSS / Atom / JSON Feed links of the HTML page `html` served from `base`
+/// (`<link rel=alternate>` anywhere, also in `<body>`), resolved, in page order. Never panics.
+pub fn feed_links(html: &str, base: &Url) -> Vec<String> {
+    dom::feed_links(&Html::parse_document(html), Some(base))
+}
+
 /// Decodes the common HTML entities left in JSON-LD and meta strings (`&amp;`, `&quot;`,
 /// `&#39;`, `&#x27;`, `&nbsp;`, numeric references). Unknown entities are kept as written.
 pub(crate) fn decode_entities(s: &str) -> String {
