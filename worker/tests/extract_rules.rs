@@ -183,3 +183,55 @@ fn lone_first_name_upgraded() {
     <body><article><h1>Some headline here</h1><span class="author-name">Nils Becker</span></article></body>"#;
     assert_eq!(extract(html, None, None).authors, vec!["Nils Becker"]);
 }
+
+#[test]
+fn a_utc_local_midnight_keeps_the_day_the_page_meant() {
+    let html = r#"<head><meta property="article:published_time" content="2019-03-03T23:00:00.000Z">
+    </head>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2019-03-04 +0100");
+    assert_eq!(
+        x.published.map(|d| d.timestamp()),
+        chrono::DateTime::parse_from_rfc3339("2019-03-03T23:00:00Z")
+            .ok()
+            .map(|d| d.timestamp()),
+        "the same instant"
+    );
+    let summer = extract(
+        r#"<head><meta property="article:published_time" content="2019-07-09T22:00:00Z"></head>"#,
+        None,
+        None,
+    );
+    assert_eq!(day(&summer).unwrap(), "2019-07-10 +0200");
+    let evening = extract(
+        r#"<head><meta property="article:published_time" content="2019-07-09T23:17:00Z"></head>"#,
+        None,
+        None,
+    );
+    assert_eq!(day(&evening).unwrap(), "2019-07-09 +0000");
+}
+
+#[test]
+fn an_ambiguous_slash_meta_date_follows_the_visible_date() {
+    let page = |visible: &str| {
+        format!(
+            r#"<head><meta name="date" content="04/02/2018 09:30:00"></head>
+            <body><article><h1>Harbour</h1><p class="date">{visible}</p><p>Text.</p></article></body>"#
+        )
+    };
+    let shown_day_first = extract(&page("Erstellt am: 02.04.2018"), None, None);
+    assert_eq!(day(&shown_day_first).unwrap(), "2018-04-02 +0000");
+    let agreeing = extract(&page("Erstellt am: 04.02.2018"), None, None);
+    assert_eq!(day(&agreeing).unwrap(), "2018-02-04 +0000");
+    let iso = extract(
+        r#"<head><meta name="date" content="2018-02-04T09:30:00Z"></head>
+        <body><p class="date">02.04.2018</p></body>"#,
+        None,
+        None,
+    );
+    assert_eq!(
+        day(&iso).unwrap(),
+        "2018-02-04 +0000",
+        "ISO is never ambiguous"
+    );
+}
