@@ -235,3 +235,38 @@ fn an_ambiguous_slash_meta_date_follows_the_visible_date() {
         "ISO is never ambiguous"
     );
 }
+
+#[test]
+fn a_lone_lead_in_with_a_colon_takes_the_name_from_the_next_element() {
+    let html = r#"<html><body><h1>Rivers in spring</h1>
+    <p><em>Written by: <a href="https://elsewhere.example/p">Ora Brook</a></em></p>
+    <p>The rivers rose early this year, and the towns downstream prepared.</p></body></html>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Ora Brook"]);
+}
+
+#[test]
+fn an_aside_inside_the_article_is_its_metadata_not_chrome() {
+    let page = |inner: &str| {
+        format!(
+            r#"<html><body>{inner}<p>Body text of the story, long enough to be the story.</p></body></html>"#
+        )
+    };
+    let meta_box = r#"<p class="authors">Von:<br><i><a href="/autor/x">Uli Weber-Lang</a></i></p>"#;
+    let inside = extract(
+        &page(&format!(
+            "<article><header><h1>Stadtrat tagt</h1></header><aside class=\"meta\">{meta_box}</aside></article>"
+        )),
+        None,
+        None,
+    );
+    assert_eq!(inside.authors, vec!["Uli Weber-Lang"]);
+    let outside = extract(
+        &page(&format!(
+            "<h1>Stadtrat tagt</h1><aside class=\"meta\">{meta_box}</aside>"
+        )),
+        None,
+        None,
+    );
+    assert!(outside.authors.is_empty(), "{:?}", outside.authors);
+}
