@@ -270,3 +270,48 @@ fn an_aside_inside_the_article_is_its_metadata_not_chrome() {
     );
     assert!(outside.authors.is_empty(), "{:?}", outside.authors);
 }
+
+#[test]
+fn a_short_section_before_the_headline_goes_also_after_the_site_name() {
+    let html = r#"<html><head><title>Weather | Storm closes the coastal road for two days | The Courier</title>
+    <meta property="og:site_name" content="The Courier"></head><body></body></html>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.title.as_deref(),
+        Some("Storm closes the coastal road for two days")
+    );
+}
+
+#[test]
+fn a_kicker_run_into_the_h1_goes_unless_punctuated_as_part_of_it() {
+    let page = |h1: &str, og: &str| {
+        format!(
+            r#"<html><head><meta property="og:title" content="{og}"></head>
+            <body><article><h1>{h1}</h1><p>Text of the story.</p></article></body></html>"#
+        )
+    };
+    let kicker = extract(
+        &page(
+            "<span>Am Hafen</span> <span>Fähre fährt wieder nach Plan</span>",
+            "Fähre fährt wieder nach Plan",
+        ),
+        None,
+        None,
+    );
+    assert_eq!(
+        kicker.title.as_deref(),
+        Some("Fähre fährt wieder nach Plan")
+    );
+    let quoted = extract(
+        &page(
+            "„Endlich“: Fähre fährt wieder nach Plan",
+            "Fähre fährt wieder nach Plan",
+        ),
+        None,
+        None,
+    );
+    assert_eq!(
+        quoted.title.as_deref(),
+        Some("„Endlich“: Fähre fährt wieder nach Plan")
+    );
+}
