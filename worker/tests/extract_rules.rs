@@ -183,3 +183,135 @@ fn lone_first_name_upgraded() {
     <body><article><h1>Some headline here</h1><span class="author-name">Nils Becker</span></article></body>"#;
     assert_eq!(extract(html, None, None).authors, vec!["Nils Becker"]);
 }
+
+#[test]
+fn a_utc_local_midnight_keeps_the_day_the_page_meant() {
+    let html = r#"<head><meta property="article:published_time" content="2019-03-03T23:00:00.000Z">
+    </head>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2019-03-04 +0100");
+    assert_eq!(
+        x.published.map(|d| d.timestamp()),
+        chrono::DateTime::parse_from_rfc3339("2019-03-03T23:00:00Z")
+            .ok()
+            .map(|d| d.timestamp()),
+        "the same instant"
+    );
+    let summer = extract(
+        r#"<head><meta property="article:published_time" content="2019-07-09T22:00:00Z"></head>"#,
+        None,
+        None,
+    );
+    assert_eq!(day(&summer).unwrap(), "2019-07-10 +0200");
+    let evening = extract(
+        r#"<head><meta property="article:published_time" content="2019-07-09T23:17:00Z"></head>"#,
+        None,
+        None,
+    );
+    assert_eq!(day(&evening).unwrap(), "2019-07-09 +0000");
+}
+
+#[test]
+fn an_ambiguous_slash_meta_date_follows_the_visible_date() {
+    let page = |visible: &str| {
+        format!(
+            r#"<head><meta name="date" content="04/02/2018 09:30:00"></head>
+            <body><article><h1>Harbour</h1><p class="date">{visible}</p><p>Text.</p></article></body>"#
+        )
+    };
+    let shown_day_first = extract(&page("Erstellt am: 02.04.2018"), None, None);
+    assert_eq!(day(&shown_day_first).unwrap(), "2018-04-02 +0000");
+    let agreeing = extract(&page("Erstellt am: 04.02.2018"), None, None);
+    assert_eq!(day(&agreeing).unwrap(), "2018-02-04 +0000");
+    let iso = extract(
+        r#"<head><meta name="date" content="2018-02-04T09:30:00Z"></head>
+        <body><p class="date">02.04.2018</p></body>"#,
+        None,
+        None,
+    );
+    assert_eq!(
+        day(&iso).unwrap(),
+        "2018-02-04 +0000",
+        "ISO is never ambiguous"
+    );
+}
+
+#[test]
+fn a_lone_lead_in_with_a_colon_takes_the_name_from_the_next_element() {
+    let html = r#"<html><body><h1>Rivers in spring</h1>
+    <p><em>Written by: <a href="https://elsewhere.example/p">Ora Brook</a></em></p>
+    <p>The rivers rose early this year, and the towns downstream prepared.</p></body></html>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Ora Brook"]);
+}
+
+#[test]
+fn an_aside_inside_the_article_is_its_metadata_not_chrome() {
+    let page = |inner: &str| {
+        format!(
+            r#"<html><body>{inner}<p>Body text of the story, long enough to be the story.</p></body></html>"#
+        )
+    };
+    let meta_box = r#"<p class="authors">Von:<br><i><a href="/autor/x">Uli Weber-Lang</a></i></p>"#;
+    let inside = extract(
+        &page(&format!(
+            "<article><header><h1>Stadtrat tagt</h1></header><aside class=\"meta\">{meta_box}</aside></article>"
+        )),
+        None,
+        None,
+    );
+    assert_eq!(inside.authors, vec!["Uli Weber-Lang"]);
+    let outside = extract(
+        &page(&format!(
+            "<h1>Stadtrat tagt</h1><aside class=\"meta\">{meta_box}</aside>"
+        )),
+        None,
+        None,
+    );
+    assert!(outside.authors.is_empty(), "{:?}", outside.authors);
+}
+
+#[test]
+fn a_short_section_before_the_headline_goes_also_after_the_site_name() {
+    let html = r#"<html><head><title>Weather | Storm closes the coastal road for two days | The Courier</title>
+    <meta property="og:site_name" content="The Courier"></head><body></body></html>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.title.as_deref(),
+        Some("Storm closes the coastal road for two days")
+    );
+}
+
+#[test]
+fn a_kicker_run_into_the_h1_goes_unless_punctuated_as_part_of_it() {
+    let page = |h1: &str, og: &str| {
+        format!(
+            r#"<html><head><meta property="og:title" content="{og}"></head>
+            <body><article><h1>{h1}</h1><p>Text of the story.</p></article></body></html>"#
+        )
+    };
+    let kicker = extract(
+        &page(
+            "<span>Am Hafen</span> <span>Fähre fährt wieder nach Plan</span>",
+            "Fähre fährt wieder nach Plan",
+        ),
+        None,
+        None,
+    );
+    assert_eq!(
+        kicker.title.as_deref(),
+        Some("Fähre fährt wieder nach Plan")
+    );
+    let quoted = extract(
+        &page(
+            "„Endlich“: Fähre fährt wieder nach Plan",
+            "Fähre fährt wieder nach Plan",
+        ),
+        None,
+        None,
+    );
+    assert_eq!(
+        quoted.title.as_deref(),
+        Some("„Endlich“: Fähre fährt wieder nach Plan")
+    );
+}

@@ -1,5 +1,6 @@
-//! RSS and Atom feeds (via feed-rs): each item becomes a [`Candidate`] whose hints are the
-//! item's title, authors, date and summary.
+//! Feeds in RSS 0.9x / 1.0 (RDF) / 2.0, Atom and JSON Feed (via feed-rs, which tells them
+//! apart by content): each item becomes a [`Candidate`] whose hints are the item's title,
+//! authors, date and summary.
 //!
 //! Guarantees: CPU-bound and synchronous (callers run it on a blocking thread); items without
 //! an http(s) link are dropped; links are normalised and repeated links kept once (first

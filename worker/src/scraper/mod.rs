@@ -12,6 +12,9 @@
 //! - Efficient: conditional requests from the `fetch_cache` table; pages already stored (by
 //!   normalised URL) are not fetched again unless the feed or sitemap says they changed
 //!   since, or `refresh`; only HTML (pages) or feed-like (start URLs) bodies are read.
+//! - An `html` source without `selectors.links` is read through the first feed its start page
+//!   announces (`<link rel=alternate>`, also in `<body>`) on its own host; that feed counts
+//!   as the start URL.
 //! - Only a failure of the start URL fails a run ([`ScrapeError`] says whether retrying can
 //!   help); an article page that fails is logged and skipped, and a feed item whose page
 //!   failed still becomes an article from the item's own fields.
@@ -20,8 +23,8 @@
 //!   that stays on the same site), UTC dates, and appears once.
 //!
 //! Layout: `fetch` (client and one GET), `politeness` (robots.txt, per-host limits,
-//! retries), `guard` (address guard), `urls` (normalisation), `feeds` (RSS/Atom), `listing`
-//! (HTML listings), `sitemap`, `article` (assembly), [`extract`] (page metadata extraction),
+//! retries), `guard` (address guard), `urls` (normalisation), `feeds` (RSS 0.9x/1.0/2.0,
+//! Atom, JSON Feed), `listing` (HTML listings), `sitemap`, `article` (assembly), [`extract`] (page metadata extraction),
 //! [`evaluate`] (the `extract` command: one page, or a labelled folder scored).
 
 mod article;
@@ -62,6 +65,10 @@ const MAX_CANDIDATES: usize = 5000;
 
 /// Most child sitemaps of a sitemap index fetched in one run (most recently modified first).
 const MAX_CHILD_SITEMAPS: usize = 5;
+
+/// Most same-host feeds an `html` start page without `selectors.links` announces that are
+/// tried, in page order, until one fetches and parses.
+const MAX_DISCOVERED_FEEDS: usize = 3;
 
 /// How the scraper fetches. The binaries set `allow_loopback` from `SCRAPE_ALLOW_LOOPBACK`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -400,8 +407,9 @@ impl Scraper {
             SourceKind::Html => Accept::Html,
             _ => Accept::Feed,
         };
-        if source.kind == SourceKind::Html {
-            let links = html_links_selector(source)?;
+        if source.kind == SourceKind::Html
+            && let Some(links) = html_links_selector(source)
+        {
             listing::parse_selector("links", &links)?;
         }
         let validators = record
@@ -462,7 +470,14 @@ impl Scraper {
                 if !page.is_html() {
                     return Err(not_html(&page));
                 }
-                let links = html_links_selector(source)?;
+                let Some(links) = html_links_selector(source) else {
+                    let candidates = self.discovered_feed(run, page, out).await?;
+                    return Ok(Listing::Links {
+                        candidates,
+                        from_index: false,
+                        validators: Validators::default(),
+                    });
+                };
                 let urls =
                     off_task(move || listing::listing_links(&page.text(), &page.url, &links))
                         .await??;
@@ -480,6 +495,65 @@ impl Scraper {
             from_index,
             validators,
         })
+    }
+
+    /// The items of the first feed that the HTML start `page` announces
+    /// (`<link rel=alternate>`, in `<head>` or `<body>`) on the start URL's host and that
+    /// fetches and parses; at most [`MAX_DISCOVERED_FEEDS`] are tried. For `html` sources
+    /// without `selectors.links`. No feed on the host, or none that works, is the last
+    /// failure (permanent when there was none to try).
+    async fn discovered_feed(
+        &self,
+        run: &Run<'_>,
+        page: Page,
+        out: &mut ScrapeOutput,
+    ) -> Result<Vec<Candidate>, ScrapeError> {
+        let found = off_task(move || extract::feed_links(&page.text(), &page.url)).await?;
+        let announced: Vec<Url> = found
+            .iter()
+            .filter_map(|f| normalize_url(f, None))
+            .filter(|u| same_site(run.start, u))
+            .take(MAX_DISCOVERED_FEEDS)
+            .collect();
+        let mut failure = ScrapeError::Permanent(format!(
+            "{} has no selectors.links and announces no feed on its host ({} elsewhere)",
+            run.start,
+            found.len()
+        ));
+        for feed in announced {
+            let page = match self.get(run, &feed, Accept::Feed, None).await {
+                Ok(Fetched::Page(page)) => page,
+                Ok(Fetched::Skipped { content_type }) => {
+                    failure = ScrapeError::Permanent(format!(
+                        "discovered feed {feed} has content type {content_type}"
+                    ));
+                    continue;
+                }
+                Ok(Fetched::NotModified) => {
+                    failure = ScrapeError::Transient(format!(
+                        "discovered feed {feed} answered 304 to an unconditional request"
+                    ));
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(url = %feed, error = %err, "discovered feed skipped");
+                    failure = err;
+                    continue;
+                }
+            };
+            out.pages_fetched += 1;
+            match off_task(move || feeds::feed_candidates(&page.body, &page.url)).await? {
+                Ok(candidates) => {
+                    tracing::info!(url = %feed, items = candidates.len(), "scraping the discovered feed");
+                    return Ok(candidates);
+                }
+                Err(err) => {
+                    tracing::warn!(url = %feed, error = %err, "discovered feed skipped");
+                    failure = err;
+                }
+            }
+        }
+        Err(failure)
     }
 
     /// A sitemap's URLs; for a sitemap index, those of its most recent children on the same
@@ -626,12 +700,9 @@ async fn lookup_records(store: &Store, urls: &[String]) -> HashMap<String, Fetch
     })
 }
 
-fn html_links_selector(source: &Source) -> Result<String, ScrapeError> {
-    source
-        .selectors
-        .as_ref()
-        .and_then(|s| s.links.clone())
-        .ok_or_else(|| ScrapeError::Permanent("html sources need selectors.links".to_owned()))
+/// The `html` source's listing selector; without one, the page's feed is discovered.
+fn html_links_selector(source: &Source) -> Option<String> {
+    source.selectors.as_ref().and_then(|s| s.links.clone())
 }
 
 /// The source's article-page selectors for the extractor, each checked to parse.

@@ -11,7 +11,10 @@
 //! calendar dates with years in 1990..=2100 (a plausible range for web articles), and keeps the
 //! offset written in the text; a date without a zone gets `+00:00`.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{
+    DateTime, Datelike as _, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
+    Timelike as _,
+};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -414,6 +417,57 @@ pub fn parse_date(s: &str) -> Option<DateTime<FixedOffset>> {
         return Some(dt);
     }
     parse_dmy(s)
+}
+
+/// A UTC time of exactly 23:00 or 22:00 is a date-only value a CMS stored as local midnight
+/// of a zone one or two hours east of UTC; it comes back in that offset (the same instant), so
+/// its calendar day is the day the page meant. Any other value is returned unchanged.
+pub(crate) fn local_midnight(dt: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    if dt.offset().local_minus_utc() != 0
+        || dt.minute() != 0
+        || dt.second() != 0
+        || dt.nanosecond() != 0
+    {
+        return dt;
+    }
+    let hours = match dt.hour() {
+        23 => 1,
+        22 => 2,
+        _ => return dt,
+    };
+    FixedOffset::east_opt(hours * 3600).map_or(dt, |o| dt.with_timezone(&o))
+}
+
+/// Whether `raw` starts with a numeric date `A/B/YYYY` whose day and month could be either
+/// way round (both at most 12 and different).
+pub(crate) fn is_ambiguous_slash_date(raw: &str) -> bool {
+    static R: OnceLock<Regex> = OnceLock::new();
+    let re = R.get_or_init(|| {
+        Regex::new(r"^\s*([0-9]{1,2})/([0-9]{1,2})/[0-9]{4}\b").expect("static regex")
+    });
+    re.captures(raw).is_some_and(|c| {
+        let a = num::<u32>(c.get(1)).unwrap_or(0);
+        let b = num::<u32>(c.get(2)).unwrap_or(0);
+        (1..=12).contains(&a) && (1..=12).contains(&b) && a != b
+    })
+}
+
+/// `dt` with day and month exchanged when `visible` (the date the page shows) is exactly that
+/// exchange in the same year: the page's own display settles an ambiguous `A/B/YYYY`.
+pub(crate) fn settle_day_month(
+    dt: DateTime<FixedOffset>,
+    visible: Option<DateTime<FixedOffset>>,
+) -> DateTime<FixedOffset> {
+    let Some(v) = visible else {
+        return dt;
+    };
+    if v.year() != dt.year() || v.month() != dt.day() || v.day() != dt.month() {
+        return dt;
+    }
+    NaiveDate::from_ymd_opt(dt.year(), dt.day(), dt.month())
+        .map(|d| d.and_time(dt.time()))
+        .and_then(|n| dt.offset().from_local_datetime(&n).single())
+        .unwrap_or(dt)
 }
 
 /// Finds a date in a URL path (`/2021/03/05/`, `/2021-03-05-slug`, `/20210305/`); a path with

@@ -46,14 +46,23 @@ const CHROME: &[&str] = &[
     "recommend",
 ];
 
-/// Is the element inside page chrome (navigation, footer, sidebar, comments, forms)?
+/// Is the element inside page chrome (navigation, footer, sidebar, comments, forms)? An
+/// `<aside>` within the `<article>` is the article's own metadata box, not chrome.
 pub(crate) fn in_chrome(el: ElementRef<'_>) -> bool {
     for a in el.ancestors().filter_map(ElementRef::wrap).take(40) {
         let name = a.value().name();
         if matches!(name, "body" | "html") {
             break;
         }
-        if matches!(name, "nav" | "footer" | "aside" | "form" | "noscript") {
+        if matches!(name, "nav" | "footer" | "form" | "noscript") {
+            return true;
+        }
+        if name == "aside"
+            && !a
+                .ancestors()
+                .filter_map(ElementRef::wrap)
+                .any(|x| x.value().name() == "article")
+        {
             return true;
         }
         let ci = class_id(&a);
@@ -599,8 +608,8 @@ const BYLINE_LEADS: &[&str] = &[
 ];
 
 /// Finds a byline in running text near the headline: a text node that starts with a lead-in
-/// ("By", "Von", "Par", "Autor:" …) followed by a name, or a lead-in alone followed by a node
-/// holding the name, or "… by Name" at the end of a short node. Returns the raw byline.
+/// ("By", "Von", "Par", "Autor:" …) followed by a name, or a lead-in alone (with or without a
+/// colon: "Written by:") followed by a node holding the name, or "… by Name" at the end of a short node. Returns the raw byline.
 pub(crate) fn text_byline(doc: &Html) -> Option<String> {
     let (nodes, h1_at) = text_nodes(doc);
     let h = h1_at.unwrap_or(0);
@@ -614,9 +623,10 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
             continue;
         }
         let low = text.to_lowercase();
+        let bare = low.trim_end_matches(':').trim_end();
         let mut cand: Option<String> = None;
         for lead in BYLINE_LEADS {
-            if low == *lead || low == lead.trim() {
+            if low == *lead || bare == lead.trim().trim_end_matches(':') {
                 // The name is in the next node.
                 if let Some(next) = nodes.get(i + 1) {
                     cand = Some(next.1.clone());

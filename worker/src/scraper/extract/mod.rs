@@ -55,6 +55,12 @@ pub struct Selectors {
     pub summary: Option<String>,
 }
 
+/// The RSS / Atom / JSON Feed links of the HTML page `html` served from `base`
+/// (`<link rel=alternate>` anywhere, also in `<body>`), resolved, in page order. Never panics.
+pub fn feed_links(html: &str, base: &Url) -> Vec<String> {
+    dom::feed_links(&Html::parse_document(html), Some(base))
+}
+
 /// Decodes the common HTML entities left in JSON-LD and meta strings (`&amp;`, `&quot;`,
 /// `&#39;`, `&#x27;`, `&nbsp;`, numeric references). Unknown entities are kept as written.
 pub(crate) fn decode_entities(s: &str) -> String {
@@ -270,6 +276,25 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         .or_else(|| url.and_then(|u| dates::date_from_url(u.path())))
         .or_else(|| ld.modified.as_deref().and_then(parse_date))
         .or_else(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date));
+    let published = published.map(|dt| {
+        let ambiguous = sel.date.is_none()
+            && ld
+                .published
+                .iter()
+                .map(String::as_str)
+                .chain(meta::DATE_KEYS.iter().filter_map(|k| meta.get(&[k])))
+                .any(|raw| dates::is_ambiguous_slash_date(raw) && parse_date(raw) == Some(dt));
+        let dt = if ambiguous {
+            let visible = dom::date_texts(&doc)
+                .iter()
+                .find_map(|d| parse_date(d))
+                .or_else(|| dom::text_date(&doc));
+            dates::settle_day_month(dt, visible)
+        } else {
+            dt
+        };
+        dates::local_midnight(dt)
+    });
 
     // Description.
     let description = sel

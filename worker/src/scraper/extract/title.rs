@@ -75,11 +75,14 @@ pub(crate) fn strip_site(raw: &str, sites: &[String]) -> String {
         let first_len = parts.first().map_or(0, |p| p.chars().count());
         if words(last) <= 3 && last.chars().count() * 2 < longest && first_len == longest {
             parts.pop();
-        } else if parts.len() == 2 {
-            let first = parts.first().map(|s| s.as_str()).unwrap_or("");
-            if words(first) <= 2 && first.chars().count() * 3 < last.chars().count() {
-                parts.remove(0);
-            }
+        }
+    }
+    // "Section | Headline": a short leading section name goes, also once the site is gone.
+    if parts.len() == 2 {
+        let first = parts.first().map(|s| s.as_str()).unwrap_or("");
+        let last = parts.last().map(|s| s.as_str()).unwrap_or("");
+        if words(first) <= 2 && first.chars().count() * 3 < last.chars().count() {
+            parts.remove(0);
         }
     }
     let out = parts.join(sep);
@@ -141,7 +144,7 @@ pub(crate) fn choose(c: &Candidates, sites: &[String]) -> Option<String> {
     if let Some(h) = c.article_h1.as_deref().map(collapse) {
         let n = h.chars().count();
         if (12..=250).contains(&n) && h.split_whitespace().count() >= 2 && !names_site(&h, sites) {
-            return Some(h);
+            return Some(without_kicker(&h, &[&jsonld, &meta, &tag]));
         }
     }
     // Candidates that merely name the site are no headline.
@@ -152,6 +155,35 @@ pub(crate) fn choose(c: &Candidates, sites: &[String]) -> Option<String> {
         .or_else(|| not_site(tag.clone()))
         .or_else(|| h1s.first().cloned())
         .or(tag)
+}
+
+/// `h1` without a kicker run into it ("Nach Lockerungen Autohäuser rechnen …"): when another
+/// candidate of 3+ words is exactly its end and at most 5 words precede, those words go (the
+/// shortest such end wins). A kicker the page punctuates as part of the headline (ending in
+/// `:`) stays.
+fn without_kicker(h1: &str, others: &[&Option<String>]) -> String {
+    let hw: Vec<&str> = h1.split_whitespace().collect();
+    let hs = squash(h1);
+    let mut best: Option<usize> = None;
+    for other in others.iter().filter_map(|o| o.as_deref()) {
+        let n = words(other);
+        let os = squash(other);
+        if n < 3 || n >= hw.len() || hw.len() - n > 5 || os.len() < 12 || !hs.ends_with(&os) {
+            continue;
+        }
+        let start = hw.len() - n;
+        let colon = hw.get(start - 1).is_some_and(|w| w.ends_with(':'));
+        let exact = hw
+            .get(start..)
+            .is_some_and(|tail| squash(&tail.join(" ")) == os);
+        if exact && !colon && best.is_none_or(|b| start > b) {
+            best = Some(start);
+        }
+    }
+    match best.and_then(|start| hw.get(start..)) {
+        Some(tail) => tail.join(" "),
+        None => h1.to_string(),
+    }
 }
 
 #[cfg(test)]
