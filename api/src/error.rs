@@ -227,9 +227,7 @@ impl From<SourceInputError> for ApiError {
             }
             SourceInputError::Kind(_) | SourceInputError::ImportKind => "invalid_source_kind",
             SourceInputError::Url { .. } => "invalid_url",
-            SourceInputError::Selector { .. } | SourceInputError::MissingLinksSelector => {
-                "invalid_selector"
-            }
+            SourceInputError::Selector { .. } => "invalid_selector",
             SourceInputError::Schedule { .. } => "invalid_schedule",
             SourceInputError::RateLimit(_) => "invalid_rate_limit",
         };

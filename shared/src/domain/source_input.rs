@@ -73,11 +73,6 @@ pub enum SourceInputError {
         /// Why it is refused.
         reason: String,
     },
-    /// An `html` source without `selectors.links`.
-    #[error(
-        "html sources need selectors.links: the CSS selector of article links on the listing page"
-    )]
-    MissingLinksSelector,
     /// The schedule is not a cron expression with a seconds field.
     #[error(
         "invalid schedule {schedule:?}: {reason}; expected cron with a seconds field, e.g. \"0 */15 * * * *\""
@@ -108,7 +103,6 @@ impl SourceInputError {
                 "date" => "selectors.date",
                 _ => "selectors.summary",
             },
-            Self::MissingLinksSelector => "selectors.links",
             Self::Schedule { .. } => "schedule",
             Self::RateLimit(_) => "rate_limit_per_sec",
         }
@@ -299,9 +293,6 @@ impl SourceSpec {
             .map(SelectorsInput::validate)
             .transpose()?
             .flatten();
-        if kind == SourceKind::Html && selectors.as_ref().is_none_or(|s| s.links.is_none()) {
-            return Err(SourceInputError::MissingLinksSelector);
-        }
         let schedule = input.schedule.map(|s| parse_schedule(&s)).transpose()?;
         let rate_limit_per_sec = input
             .rate_limit_per_sec
@@ -662,17 +653,10 @@ mod tests {
     }
 
     #[test]
-    fn html_sources_need_a_links_selector() {
-        assert_eq!(
-            parse(html_input(None)).unwrap_err(),
-            SourceInputError::MissingLinksSelector
-        );
-        let err = parse(SourceSpecInput {
-            kind: "html".to_owned(),
-            ..input()
-        })
-        .unwrap_err();
-        assert_eq!(err, SourceInputError::MissingLinksSelector);
+    fn html_sources_may_leave_links_to_feed_discovery() {
+        let spec = parse(html_input(None)).unwrap();
+        assert_eq!(spec.kind(), SourceKind::Html);
+        assert_eq!(spec.selectors().and_then(|s| s.links.as_deref()), None);
     }
 
     #[test]
@@ -808,11 +792,11 @@ mod tests {
 
     #[test]
     fn a_patch_revalidates_the_whole_result() {
-        let patch: SourcePatch = serde_json::from_str(r#"{"selectors":null}"#).unwrap();
-        assert_eq!(
+        let patch: SourcePatch = serde_json::from_str(r#"{"url":"ftp://x"}"#).unwrap();
+        assert!(matches!(
             patch.apply(&current()).unwrap_err(),
-            SourceInputError::MissingLinksSelector
-        );
+            SourceInputError::Url { .. }
+        ));
         let patch: SourcePatch = serde_json::from_str(r#"{"rate_limit_per_sec":0}"#).unwrap();
         assert!(matches!(
             patch.apply(&current()).unwrap_err(),
