@@ -13,7 +13,7 @@ use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
 
 use mediawarm_shared::domain::{Source, SourceKind, SourceName};
 use mediawarm_shared::jobs::{InvalidateCache, JobPayload};
-use mediawarm_shared::queue::{Queue, enqueue};
+use mediawarm_shared::queue::enqueue;
 use mediawarm_worker::config::WorkerArgs;
 use mediawarm_worker::{Context, connect_queue};
 use tokio::sync::{OnceCell, watch};
@@ -271,7 +271,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         // Embedded mode: the cache lives in the server process; its in-process worker takes
         // this job from the queue file (now, or when the server next starts).
-        let queue = Queue::connect(args.worker.queue_config(None, &args.store.data_dir)).await?;
+        let queue = connect_queue(args.worker.queue_config(None, &args.store.data_dir)).await?;
         let payload = JobPayload::Invalidate(InvalidateCache { patterns });
         let job = enqueue(&store, &queue, payload, &args.worker.enqueue_options()).await?;
         eprintln!(

@@ -223,11 +223,14 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
-/// Connects to the queue; a Redis queue is retried every 2 s until it answers (a SQLite
-/// queue file that cannot be opened fails at once).
+/// Connects to the queue. A Redis queue is retried every 2 s until it answers. A SQLite
+/// queue file is retried for up to 30 s: another process sharing it (an API or a worker
+/// mid-write) can hold its lock while this one runs the file's set-up, which SQLite then
+/// refuses at once with "database is locked" instead of waiting.
 pub async fn connect_queue(
     config: mediawarm_shared::queue::QueueConfig,
 ) -> Result<Queue, mediawarm_shared::queue::QueueError> {
+    let sqlite_deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut warned = false;
     loop {
         match Queue::connect(config.clone()).await {
@@ -238,6 +241,11 @@ pub async fn connect_queue(
                     warned = true;
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) if tokio::time::Instant::now() < sqlite_deadline => {
+                tracing::debug!(%error, "queue file busy; retrying");
+                let pause = rand::random_range(50..250);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
             }
             Err(error) => return Err(error),
         }
