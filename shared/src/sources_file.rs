@@ -300,10 +300,6 @@ mod tests {
             ),
             ("name = \"b\"\nkind = \"rss\"\nurl = \"ftp://x\"", "url"),
             (
-                "name = \"b\"\nkind = \"html\"\nurl = \"https://b.example\"",
-                "selectors.links",
-            ),
-            (
                 "name = \"b\"\nkind = \"html\"\nurl = \"https://b.example\"\nselectors = { links = \"a[\" }",
                 "selectors.links",
             ),
