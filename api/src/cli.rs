@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use futures::TryFutureExt as _;
 use mediawarm_shared::cache::{CacheService, KeyPattern};
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
 use mediawarm_shared::store::Store;
@@ -166,7 +167,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let connected = tokio::select! {
                 connected = connect_queue(queue_config) => connected,
-                _ = stop.wait_for(|s| *s) => return Ok(()),
+                _ = stop.wait_for(|s| *s) => return Ok::<(), anyhow::Error>(()),
             };
             let connected = connected.context("connecting to the queue")?;
             tracing::info!(queue = connected.backend(), "queue ready");
@@ -179,7 +180,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await
-        })
+        }
+        .inspect_err(|error| {
+            tracing::error!(error = %format!("{error:#}"), "the queue or the in-process worker stopped; reads go on, jobs cannot be enqueued or run");
+        }))
     };
     let state = AppState::new(AppParts {
         store,
