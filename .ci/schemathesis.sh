@@ -31,7 +31,8 @@ fi
 BIN="${MEDIAWARM_API_BIN:-}"
 if [ -z "$BIN" ]; then
   TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-  cargo build --locked -p mediawarm-api --bin mediawarm-api
+  # The whole workspace, so features unify as in `cargo test` and nothing is rebuilt.
+  cargo build --locked --workspace --bins
   BIN="$TARGET_DIR/debug/mediawarm-api"
 fi
 
