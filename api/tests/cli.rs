@@ -286,3 +286,73 @@ async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
         )
     );
 }
+
+#[tokio::test]
+async fn the_sources_file_is_applied_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sources.toml");
+    std::fs::write(
+        &file,
+        "[[source]]\nname = \"gazette\"\nkind = \"rss\"\nurl = \"https://gazette.example/feed.xml\"\n\
+         schedule = \"0 */15 * * * *\"\n\n[[source]]\nname = \"herald\"\nkind = \"html\"\n\
+         url = \"https://herald.example/news\"\nselectors = { links = \"a.story\" }\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Server(
+        api(dir.path())
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("OPERATOR_TOKEN", "t")
+            .env("SOURCES_FILE", &file)
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let list: serde_json::Value = loop {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/api/v1/sources"))
+            .send()
+            .await
+        {
+            break response.json().await.unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let names: Vec<&str> = list["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gazette", "herald"]);
+    assert_eq!(list["sources"][0]["schedule"], "0 */15 * * * *");
+    assert_eq!(list["sources"][1]["selectors"]["links"], "a.story");
+}
+
+#[test]
+fn a_malformed_sources_file_stops_the_server_naming_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sources.toml");
+    std::fs::write(
+        &file,
+        "[[source]]\nname = \"gazette\"\nkind = \"rss\"\nurl = \"ftp://gazette.example\"\n",
+    )
+    .unwrap();
+    let output = api(dir.path())
+        .env("BIND", "127.0.0.1:0")
+        .env("SOURCES_FILE", &file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("source[0].url"), "{stderr}");
+}
