@@ -229,6 +229,25 @@ async fn scrape_err(scraper: &Scraper, source: &Source) -> ScrapeError {
         .expect_err("scrape fails")
 }
 
+/// Serves `feed` at `path` and scrapes it as an `rss` source; returns what the scrape found
+/// and its article URLs in order.
+async fn scrape_feed(
+    site: &Site,
+    path: &str,
+    content_type: &'static str,
+    feed: &str,
+) -> (ScrapeOutput, Vec<String>) {
+    site.route(path, ok(content_type, feed));
+    let out = scrape(
+        &scraper(),
+        &source(SourceKind::Rss, &site.url(path), None),
+        false,
+    )
+    .await;
+    let urls = out.articles.iter().map(|a| a.url.clone()).collect();
+    (out, urls)
+}
+
 fn by_url<'a>(out: &'a ScrapeOutput, url: &str) -> &'a NewArticle {
     out.articles
         .iter()
@@ -577,16 +596,9 @@ const NO_METADATA: &str = "<html><head></head><body><p>No metadata.</p></body></
 #[tokio::test]
 async fn json_feed_items_become_articles() {
     let site = Site::start().await;
-    site.route("/feed.json", ok("application/feed+json", JSON_FEED));
     site.route("/j1", html(NO_METADATA));
     site.route("/j2", html(NO_METADATA));
-    let out = scrape(
-        &scraper(),
-        &source(SourceKind::Rss, &site.url("/feed.json"), None),
-        false,
-    )
-    .await;
-    let urls: Vec<&str> = out.articles.iter().map(|a| a.url.as_str()).collect();
+    let (out, urls) = scrape_feed(&site, "/feed.json", "application/feed+json", JSON_FEED).await;
     assert_eq!(urls, [site.url("/j1"), site.url("/j2")]);
     let one = by_url(&out, &site.url("/j1"));
     assert_eq!(one.title, "JSON one");
@@ -607,16 +619,9 @@ async fn json_feed_items_become_articles() {
 #[tokio::test]
 async fn rss_091_items_become_articles() {
     let site = Site::start().await;
-    site.route("/rss091.xml", ok("text/xml", RSS_091));
     site.route("/o1", html(NO_METADATA));
     site.route("/o2", status(404));
-    let out = scrape(
-        &scraper(),
-        &source(SourceKind::Rss, &site.url("/rss091.xml"), None),
-        false,
-    )
-    .await;
-    let urls: Vec<&str> = out.articles.iter().map(|a| a.url.as_str()).collect();
+    let (out, urls) = scrape_feed(&site, "/rss091.xml", "text/xml", RSS_091).await;
     assert_eq!(urls, [site.url("/o1"), site.url("/o2")]);
     let one = by_url(&out, &site.url("/o1"));
     assert_eq!(one.title, "Old-school one");
@@ -628,16 +633,9 @@ async fn rss_091_items_become_articles() {
 #[tokio::test]
 async fn rss_10_rdf_items_become_articles() {
     let site = Site::start().await;
-    site.route("/index.rdf", ok("application/rdf+xml", RSS_10_RDF));
     site.route("/r1", html(NO_METADATA));
     site.route("/r2", html(NO_METADATA));
-    let out = scrape(
-        &scraper(),
-        &source(SourceKind::Rss, &site.url("/index.rdf"), None),
-        false,
-    )
-    .await;
-    let urls: Vec<&str> = out.articles.iter().map(|a| a.url.as_str()).collect();
+    let (out, urls) = scrape_feed(&site, "/index.rdf", "application/rdf+xml", RSS_10_RDF).await;
     assert_eq!(urls, [site.url("/r1"), site.url("/r2")]);
     let one = by_url(&out, &site.url("/r1"));
     assert_eq!(one.title, "RDF one");
