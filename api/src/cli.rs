@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use futures::TryFutureExt as _;
 use mediawarm_shared::cache::{CacheService, KeyPattern};
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
 
@@ -148,16 +149,18 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             token
         }
     };
+    let metrics = Metrics::new(&cache, CATEGORIES);
     let embedded = args.cache.redis_url.is_none();
     let run_worker = embedded || args.with_worker;
     let queue: QueueSlot = Arc::new(OnceCell::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = {
-        let (queue, store, cache, hot) = (
+        let (queue, store, cache, hot, metrics) = (
             Arc::clone(&queue),
             store.clone(),
             cache.clone(),
             hot.clone(),
+            metrics.clone(),
         );
         let queue_config = args
             .worker
@@ -175,7 +178,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             if !run_worker {
                 return Ok(());
             }
-            let ctx = Context::new(store, cache, hot, connected, worker_args).await?;
+            let ctx = Context::new(store, cache, hot, connected, worker_args, metrics).await?;
             mediawarm_worker::run(ctx, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
@@ -192,6 +195,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         queue,
         enqueue: args.worker.enqueue_options(),
         operator,
+        metrics,
     })
     .await?;
     let app = Application::bind(&args.bind, state)

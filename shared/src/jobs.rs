@@ -77,6 +77,9 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status.
+    pub const ALL: [JobStatus; 4] = [Self::Pending, Self::Running, Self::Done, Self::Dead];
+
     /// The lowercase name used in the API and the database.
     pub fn as_str(self) -> &'static str {
         match self {

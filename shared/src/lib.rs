@@ -19,6 +19,7 @@
 //! - [`queue`]: the apalis queues (Redis or SQLite) behind one small module, and `enqueue`
 //!   with backpressure.
 //! - [`hot`]: hot-key tracking for warming.
+//! - [`metrics`]: the Prometheus registry of a process (API, worker, or both).
 //! - [`telemetry`]: the binaries' logging set-up.
 
 pub mod cache;
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod error;
 pub mod hot;
 pub mod jobs;
+pub mod metrics;
 pub mod queue;
 pub mod sources_file;
 pub mod store;

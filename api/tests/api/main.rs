@@ -8,6 +8,7 @@ mod cache;
 mod health;
 mod jobs;
 mod media;
+mod metrics;
 mod secrets;
 mod sources;
 mod views;
