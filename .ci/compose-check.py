@@ -42,7 +42,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    sys.exit("compose-check: PyYAML is missing: python3 -m pip install 'pyyaml>=6'")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -286,8 +289,10 @@ def family_of(name: str, families: set) -> str | None:
     if name in families:
         return name
     for suffix in HISTOGRAM_SUFFIXES:
-        if name.endswith(suffix) and name[: -len(suffix)] in families:
-            return name[: -len(suffix)]
+        base = name[: -len(suffix)]
+        # Counters (…_total) have no _bucket/_sum/_count series.
+        if name.endswith(suffix) and base in families and not base.endswith("_total"):
+            return base
     return None
 
 
@@ -636,9 +641,12 @@ def mutations():
         ("dashboard queries an unknown metric",
          lambda p: set_first_expr(p, "sum(rate(mediawarm_http_requests_count_total[5m]))"),
          "`mediawarm_http_requests_count_total`, which is not a family"),
-        ("dashboard queries a histogram bucket of a counter",
+        ("dashboard queries a bucket of a family that does not exist",
          lambda p: set_first_expr(p, 'histogram_quantile(0.9, sum by (le) (rate(mediawarm_scrape_pages_bucket{source="x"}[$__rate_interval])))'),
          "`mediawarm_scrape_pages_bucket`"),
+        ("dashboard queries a histogram series of a counter",
+         lambda p: set_first_expr(p, "sum(rate(mediawarm_scrape_errors_total_count[5m]))"),
+         "`mediawarm_scrape_errors_total_count`"),
         ("dashboard uses an unprovisioned datasource",
          lambda p: first_expr_panel(p).__setitem__("datasource", {"type": "prometheus", "uid": "thanos"}),
          "datasource uid thanos"),
