@@ -66,7 +66,11 @@ impl From<StoreError> for JobError {
 pub struct DeliveryError(#[from] StoreError);
 
 /// Handles one delivery under the retry policy above.
-#[tracing::instrument(skip_all, fields(job_id = %envelope.job_id, kind = %envelope.payload.kind()), err)]
+#[tracing::instrument(
+    skip_all,
+    fields(job_id = %envelope.job_id, kind = %envelope.payload.kind(), request_id = envelope.request_id.as_deref()),
+    err
+)]
 pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), DeliveryError> {
     let Some(record) = ctx.store.start_job(&envelope.job_id, Utc::now()).await? else {
         tracing::debug!("duplicate delivery of a finished or unknown job: dropped");
