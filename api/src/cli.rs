@@ -236,11 +236,16 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let file = tokio::fs::File::open(&args.file)
         .await
         .with_context(|| format!("opening {}", args.file.display()))?;
+    let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let reader = tokio::io::BufReader::with_capacity(1 << 20, file);
     let started = Instant::now();
+    let bar = mediawarm_shared::progress::bar("import", size, "bytes");
     let mut last_report = Instant::now();
     let mut progress = |p: mediawarm_shared::store::ImportProgress| {
-        if last_report.elapsed() >= Duration::from_secs(1) {
+        bar.set_position(p.bytes);
+        bar.set_message(format!("{} lines, {} new", p.lines, p.new));
+        if !mediawarm_shared::progress::enabled() && last_report.elapsed() >= Duration::from_secs(1)
+        {
             last_report = Instant::now();
             eprintln!(
                 "import: {} lines so far ({:.0?})",
@@ -252,7 +257,9 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let report = store
         .import_jsonl(reader, &mut progress)
         .await
-        .with_context(|| format!("importing {}", args.file.display()))?;
+        .with_context(|| format!("importing {}", args.file.display()));
+    bar.finish();
+    let report = report?;
     eprintln!(
         "import: {} lines in {:.2?}: {} new, {} updated, {} unchanged, {} sources created",
         report.lines,

@@ -383,3 +383,45 @@ fn a_malformed_sources_file_stops_the_server_naming_the_entry() {
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("source[0].url"), "{stderr}");
 }
+
+#[test]
+fn import_draws_a_progress_bar_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(
+        dir.path(),
+        &[
+            r#"{"source":"gazette","url":"https://gazette.example/a","title":"A","published_at":"2026-01-01T00:00:00Z"}"#,
+        ],
+    );
+    let piped = api(dir.path()).arg("import").arg(&file).output().unwrap();
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("import ["), "no bar in a pipe: {stderr}");
+
+    // util-linux `script` runs the command on a pseudo-terminal.
+    if Command::new("script").arg("--version").output().is_err() {
+        println!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let command = format!(
+        "{} import {}",
+        env!("CARGO_BIN_EXE_mediawarm-api"),
+        file.display()
+    );
+    let on_tty = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&on_tty.stdout);
+    assert!(on_tty.status.success(), "{out}");
+    assert!(
+        out.contains("import [") && out.contains("1 lines"),
+        "a bar on a terminal: {out}"
+    );
+    assert!(out.contains("0 new, 0 updated, 1 unchanged"), "{out}");
+}

@@ -21,6 +21,7 @@
 //! - [`hot`]: hot-key tracking for warming.
 //! - [`metrics`]: the Prometheus registry of a process (API, worker, or both).
 //! - [`telemetry`]: the binaries' logging set-up.
+//! - [`progress`]: progress bars for long commands (on a terminal only).
 
 pub mod cache;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod hot;
 pub mod jobs;
 pub mod metrics;
+pub mod progress;
 pub mod queue;
 pub mod sources_file;
 pub mod store;
