@@ -25,6 +25,7 @@ mod queue;
 mod report;
 mod scrape;
 mod server;
+mod warming;
 mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -521,15 +522,28 @@ async fn main() -> anyhow::Result<()> {
     // Row 6.
     steps.inc(1);
     steps.set_message(" — warming");
-    report.push(Row::skipped(
-        "warming: hot-key hit rate during continuous scrapes; time to rewarm",
-        "≥ 99 %",
-        if args.skip_warming {
-            "--skip-warming"
-        } else {
-            "not measured by this version of the bench"
-        },
-    ));
+    if args.skip_warming {
+        report.push(Row::skipped(
+            warming::NAME,
+            warming::TARGET,
+            "--skip-warming",
+        ));
+    } else if let Some(reason) = no_wrk {
+        report.push(Row::skipped(warming::NAME, warming::TARGET, reason));
+    } else {
+        match warming::warming_row(&bench, &mut report).await {
+            Ok(Some(m)) => rss.push((
+                "worker (mediawarm-worker, continuous scrapes and rewarming)".to_owned(),
+                m,
+            )),
+            Ok(None) => {}
+            Err(e) => report.push(Row::skipped(
+                warming::NAME,
+                warming::TARGET,
+                &format!("failed: {e:#}"),
+            )),
+        }
+    }
 
     // Row 7.
     if rss.is_empty() {

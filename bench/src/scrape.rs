@@ -178,7 +178,7 @@ async fn job_path(
         queue_namespace: ns.clone(),
         log: bench.work.join("worker.log"),
     };
-    let worker = Child::worker(&bench.worker_bin, &deployment, &["--no-cron"])?;
+    let worker = Child::worker(&bench.worker_bin, &deployment, &["--no-cron"], &[])?;
     let queue = Queue::connect(QueueConfig {
         redis_url: Some(bench.redis_url.clone()),
         namespace: ns.clone(),

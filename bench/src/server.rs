@@ -131,10 +131,16 @@ impl Child {
         }
     }
 
-    /// Starts `mediawarm-worker` with `args`.
-    pub(crate) fn worker(bin: &Path, d: &Deployment, args: &[&str]) -> anyhow::Result<Self> {
+    /// Starts `mediawarm-worker` with `args` and the `extra` environment.
+    pub(crate) fn worker(
+        bin: &Path,
+        d: &Deployment,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let child = command(bin, d)?
             .args(args)
+            .envs(extra.iter().copied())
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let pid = child.id().context("child pid")?;
