@@ -7,8 +7,9 @@
 //! today falls out of the top. Warming asks for the top N.
 //!
 //! The decay is applied by whichever process first takes the period's `SET NX` token, with
-//! one `ZUNIONSTORE … WEIGHTS 0.5` (one command, whatever the set's size), and the set is
-//! capped at [`MAX_TRACKED`] keys.
+//! one `ZUNIONSTORE … WEIGHTS 0.5` (one command, whatever the set's size), before that
+//! process adds its batch (so every batch counts in full), and the set is capped at
+//! [`MAX_TRACKED`] keys.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -149,27 +150,21 @@ impl HotKeys {
                 let half_life_ms = u64::try_from(self.inner.half_life.as_millis())
                     .unwrap_or(u64::MAX)
                     .max(1);
-                let mut pipe = redis::pipe();
-                for (key, count) in &batch {
-                    pipe.cmd("ZINCRBY")
-                        .arg(set_key)
-                        .arg(*count)
-                        .arg(key)
-                        .ignore();
-                }
-                pipe.cmd("SET")
+                let mut token = redis::cmd("SET");
+                token
                     .arg(decay_key)
                     .arg(1)
                     .arg("NX")
                     .arg("PX")
                     .arg(half_life_ms);
-                let (decay_due,): (Option<String>,) = self
-                    .with_conn(|mut c| async move { pipe.query_async(&mut c).await })
+                let decay_due: Option<String> = self
+                    .with_conn(|mut c| async move { token.query_async(&mut c).await })
                     .await?;
+                // Older scores decay before this batch is added, so a batch always counts
+                // in full whichever process opened the period.
+                let mut pipe = redis::pipe();
                 if decay_due.is_some() {
-                    let mut decay = redis::pipe();
-                    decay
-                        .cmd("ZUNIONSTORE")
+                    pipe.cmd("ZUNIONSTORE")
                         .arg(set_key)
                         .arg(1)
                         .arg(set_key)
@@ -180,15 +175,22 @@ impl HotKeys {
                         .arg(set_key)
                         .arg("-inf")
                         .arg(0.01)
-                        .ignore()
-                        .cmd("ZREMRANGEBYRANK")
-                        .arg(set_key)
-                        .arg(0)
-                        .arg(-(MAX_TRACKED as i64) - 1)
                         .ignore();
-                    self.with_conn(|mut c| async move { decay.query_async::<()>(&mut c).await })
-                        .await?;
                 }
+                for (key, count) in &batch {
+                    pipe.cmd("ZINCRBY")
+                        .arg(set_key)
+                        .arg(*count)
+                        .arg(key)
+                        .ignore();
+                }
+                pipe.cmd("ZREMRANGEBYRANK")
+                    .arg(set_key)
+                    .arg(0)
+                    .arg(-(MAX_TRACKED as i64) - 1)
+                    .ignore();
+                self.with_conn(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+                    .await?;
                 Ok(())
             }
         }
