@@ -425,3 +425,214 @@ fn import_draws_a_progress_bar_on_a_terminal_only() {
     );
     assert!(out.contains("0 new, 0 updated, 1 unchanged"), "{out}");
 }
+
+/// A fresh PostgreSQL database and Redis prefix for one production-mode binary, removed when
+/// dropped; `None` (with a message) when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset.
+struct Production {
+    admin_url: String,
+    database: String,
+    database_url: String,
+    redis_url: String,
+    prefix: String,
+}
+
+impl Production {
+    async fn create() -> Option<Self> {
+        let (Ok(admin_url), Ok(redis_url)) = (
+            std::env::var("TEST_DATABASE_URL"),
+            std::env::var("TEST_REDIS_URL"),
+        ) else {
+            println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
+            return None;
+        };
+        let database = format!(
+            "mwcli_{}",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        );
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let options: sqlx::postgres::PgConnectOptions = admin_url.parse().unwrap();
+        let database_url = format!(
+            "postgres://{}@{}:{}/{database}",
+            options.get_username(),
+            options.get_host(),
+            options.get_port()
+        );
+        Some(Self {
+            admin_url,
+            database,
+            database_url,
+            redis_url,
+            prefix: format!("mwcli:{}:", ulid::Ulid::generate()),
+        })
+    }
+
+    /// The API binary against this database and Redis, on `port`.
+    fn api(&self, dir: &std::path::Path, port: u16) -> Command {
+        let mut command = api(dir);
+        command
+            .env("DATABASE_URL", &self.database_url)
+            .env("REDIS_URL", &self.redis_url)
+            .env("CACHE_PREFIX", &self.prefix)
+            .env("QUEUE_NAMESPACE", self.prefix.trim_end_matches(':'))
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("OPERATOR_TOKEN", "t")
+            .env("WORKER_POLL_MS", "50");
+        command
+    }
+}
+
+impl Drop for Production {
+    fn drop(&mut self) {
+        let (admin_url, database) = (self.admin_url.clone(), self.database.clone());
+        let (redis_url, prefix) = (self.redis_url.clone(), self.prefix.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+                    )))
+                    .execute(&admin)
+                    .await;
+                }
+            });
+            if let Ok(client) = redis::Client::open(redis_url.as_str())
+                && let Ok(mut conn) = client.get_connection()
+            {
+                let namespace = prefix.trim_end_matches(':').to_owned();
+                for pattern in [format!("{prefix}*"), format!("{namespace}*")] {
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg(&pattern)
+                        .query(&mut conn)
+                        .unwrap_or_default();
+                    for key in keys {
+                        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(key).query(&mut conn);
+                    }
+                }
+                // apalis registers each queue's worker set in a global sorted set and never
+                // removes it.
+                let worker_sets: Vec<String> = ["scrape", "warm", "invalidate"]
+                    .iter()
+                    .map(|kind| format!("{namespace}:{kind}:workers"))
+                    .collect();
+                let _: redis::RedisResult<()> = redis::cmd("ZREM")
+                    .arg("core:apalis:queues:list")
+                    .arg(&worker_sets)
+                    .query(&mut conn);
+            }
+        })
+        .join();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Enqueues a scrape of the demo source (once it exists and the queue is reached); returns
+/// the job's status path.
+async fn enqueue_demo_scrape(client: &reqwest::Client, base: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(response) = client
+            .post(format!("{base}/api/v1/jobs/scrape"))
+            .bearer_auth("t")
+            .json(&serde_json::json!({"source": "demo"}))
+            .send()
+            .await
+        {
+            if response.status() == 202 {
+                let body: serde_json::Value = response.json().await.unwrap();
+                return body["status_url"].as_str().unwrap().to_owned();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo source or the queue never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn job_status(client: &reqwest::Client, base: &str, status_path: &str) -> String {
+    let job: serde_json::Value = client
+        .get(format!("{base}{status_path}"))
+        .bearer_auth("t")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    job["status"].as_str().unwrap().to_owned()
+}
+
+/// In production mode the API runs no worker unless `--with-worker` asks for one: without it
+/// a scrape stays pending; with it, the same kind of job is done by the API process alone.
+#[tokio::test]
+async fn with_worker_runs_the_worker_in_the_production_api_process() {
+    let Some(production) = Production::create().await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let without = Server(
+        production
+            .api(dir.path(), port)
+            .arg("--demo")
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let pending = enqueue_demo_scrape(&client, &base).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        job_status(&client, &base, &pending).await,
+        "pending",
+        "no process consumes jobs without --with-worker"
+    );
+    drop(without);
+
+    let port = free_port();
+    let _with = Server(
+        production
+            .api(dir.path(), port)
+            .args(["--demo", "--with-worker"])
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let status_url = enqueue_demo_scrape(&client, &base).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    for job in [&status_url, &pending] {
+        loop {
+            let status = job_status(&client, &base, job).await;
+            if status == "done" {
+                break;
+            }
+            assert_ne!(status, "dead", "{job}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the in-process worker never finished {job} (the one queued while no worker \
+                 ran included)"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
