@@ -554,11 +554,10 @@ async fn enqueue_demo_scrape(client: &reqwest::Client, base: &str) -> String {
             .json(&serde_json::json!({"source": "demo"}))
             .send()
             .await
+            && response.status() == 202
         {
-            if response.status() == 202 {
-                let body: serde_json::Value = response.json().await.unwrap();
-                return body["status_url"].as_str().unwrap().to_owned();
-            }
+            let body: serde_json::Value = response.json().await.unwrap();
+            return body["status_url"].as_str().unwrap().to_owned();
         }
         assert!(
             tokio::time::Instant::now() < deadline,
