@@ -228,8 +228,11 @@ impl Queue {
 }
 
 impl Queue {
-    /// Removes the queue's own records of tasks finished more than `age` ago (apalis keeps
-    /// them forever otherwise); returns how many went.
+    /// Removes the queue's own records of tasks scheduled more than `age` ago that have
+    /// finished (apalis keeps them forever otherwise); returns what the backends report. On
+    /// SQLite the figure counts each deleted task twice (apalis-sqlite's vacuum runs its
+    /// `DELETE` and a `VACUUM` as one batch, and the row count of the first is reported again
+    /// for the second), and the first kind's vacuum clears every kind (they share one table).
     pub async fn vacuum_before(&self, age: Duration) -> Result<usize, QueueError> {
         use apalis_core::backend::Vacuum;
         let mut removed = 0;
