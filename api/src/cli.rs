@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use futures::TryFutureExt as _;
-use mediawarm_shared::cache::{CacheService, KeyPattern};
+use mediawarm_shared::cache::{CacheConfig, CacheService, KeyPattern};
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
 use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::store::Store;
@@ -76,6 +76,10 @@ pub struct ServeArgs {
     /// `demo` (lets the scraper fetch 127.0.0.1).
     #[arg(long, default_value_t = false)]
     demo: bool,
+    /// Keep values read from Redis in this process too (the near cache), under the lease and
+    /// acknowledgement protocol that keeps reads fresh. Only with REDIS_URL.
+    #[arg(long, env = "NEAR_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    near_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +131,11 @@ async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
 async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.store).await?;
     tracing::info!(store = %store.describe(), "database ready");
-    let cache = CacheService::new(args.cache.cache_config()).await;
+    let cache = CacheService::new(CacheConfig {
+        near: args.near_cache,
+        ..args.cache.cache_config()
+    })
+    .await;
     if let Some(path) = &args.sources_file {
         mediawarm_worker::seed_sources(&store, &cache, path).await?;
     }

@@ -635,3 +635,160 @@ async fn with_worker_runs_the_worker_in_the_production_api_process() {
         }
     }
 }
+
+/// Sends a signal to a process (`STOP`, `CONT`).
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until the API at `base` answers `/healthz`.
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{base} never became healthy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The titles `GET /api/v1/media/latest?limit=3` answers on `base`.
+async fn latest_titles(client: &reqwest::Client, base: &str) -> Vec<String> {
+    let body: serde_json::Value = client
+        .get(format!("{base}/api/v1/media/latest?limit=3"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// DESIGN §4 across two API processes sharing Redis, each with its near cache: once an
+/// invalidation through one process has completed, the other never answers a value from
+/// before it — also when that other process was frozen (SIGSTOP) through the invalidation and
+/// its lease lapsed.
+#[tokio::test]
+async fn a_near_cache_never_serves_a_value_older_than_a_completed_invalidation() {
+    use mediawarm_shared::domain::{NewArticle, SourceName};
+    use mediawarm_shared::store::{Store, StoreConfig};
+
+    let Some(production) = Production::create().await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (port_a, port_b) = (free_port(), free_port());
+    let _a = Server(production.api(dir.path(), port_a).spawn().unwrap());
+    let b = Server(production.api(dir.path(), port_b).spawn().unwrap());
+    let (a_base, b_base) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    wait_healthy(&client, &a_base).await;
+    wait_healthy(&client, &b_base).await;
+    let store = Store::connect(&StoreConfig {
+        database_url: Some(production.database_url.clone()),
+        ..StoreConfig::default()
+    })
+    .await
+    .unwrap();
+    store
+        .ensure_import_sources(&[SourceName::parse("wire").unwrap()])
+        .await
+        .unwrap();
+    let publish = |n: usize| {
+        let store = store.clone();
+        async move {
+            let article = NewArticle {
+                source: SourceName::parse("wire").unwrap(),
+                url: format!("https://wire.example/{n}"),
+                title: format!("Story {n}"),
+                author: None,
+                published_at: Some(chrono::Utc::now()),
+                summary: None,
+            };
+            store
+                .upsert_articles(&[article], chrono::Utc::now())
+                .await
+                .unwrap();
+        }
+    };
+    let clear_through_a = || async {
+        let response = client
+            .delete(format!("{a_base}/api/v1/media/cache/clear?pattern=media:*"))
+            .bearer_auth("t")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    };
+    publish(0).await;
+    // B's near cache starts once its lease is first renewed.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+
+    for n in 1..=25 {
+        // B holds the current answer, in its near cache after the first read.
+        for _ in 0..3 {
+            latest_titles(&client, &b_base).await;
+        }
+        publish(n).await;
+        clear_through_a().await;
+        let titles = latest_titles(&client, &b_base).await;
+        assert_eq!(
+            titles.first().map(String::as_str),
+            Some(format!("Story {n}").as_str()),
+            "round {n}: B answered from before a completed invalidation: {titles:?}"
+        );
+    }
+    let metrics = client
+        .get(format!("{b_base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let near_hits: f64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("mediawarm_cache_hits_total{category=\"media\",backend=\"near\"} ")
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        near_hits >= 25.0,
+        "B served from its near cache ({near_hits} near hits)"
+    );
+
+    // Frozen through an invalidation: A's invalidation completes once B's lease lapses, and
+    // B, thawed, does not answer from its near cache before emptying it.
+    latest_titles(&client, &b_base).await;
+    latest_titles(&client, &b_base).await;
+    signal(&b.0, "STOP");
+    publish(100).await;
+    clear_through_a().await;
+    signal(&b.0, "CONT");
+    let titles = latest_titles(&client, &b_base).await;
+    assert_eq!(
+        titles.first().map(String::as_str),
+        Some("Story 100"),
+        "a thawed process answered from before a completed invalidation: {titles:?}"
+    );
+}

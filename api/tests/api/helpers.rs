@@ -291,9 +291,12 @@ pub(crate) async fn spawn_app_with(
                 acquire_timeout: Duration::from_secs(2),
             };
             let prefix = format!("mwtest:{}:", ulid::Ulid::generate());
+            // The production API runs with its near cache: every production test exercises
+            // the protocol that keeps it fresh.
             let cache = CacheConfig {
                 redis_url: Some(redis_url.clone()),
                 prefix: prefix.clone(),
+                near: true,
                 ..CacheConfig::default()
             };
             worker_args.queue_namespace = format!("{prefix}q");

@@ -25,6 +25,7 @@
 mod flights;
 mod key;
 mod memory;
+mod near;
 mod redis;
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +45,7 @@ pub use key::{CacheKey, KeyError, KeyPattern};
 
 use self::flights::Flights;
 use self::memory::MemoryStore;
+use self::near::NearCache;
 use self::redis::RedisStore;
 use crate::error::CacheError;
 
@@ -66,6 +68,12 @@ pub struct CacheConfig {
     pub health_interval: Duration,
     /// Longest wait for one Redis answer before Redis is considered down.
     pub redis_timeout: Duration,
+    /// Keep values read from Redis in this process too (the near cache; see `near.rs` for
+    /// the protocol that keeps it fresh). Only with Redis; for processes that serve reads.
+    pub near: bool,
+    /// The near cache's lease length: how long, at most, an invalidation waits for a process
+    /// that stopped acknowledging.
+    pub near_lease: Duration,
 }
 
 impl Default for CacheConfig {
@@ -78,6 +86,8 @@ impl Default for CacheConfig {
             memory_max_bytes: 256 * 1024 * 1024,
             health_interval: Duration::from_secs(1),
             redis_timeout: Duration::from_millis(250),
+            near: false,
+            near_lease: Duration::from_secs(2),
         }
     }
 }
@@ -92,6 +102,8 @@ impl fmt::Debug for CacheConfig {
             .field("memory_max_bytes", &self.memory_max_bytes)
             .field("health_interval", &self.health_interval)
             .field("redis_timeout", &self.redis_timeout)
+            .field("near", &self.near)
+            .field("near_lease", &self.near_lease)
             .finish()
     }
 }
@@ -167,8 +179,8 @@ enum Backend {
     Memory(MemoryStore),
     /// Redis, and the memory cache used while it is unreachable.
     Redis {
-        /// The shared cache (boxed: it is much larger than a memory store).
-        redis: Box<RedisStore>,
+        /// The shared cache (shared with the near cache's task).
+        redis: Arc<RedisStore>,
         /// Serves while Redis is down; emptied when Redis returns.
         fallback: MemoryStore,
     },
@@ -184,6 +196,8 @@ enum Ticket {
     Redis(String),
     /// The fallback memory cache.
     Fallback(String),
+    /// The near cache (a hit; nothing is stored back).
+    Near,
 }
 
 /// What [`CacheService::invalidate_and_rewarm`] did.
@@ -205,18 +219,31 @@ pub struct ReadLabels {
     backend: &'static str,
 }
 
-/// Which store answered a read: `redis`, or `memory` (the memory backend or the fallback).
+/// Which store answered a read: `redis`, `memory` (the memory backend or the fallback), or
+/// `near` (the near cache in front of Redis).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Served {
     Redis,
     Memory,
+    Near,
 }
 
 impl Served {
+    const ALL: [Self; 3] = [Self::Redis, Self::Memory, Self::Near];
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Redis => "redis",
             Self::Memory => "memory",
+            Self::Near => "near",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Redis => 0,
+            Self::Memory => 1,
+            Self::Near => 2,
         }
     }
 }
@@ -224,8 +251,8 @@ impl Served {
 /// One category's counters: hits then misses, each by [`Served`].
 #[derive(Debug, Clone)]
 struct CategoryCounters {
-    hits: [Counter; 2],
-    misses: [Counter; 2],
+    hits: [Counter; 3],
+    misses: [Counter; 3],
 }
 
 /// Hit and miss counters per category and serving backend. They are the Prometheus series
@@ -251,7 +278,7 @@ impl Counters {
             return counters.clone();
         }
         let series = |family: &Family<ReadLabels, Counter>| {
-            [Served::Redis, Served::Memory].map(|served| {
+            Served::ALL.map(|served| {
                 family
                     .get_or_create(&ReadLabels {
                         category: category.to_owned(),
@@ -274,7 +301,7 @@ impl Counters {
 
     /// Counts one read of `category` answered by `served`.
     fn record(&self, category: &str, served: Served, hit: bool) {
-        let index = usize::from(served == Served::Memory);
+        let index = served.index();
         {
             let map = self
                 .per_category
@@ -330,15 +357,18 @@ struct Shared {
     counters: Counters,
     /// Keys being computed by `get_or_set`.
     flights: Flights,
+    /// The near cache, when configured (with Redis).
+    near: Option<Arc<NearCache>>,
 }
 
-/// Stops the health task when the last service clone goes away.
+/// Stops the background tasks (Redis health, near-cache lease) when the last service clone
+/// goes away.
 #[derive(Debug)]
-struct HealthTask(Option<JoinHandle<()>>);
+struct HealthTask(Vec<JoinHandle<()>>);
 
 impl Drop for HealthTask {
     fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
+        for task in self.0.drain(..) {
             task.abort();
         }
     }
@@ -379,22 +409,36 @@ impl CacheService {
                     }
                 }
                 Backend::Redis {
-                    redis: Box::new(redis),
+                    redis: Arc::new(redis),
                     fallback: MemoryStore::new(config.memory_max_bytes),
                 }
             }
+        };
+        let mut tasks = Vec::new();
+        let near = match &backend {
+            Backend::Redis { redis, .. } if config.near => {
+                let near = Arc::new(NearCache::new(config.near_lease));
+                tasks.push(tokio::spawn(near::maintain(
+                    Arc::clone(&near),
+                    Arc::clone(redis),
+                )));
+                Some(near)
+            }
+            _ => None,
         };
         let shared = Arc::new(Shared {
             config,
             backend,
             counters: Counters::default(),
             flights: Flights::default(),
+            near,
         });
-        let task = matches!(shared.backend, Backend::Redis { .. })
-            .then(|| tokio::spawn(watch_redis(Arc::clone(&shared))));
+        if matches!(shared.backend, Backend::Redis { .. }) {
+            tasks.push(tokio::spawn(watch_redis(Arc::clone(&shared))));
+        }
         Self {
             shared,
-            _health: Arc::new(HealthTask(task)),
+            _health: Arc::new(HealthTask(tasks)),
         }
     }
 
@@ -418,7 +462,10 @@ impl CacheService {
             Backend::Redis { redis, fallback } => {
                 if redis.is_up() {
                     match redis.set(key, &value, ttl).await {
-                        Ok(()) => return,
+                        Ok(()) => {
+                            self.forget_near(key).await;
+                            return;
+                        }
                         Err(error) => {
                             tracing::debug!(%error, key = key.as_str(), "redis set failed")
                         }
@@ -439,7 +486,9 @@ impl CacheService {
                 if !redis.is_up() {
                     return Err(CacheError::Unavailable);
                 }
-                Ok(local + redis.delete(key).await?)
+                let removed = local + redis.delete(key).await?;
+                self.near_barrier(redis).await?;
+                Ok(removed)
             }
         }
     }
@@ -456,7 +505,9 @@ impl CacheService {
                 if !redis.is_up() {
                     return Err(CacheError::Unavailable);
                 }
-                Ok(local + redis.delete_pattern(pattern).await?)
+                let removed = local + redis.delete_pattern(pattern).await?;
+                self.near_barrier(redis).await?;
+                Ok(removed)
             }
         }
     }
@@ -519,7 +570,9 @@ impl CacheService {
                     tracing::warn!(%error, "invalidation could not reach redis; fallback emptied");
                     return Err(CacheError::Unavailable);
                 }
-                Ok(local + redis.delete_pattern(pattern).await?)
+                let removed = local + redis.delete_pattern(pattern).await?;
+                self.near_barrier(redis).await?;
+                Ok(removed)
             }
         }
     }
@@ -537,10 +590,11 @@ impl CacheService {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
     {
-        let (_, ticket) = self.lookup(key).await;
+        let (_, ticket) = self.lookup_in(key, false).await;
         let value = compute().await?;
         let ttl = ttl.unwrap_or(self.shared.config.default_ttl);
         self.store(key, ticket, value.clone(), ttl).await;
+        self.forget_near(key).await;
         Ok(value)
     }
 
@@ -625,7 +679,38 @@ impl CacheService {
                 Backend::Redis { redis, .. } => redis.replace_generations(&[category]).await?,
             }
         }
+        if let Backend::Redis { redis, .. } = &self.shared.backend {
+            self.near_barrier(redis).await?;
+        }
         Ok(report)
+    }
+
+    /// Completes a change made in Redis for every near cache (see `near.rs`): returns once
+    /// every process holding a live lease has emptied its near cache or lost its lease.
+    async fn near_barrier(&self, redis: &RedisStore) -> Result<(), CacheError> {
+        near::barrier(redis, self.shared.config.near_lease, None).await
+    }
+
+    /// After `key`'s value was replaced in Redis: waits until no near cache holds the old one
+    /// (see `near.rs`). A failure (Redis not answering) is logged: a near cache may then hold
+    /// the old value until its next invalidation, its lease lapsing, or the entry's 30 s
+    /// lifetime, whichever comes first.
+    async fn forget_near(&self, key: &CacheKey) {
+        if let Backend::Redis { redis, .. } = &self.shared.backend
+            && let Err(error) = near::barrier(redis, self.shared.config.near_lease, Some(key)).await
+        {
+            tracing::warn!(%error, key = key.as_str(), "near caches could not be told of a replaced value");
+        }
+    }
+
+    /// Entries in this process' near cache (0 without one).
+    pub fn near_entries(&self) -> usize {
+        self.shared.near.as_deref().map_or(0, NearCache::len)
+    }
+
+    /// Whether this process' near cache is in use right now (its lease holds).
+    pub fn near_active(&self) -> bool {
+        self.shared.near.as_deref().is_some_and(NearCache::usable)
     }
 
     /// A snapshot of the backend state and the hit/miss counters.
@@ -700,8 +785,14 @@ impl CacheService {
         self.shared.config.default_ttl
     }
 
-    /// Reads `key` from whichever store serves now, without counting.
+    /// Reads `key` from whichever store serves now (the near cache first), without counting.
     async fn lookup(&self, key: &CacheKey) -> (Option<Bytes>, Ticket) {
+        self.lookup_in(key, true).await
+    }
+
+    /// Reads `key` from whichever store serves now, without counting; the near cache is
+    /// consulted only with `near` (a caller about to store needs Redis' generation).
+    async fn lookup_in(&self, key: &CacheKey, near: bool) -> (Option<Bytes>, Ticket) {
         match &self.shared.backend {
             Backend::Memory(memory) => {
                 let (value, generation) = memory.get(key).await;
@@ -709,8 +800,18 @@ impl CacheService {
             }
             Backend::Redis { redis, fallback } => {
                 if redis.is_up() {
+                    let near = self.shared.near.as_deref().filter(|_| near);
+                    if let Some(value) = near.and_then(|near| near.get(key)) {
+                        return (Some(value), Ticket::Near);
+                    }
+                    let epoch = near.map(NearCache::epoch);
                     match redis.get(key).await {
-                        Ok((value, generation)) => return (value, Ticket::Redis(generation)),
+                        Ok((value, generation)) => {
+                            if let (Some(near), Some(epoch), Some(value)) = (near, epoch, &value) {
+                                near.fill(key, value, epoch, self.shared.config.default_ttl);
+                            }
+                            return (value, Ticket::Redis(generation));
+                        }
                         Err(error) => {
                             tracing::debug!(%error, key = key.as_str(), "redis get failed")
                         }
@@ -750,6 +851,7 @@ impl CacheService {
         let served = match ticket {
             Ticket::Redis(_) => Served::Redis,
             Ticket::Memory(_) | Ticket::Fallback(_) => Served::Memory,
+            Ticket::Near => Served::Near,
         };
         self.shared.counters.record(key.category(), served, hit);
         tracing::debug!(

@@ -80,6 +80,38 @@ end
 return 0
 ";
 
+/// Drops lapsed leases (by Redis' clock) and lists the live ones.
+const NEAR_LIVE_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+";
+
+/// Sets lease `ARGV[1]` to expire `ARGV[2]` ms from now by Redis' clock.
+const NEAR_RENEW_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+return 1
+";
+
+/// Counts the leases among `ARGV` that neither acknowledged (`KEYS[2]`) nor lapsed.
+const NEAR_PENDING_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local pending = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('SISMEMBER', KEYS[2], id) == 0 then
+    local expiry = redis.call('ZSCORE', KEYS[1], id)
+    if expiry and tonumber(expiry) > now then
+      pending = pending + 1
+    end
+  end
+end
+return pending
+";
+
 /// The Redis backend of the cache service.
 pub(crate) struct RedisStore {
     /// `None` when the configured URL did not parse: Redis then stays down for good.
@@ -107,6 +139,12 @@ pub(crate) struct RedisStore {
     generation_script: Script,
     /// [`SWAP_LUA`].
     swap_script: Script,
+    /// [`NEAR_LIVE_LUA`].
+    near_live_script: Script,
+    /// [`NEAR_RENEW_LUA`].
+    near_renew_script: Script,
+    /// [`NEAR_PENDING_LUA`].
+    near_pending_script: Script,
 }
 
 impl fmt::Debug for RedisStore {
@@ -143,7 +181,87 @@ impl RedisStore {
             delete_script: Script::new(DELETE_LUA),
             generation_script: Script::new(GENERATION_LUA),
             swap_script: Script::new(SWAP_LUA),
+            near_live_script: Script::new(NEAR_LIVE_LUA),
+            near_renew_script: Script::new(NEAR_RENEW_LUA),
+            near_pending_script: Script::new(NEAR_PENDING_LUA),
         }
+    }
+
+    /// A fresh pub/sub connection (for the near cache's invalidation subscription).
+    pub(crate) async fn pubsub(&self) -> Result<redis::aio::PubSub, CacheError> {
+        let client = self.client.clone().ok_or(CacheError::Unavailable)?;
+        Ok(client.get_async_pubsub().await?)
+    }
+
+    /// The channel near-cache invalidations are published on.
+    pub(crate) fn near_channel(&self) -> String {
+        format!("{}near:invalidate", self.prefix)
+    }
+
+    fn near_leases_key(&self) -> String {
+        format!("{}near:leases", self.prefix)
+    }
+
+    fn near_ack_key(&self, message: &str) -> String {
+        format!("{}near:ack:{message}", self.prefix)
+    }
+
+    /// Renews lease `id` for `lease` from now (Redis' clock).
+    pub(crate) async fn near_renew(&self, id: &str, lease: Duration) -> Result<(), CacheError> {
+        let mut invocation = self.near_renew_script.key(self.near_leases_key());
+        invocation
+            .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
+            .arg(id);
+        self.call(|mut conn| async move { invocation.invoke_async::<i64>(&mut conn).await })
+            .await
+            .map(drop)
+    }
+
+    /// Records that `id` emptied its near cache for `message`.
+    pub(crate) async fn near_ack(&self, message: &str, id: &str) -> Result<(), CacheError> {
+        let key = self.near_ack_key(message);
+        let mut pipe = redis::pipe();
+        pipe.cmd("SADD")
+            .arg(&key)
+            .arg(id)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(60_000)
+            .ignore();
+        self.call(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+            .await
+    }
+
+    /// The live leases (lapsed ones are dropped).
+    pub(crate) async fn near_live_leases(&self) -> Result<Vec<String>, CacheError> {
+        let invocation = self.near_live_script.key(self.near_leases_key());
+        self.call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await
+    }
+
+    /// Publishes invalidation `message`.
+    pub(crate) async fn near_publish(&self, message: &str) -> Result<(), CacheError> {
+        let mut command = redis::cmd("PUBLISH");
+        command.arg(self.near_channel()).arg(message);
+        self.call(|mut conn| async move { command.query_async::<i64>(&mut conn).await })
+            .await
+            .map(drop)
+    }
+
+    /// How many of `leases` have neither acknowledged `message` nor lapsed.
+    pub(crate) async fn near_pending(
+        &self,
+        message: &str,
+        leases: &[String],
+    ) -> Result<i64, CacheError> {
+        let mut invocation = self.near_pending_script.key(self.near_leases_key());
+        invocation.key(self.near_ack_key(message));
+        for lease in leases {
+            invocation.arg(lease);
+        }
+        self.call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await
     }
 
     /// Whether Redis serves reads right now.
