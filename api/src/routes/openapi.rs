@@ -375,11 +375,37 @@ pub(crate) mod schemas {
         pub(crate) runs: Vec<ScrapeRun>,
     }
 
+    /// A source of the list, with its latest scrape run.
+    #[derive(ToSchema)]
+    pub(crate) struct ListedSource {
+        /// Unique name.
+        #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
+        pub(crate) name: String,
+        /// `rss`, `atom`, `html`, `sitemap` or `import`.
+        #[schema(pattern = "^(rss|atom|html|sitemap|import)$")]
+        pub(crate) kind: String,
+        /// Start URL (empty for `import` sources).
+        pub(crate) url: String,
+        /// CSS selectors, or null.
+        #[schema(required = true)]
+        pub(crate) selectors: Option<Selectors>,
+        /// Cron schedule with a seconds field, or null.
+        #[schema(required = true)]
+        pub(crate) schedule: Option<String>,
+        /// Requests per second against the source's host.
+        pub(crate) rate_limit_per_sec: f64,
+        /// Whether the scheduler runs it.
+        pub(crate) enabled: bool,
+        /// Its latest scrape run, or null when it never ran.
+        #[schema(required = true)]
+        pub(crate) last_run: Option<ScrapeRun>,
+    }
+
     /// Every live source, by name.
     #[derive(ToSchema)]
     pub(crate) struct SourceList {
         /// The sources.
-        pub(crate) sources: Vec<Source>,
+        pub(crate) sources: Vec<ListedSource>,
     }
 
     /// A new source (POST body).
