@@ -50,6 +50,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(routes::cache::router())
         .merge(routes::sources::router())
         .merge(routes::jobs::router())
+        .merge(routes::queue::router())
         .merge(routes::health::router())
         .merge(routes::metrics::router())
         .merge(routes::openapi::router())

@@ -8,5 +8,6 @@ pub(crate) mod media;
 pub(crate) mod metrics;
 pub(crate) mod openapi;
 pub(crate) mod params;
+pub(crate) mod queue;
 pub(crate) mod sources;
 pub(crate) mod views;

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cache, health, jobs, media, metrics, sources, views};
+use super::{cache, health, jobs, media, metrics, queue, sources, views};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -51,6 +51,7 @@ static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
         views::volume,
         views::simplified,
         cache::stats,
+        cache::hot,
         cache::clear,
         sources::list,
         sources::create,
@@ -63,6 +64,7 @@ static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
         jobs::list,
         jobs::one,
         jobs::retry,
+        queue::stats,
         health::healthz,
         health::readyz,
         metrics::metrics,
@@ -274,6 +276,26 @@ pub(crate) mod schemas {
         pub(crate) misses: u64,
         /// `hits / (hits + misses)`.
         pub(crate) hit_rate: f64,
+    }
+
+    /// The hottest cache keys.
+    #[derive(ToSchema)]
+    pub(crate) struct HotKeysBody {
+        /// Hottest first; at most `limit`.
+        pub(crate) keys: Vec<HotKey>,
+        /// The limit applied.
+        #[schema(minimum = 1, maximum = 100)]
+        pub(crate) limit: u32,
+    }
+
+    /// One hot key.
+    #[derive(ToSchema)]
+    pub(crate) struct HotKey {
+        /// The logical cache key (without the deployment's prefix), e.g.
+        /// `volume:day:…`; `POST /api/v1/jobs/warm` accepts it in `keys`.
+        pub(crate) key: String,
+        /// Its category: `media`, `volume` or `simplified`.
+        pub(crate) category: String,
     }
 
     /// What a cache clear removed.
@@ -511,6 +533,30 @@ pub(crate) mod schemas {
         pub(crate) jobs: Vec<Job>,
     }
 
+    /// Jobs per kind and status, from the jobs table.
+    #[derive(ToSchema)]
+    pub(crate) struct QueueStats {
+        /// Jobs waiting or running, all kinds: what backpressure bounds.
+        pub(crate) depth: i64,
+        /// Above this depth enqueueing answers 503 `queue_full`.
+        pub(crate) max_depth: i64,
+        /// Every kind (`scrape`, `warm`, `invalidate`) with its counts.
+        pub(crate) kinds: BTreeMap<String, KindCounts>,
+    }
+
+    /// One kind's jobs per status; `done` and `dead` count the finished jobs still kept.
+    #[derive(ToSchema)]
+    pub(crate) struct KindCounts {
+        /// Queued, or waiting for a retry.
+        pub(crate) pending: i64,
+        /// Being run.
+        pub(crate) running: i64,
+        /// Finished successfully.
+        pub(crate) done: i64,
+        /// Failed for good.
+        pub(crate) dead: i64,
+    }
+
     /// Liveness.
     #[derive(ToSchema)]
     pub(crate) struct Health {
@@ -546,6 +592,7 @@ mod tests {
             "/api/v1/volume",
             "/api/v1/simplified",
             "/api/v1/media/cache/stats",
+            "/api/v1/media/cache/hot",
             "/api/v1/media/cache/clear",
             "/api/v1/sources",
             "/api/v1/sources/{name}",
@@ -555,6 +602,7 @@ mod tests {
             "/api/v1/jobs/invalidate",
             "/api/v1/jobs/{id}",
             "/api/v1/jobs/{id}/retry",
+            "/api/v1/queue/stats",
             "/healthz",
             "/readyz",
             "/metrics",

@@ -8,6 +8,7 @@ mod cache;
 mod health;
 mod jobs;
 mod media;
+mod queue;
 mod secrets;
 mod sources;
 mod views;
