@@ -2,6 +2,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod cached;
+pub(crate) mod dashboard;
 pub(crate) mod health;
 pub(crate) mod jobs;
 pub(crate) mod media;

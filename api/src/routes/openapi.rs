@@ -20,7 +20,7 @@ use bytes::Bytes;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cache, health, jobs, media, metrics, queue, sources, views};
+use super::{cache, dashboard, health, jobs, media, metrics, queue, sources, views};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -68,6 +68,7 @@ static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
         health::healthz,
         health::readyz,
         metrics::metrics,
+        dashboard::page,
         document,
     ),
     modifiers(&OperatorAuth),
@@ -76,7 +77,7 @@ static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
         (name = "cache", description = "Cache statistics and clearing."),
         (name = "sources", description = "Source definitions."),
         (name = "jobs", description = "Operator jobs: scrape, warm, invalidate."),
-        (name = "operations", description = "Health, readiness, metrics and this document."),
+        (name = "operations", description = "Health, readiness, metrics, the dashboard and this document."),
     ),
 )]
 pub(crate) struct ApiDoc;
@@ -606,6 +607,7 @@ mod tests {
             "/healthz",
             "/readyz",
             "/metrics",
+            "/dashboard",
             "/api/v1/openapi.json",
         ] {
             assert!(paths.contains_key(path), "{path} is missing");

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod cache;
+mod dashboard;
 mod health;
 mod jobs;
 mod media;
