@@ -8,7 +8,8 @@
 //     and "Scrape" and "Invalidate" do the same;
 //   - the page makes no request outside 127.0.0.1 (any other request is aborted and fails
 //     the test), breaks no Content-Security-Policy rule and throws no script error;
-//   - the token never appears in a URL.
+//   - the token never appears in a URL;
+//   - markup inside data (a source's error) is shown as text and creates no element.
 // It saves a full-page screenshot to $SCREENSHOT (default target/browser/dashboard.png).
 //
 // Environment: MEDIAWARM_API_BIN (default target/debug/mediawarm-api), CHROMIUM (default
@@ -268,6 +269,25 @@ async function run(work, dataDir, serverLog, setServer, setBrowser) {
   mkdirSync(dirname(SCREENSHOT), { recursive: true });
   await page.waitForTimeout(300);
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // 10. Markup in data is shown as text: a second tab whose sources answer carries HTML in an
+  //     error (as a scraped site's message could) renders it literally and creates no element.
+  const hostile = await context.newPage();
+  hostile.on("pageerror", (error) => problems.push(`script error: ${error.message}`));
+  const payload = '<img src=x onerror="window.pwned=1"><b>bold</b>';
+  await hostile.route("**/api/v1/sources", async (route) => {
+    const real = await (await route.fetch()).json();
+    const demo = real.sources.find((s) => s.name === "demo");
+    demo.last_run = { ...demo.last_run, status: "failed", error: payload };
+    await route.fulfill({ json: real });
+  });
+  await hostile.goto(`${base}/dashboard`);
+  const errorCell = hostile.locator('#sources-table tr[data-source="demo"] td.error-text');
+  await until("the hostile error to be shown", async () => (await errorCell.innerText()) === payload);
+  assert.equal(await hostile.locator("#sources-table img, #sources-table b").count(), 0, "no element from data");
+  assert.equal(await hostile.evaluate(() => window.pwned), undefined);
+  await hostile.close();
+  assert.deepEqual(problems, [], "the hostile tab stayed within its policy");
 }
 
 await main();
