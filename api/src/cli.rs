@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use futures::TryFutureExt as _;
 use mediawarm_shared::cache::{CacheService, KeyPattern};
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
 
@@ -148,16 +149,18 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             token
         }
     };
+    let metrics = Metrics::new(&cache, CATEGORIES);
     let embedded = args.cache.redis_url.is_none();
     let run_worker = embedded || args.with_worker;
     let queue: QueueSlot = Arc::new(OnceCell::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = {
-        let (queue, store, cache, hot) = (
+        let (queue, store, cache, hot, metrics) = (
             Arc::clone(&queue),
             store.clone(),
             cache.clone(),
             hot.clone(),
+            metrics.clone(),
         );
         let queue_config = args
             .worker
@@ -175,7 +178,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             if !run_worker {
                 return Ok(());
             }
-            let ctx = Context::new(store, cache, hot, connected, worker_args).await?;
+            let ctx = Context::new(store, cache, hot, connected, worker_args, metrics).await?;
             mediawarm_worker::run(ctx, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
@@ -192,6 +195,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         queue,
         enqueue: args.worker.enqueue_options(),
         operator,
+        metrics,
     })
     .await?;
     let app = Application::bind(&args.bind, state)
@@ -232,11 +236,16 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let file = tokio::fs::File::open(&args.file)
         .await
         .with_context(|| format!("opening {}", args.file.display()))?;
+    let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let reader = tokio::io::BufReader::with_capacity(1 << 20, file);
     let started = Instant::now();
+    let bar = mediawarm_shared::progress::bar("import", size, "bytes");
     let mut last_report = Instant::now();
     let mut progress = |p: mediawarm_shared::store::ImportProgress| {
-        if last_report.elapsed() >= Duration::from_secs(1) {
+        bar.set_position(p.bytes);
+        bar.set_message(format!("{} lines, {} new", p.lines, p.new));
+        if !mediawarm_shared::progress::enabled() && last_report.elapsed() >= Duration::from_secs(1)
+        {
             last_report = Instant::now();
             eprintln!(
                 "import: {} lines so far ({:.0?})",
@@ -248,7 +257,9 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let report = store
         .import_jsonl(reader, &mut progress)
         .await
-        .with_context(|| format!("importing {}", args.file.display()))?;
+        .with_context(|| format!("importing {}", args.file.display()));
+    bar.finish();
+    let report = report?;
     eprintln!(
         "import: {} lines in {:.2?}: {} new, {} updated, {} unchanged, {} sources created",
         report.lines,

@@ -11,12 +11,14 @@
 //!   `dashboard` serves the operator dashboard at `/dashboard`.
 //! - [`error`]: the one mapping from failures to HTTP.
 //! - [`auth`]: the operator token.
+//! - [`request_id`]: the id every request carries into its logs and the jobs it enqueues.
 //! - [`cli`]: the `serve`, `migrate` and `import` commands.
 
 pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod request_id;
 mod routes;
 mod state;
 
@@ -70,8 +72,13 @@ pub fn build_app(state: AppState) -> Router {
                 .extensions()
                 .get::<MatchedPath>()
                 .map_or("unmatched", MatchedPath::as_str);
-            tracing::info_span!("http", method = %req.method(), path)
+            let request_id = req
+                .extensions()
+                .get::<request_id::RequestId>()
+                .map(request_id::RequestId::as_str);
+            tracing::info_span!("http", method = %req.method(), path, request_id)
         }))
+        .layer(axum::middleware::from_fn(request_id::assign))
 }
 
 /// Answers 503 `request_timeout` (in the JSON error shape) when a request runs past

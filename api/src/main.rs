@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     dotenvy::dotenv().ok();
-    mediawarm_shared::telemetry::init();
+    mediawarm_shared::telemetry::init()?;
     mediawarm_api::cli::run().await
 }

@@ -6,6 +6,7 @@ use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::domain::CursorCodec;
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::hot::HotKeys;
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::{EnqueueOptions, Queue};
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::ViewContext;
@@ -13,7 +14,6 @@ use tokio::sync::OnceCell;
 
 use crate::auth::OperatorToken;
 use crate::error::ApiError;
-use crate::routes::metrics::HttpCounters;
 
 /// The queue once it is reachable: the API starts (and serves reads) without it, and a
 /// background task fills it in.
@@ -34,6 +34,8 @@ pub struct AppParts {
     pub enqueue: EnqueueOptions,
     /// The token operator endpoints require.
     pub operator: OperatorToken,
+    /// The process' metrics (shared with an in-process worker).
+    pub metrics: Metrics,
 }
 
 /// Cheap-to-clone handle on the application's shared parts.
@@ -57,8 +59,8 @@ pub struct Inner {
     queue: QueueSlot,
     /// How jobs are enqueued.
     pub enqueue: EnqueueOptions,
-    /// Requests answered, for `/metrics`.
-    pub(crate) http: HttpCounters,
+    /// The process' metrics, for `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -75,7 +77,7 @@ impl AppState {
             operator: parts.operator,
             queue: parts.queue,
             enqueue: parts.enqueue,
-            http: HttpCounters::default(),
+            metrics: parts.metrics,
         })))
     }
 

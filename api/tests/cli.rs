@@ -184,12 +184,16 @@ async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
         .local_addr()
         .unwrap()
         .port();
+    let log_path = dir.path().join("api.log");
     let _server = Server(
         api(dir.path())
             .arg("--demo")
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("OPERATOR_TOKEN", "t")
             .env("WORKER_POLL_MS", "50")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .stderr(std::fs::File::create(&log_path).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -223,10 +227,12 @@ async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
         let response = client
             .post(format!("{base}/api/v1/jobs/scrape"))
             .bearer_auth("t")
+            .header("x-request-id", REQUEST_ID)
             .json(&serde_json::json!({"source": "demo"}))
             .send()
             .await
             .unwrap();
+        assert_eq!(response.headers()["x-request-id"], REQUEST_ID);
         if response.status() == 202 {
             break response.json().await.unwrap();
         }
@@ -259,6 +265,7 @@ async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
                     job["result"]["articles_new"].as_u64().unwrap() >= 8,
                     "{job}"
                 );
+                assert_eq!(job["request_id"], REQUEST_ID, "{job}");
                 break;
             }
             Some("dead") => panic!("the demo scrape died: {job}"),
@@ -285,7 +292,27 @@ async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
             |a| a["source"] == "demo" && a["title"].as_str().unwrap().starts_with("Demo story")
         )
     );
+
+    // LOG_FORMAT=json: every line is one JSON object, and the worker's lines about the job
+    // carry the id of the request that enqueued it.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let job_done = lines
+        .iter()
+        .find(|l| l["message"] == "job done")
+        .unwrap_or_else(|| panic!("no `job done` line in\n{log}"));
+    let spans = job_done["spans"].as_array().unwrap();
+    assert!(
+        spans.iter().any(|s| s["request_id"] == REQUEST_ID),
+        "the job's log line names the request: {job_done}"
+    );
 }
+
+/// The `x-request-id` the demo test sends with its scrape.
+const REQUEST_ID: &str = "demo-trace-1";
 
 #[tokio::test]
 async fn the_sources_file_is_applied_at_start_up() {
@@ -355,4 +382,46 @@ fn a_malformed_sources_file_stops_the_server_naming_the_entry() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("source[0].url"), "{stderr}");
+}
+
+#[test]
+fn import_draws_a_progress_bar_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(
+        dir.path(),
+        &[
+            r#"{"source":"gazette","url":"https://gazette.example/a","title":"A","published_at":"2026-01-01T00:00:00Z"}"#,
+        ],
+    );
+    let piped = api(dir.path()).arg("import").arg(&file).output().unwrap();
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("import ["), "no bar in a pipe: {stderr}");
+
+    // util-linux `script` runs the command on a pseudo-terminal.
+    if Command::new("script").arg("--version").output().is_err() {
+        println!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let command = format!(
+        "{} import {}",
+        env!("CARGO_BIN_EXE_mediawarm-api"),
+        file.display()
+    );
+    let on_tty = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&on_tty.stdout);
+    assert!(on_tty.status.success(), "{out}");
+    assert!(
+        out.contains("import [") && out.contains("1 lines"),
+        "a bar on a terminal: {out}"
+    );
+    assert!(out.contains("0 new, 0 updated, 1 unchanged"), "{out}");
 }

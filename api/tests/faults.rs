@@ -25,8 +25,10 @@ use mediawarm_api::{AppParts, AppState, Application, QueueSlot};
 use mediawarm_shared::cache::{CacheConfig, CacheService};
 use mediawarm_shared::domain::{NewArticle, Source, SourceKind, SourceName};
 use mediawarm_shared::hot::HotKeys;
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::Queue;
 use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_shared::views::CATEGORIES;
 use mediawarm_testkit::{FeedBehaviour, FixtureSite};
 use mediawarm_worker::Context;
 use mediawarm_worker::config::WorkerArgs;
@@ -219,6 +221,7 @@ impl App {
         worker: Option<WorkerArgs>,
     ) -> Self {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let metrics = Metrics::new(&cache, CATEGORIES);
         if let (Some(queue), Some(args)) = (&queue, worker.clone()) {
             let ctx = Context::new(
                 store.clone(),
@@ -226,6 +229,7 @@ impl App {
                 hot.clone(),
                 queue.clone(),
                 args,
+                metrics.clone(),
             )
             .await
             .expect("worker context");
@@ -242,6 +246,7 @@ impl App {
             queue: slot,
             enqueue: worker.unwrap_or_else(worker_args).enqueue_options(),
             operator: OperatorToken::new(TOKEN),
+            metrics,
         })
         .await
         .expect("state");
@@ -278,6 +283,15 @@ impl App {
             .send()
             .await
             .expect("request")
+    }
+
+    /// The value of one series of `GET /metrics` (`name{labels}` as exported).
+    async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self.get("/metrics").await.text().await.expect("text");
+        text.lines()
+            .filter_map(|l| l.rsplit_once(' '))
+            .find(|(name, _)| *name == series)
+            .and_then(|(_, value)| value.parse().ok())
     }
 
     async fn stats(&self) -> Value {
@@ -488,6 +502,18 @@ async fn redis_killed_under_read_load_then_restarted() {
         "the fallback holds entries: {stats}"
     );
     let hits_on_fallback = stats["hits"].as_u64().unwrap_or(0);
+    assert_eq!(
+        app.metric("mediawarm_cache_memory_fallback").await,
+        Some(1.0),
+        "the fallback gauge is up during the outage"
+    );
+    let memory_hits = app
+        .metric("mediawarm_cache_hits_total{category=\"media\",backend=\"memory\"}")
+        .await;
+    assert!(
+        memory_hits.unwrap_or(0.0) > 0.0,
+        "hits served by the fallback are labelled backend=memory: {memory_hits:?}"
+    );
     let during_outage = tally.ok.load(Ordering::Relaxed) - before_outage;
     assert!(during_outage > 0, "reads were served during the outage");
 
@@ -516,6 +542,14 @@ async fn redis_killed_under_read_load_then_restarted() {
     let stats = app.stats().await;
     assert_eq!(stats["redis_connected"], true);
     assert!(stats["hits"].as_u64().unwrap_or(0) > hits_on_fallback);
+    assert_eq!(
+        app.metric("mediawarm_cache_memory_fallback").await,
+        Some(0.0)
+    );
+    let redis_hits = app
+        .metric("mediawarm_cache_hits_total{category=\"media\",backend=\"redis\"}")
+        .await;
+    assert!(redis_hits.unwrap_or(0.0) > 0.0, "{redis_hits:?}");
 
     let (ok, errors, other) = (
         tally.ok.load(Ordering::Relaxed),

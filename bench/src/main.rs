@@ -256,6 +256,8 @@ async fn main() -> anyhow::Result<()> {
         .map(|_| "wrk is not installed (apt-get install -y wrk)");
     let mut report = Report::default();
     let mut rss: Vec<(String, f64)> = Vec::new();
+    let steps = mediawarm_shared::progress::bar("bench", 6, " rows");
+    steps.set_message(" — hit path, memory + SQLite");
 
     let hit_name = |stack: &str| format!("hit path, {stack}: cached reads / `/healthz` (req/s)");
     let hit_target = "≥ 0.5× (goal 0.8×)";
@@ -320,6 +322,9 @@ async fn main() -> anyhow::Result<()> {
             ));
         }
     }
+
+    steps.inc(1);
+    steps.set_message(" — hit path on Redis, hit vs miss");
 
     // The large PostgreSQL data set (rows 1 Redis + PostgreSQL, 2, 3, 7).
     let big_db = format!("mediawarm_bench_{}", args.articles);
@@ -452,6 +457,8 @@ async fn main() -> anyhow::Result<()> {
 
     // Row 3.
     let cursor_name = "cursor vs offset";
+    steps.inc(1);
+    steps.set_message(" — cursor vs offset");
     if args.skip_cursor {
         report.push(Row::skipped(
             cursor_name,
@@ -471,6 +478,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Row 4.
+    steps.inc(1);
+    steps.set_message(" — queue");
     if args.skip_queue {
         report.push(Row::skipped(
             "queue",
@@ -486,6 +495,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Row 5.
+    steps.inc(1);
+    steps.set_message(" — scrape");
     let scrape_name = "scrape: pages/s end to end / fixture's own req/s";
     if args.skip_scrape {
         report.push(Row::skipped(
@@ -508,6 +519,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Row 6.
+    steps.inc(1);
+    steps.set_message(" — warming");
     report.push(Row::skipped(
         "warming: hot-key hit rate during continuous scrapes; time to rewarm",
         "≥ 99 %",
@@ -546,6 +559,8 @@ async fn main() -> anyhow::Result<()> {
     } else {
         "cargo run --release -p mediawarm-bench"
     };
+    steps.inc(1);
+    steps.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     println!("{}", report.table());
     if !args.no_write {

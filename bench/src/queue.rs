@@ -47,6 +47,7 @@ pub(crate) async fn measure(config: QueueConfig, n: u64) -> anyhow::Result<Queue
                     let envelope = JobEnvelope {
                         job_id: format!("bench-{i}"),
                         payload: JobPayload::Invalidate(InvalidateCache { patterns: vec![] }),
+                        request_id: None,
                     };
                     queue.push(envelope, None).await?;
                 }

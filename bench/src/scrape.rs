@@ -189,6 +189,7 @@ async fn job_path(
         max_attempts: 1,
         max_depth: 1_000,
         dedup_key: None,
+        request_id: None,
     };
     let started = Instant::now();
     let mut ids = Vec::new();

@@ -77,6 +77,9 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status.
+    pub const ALL: [JobStatus; 4] = [Self::Pending, Self::Running, Self::Done, Self::Dead];
+
     /// The lowercase name used in the API and the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -164,6 +167,10 @@ pub struct JobEnvelope {
     pub job_id: String,
     /// The work.
     pub payload: JobPayload,
+    /// The id of the HTTP request that enqueued it (absent for scheduler jobs, and in
+    /// envelopes queued before the field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// A job as recorded, and as `GET /api/v1/jobs/{id}` shows it.
@@ -193,6 +200,8 @@ pub struct JobRecord {
     pub run_after: Option<DateTime<Utc>>,
     /// When it ended (done or dead).
     pub finished_at: Option<DateTime<Utc>>,
+    /// The id of the HTTP request that enqueued it (`x-request-id`), if any.
+    pub request_id: Option<String>,
 }
 
 /// A new ULID job id.

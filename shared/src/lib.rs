@@ -19,7 +19,9 @@
 //! - [`queue`]: the apalis queues (Redis or SQLite) behind one small module, and `enqueue`
 //!   with backpressure.
 //! - [`hot`]: hot-key tracking for warming.
+//! - [`metrics`]: the Prometheus registry of a process (API, worker, or both).
 //! - [`telemetry`]: the binaries' logging set-up.
+//! - [`progress`]: progress bars for long commands (on a terminal only).
 
 pub mod cache;
 pub mod config;
@@ -27,6 +29,8 @@ pub mod domain;
 pub mod error;
 pub mod hot;
 pub mod jobs;
+pub mod metrics;
+pub mod progress;
 pub mod queue;
 pub mod sources_file;
 pub mod store;

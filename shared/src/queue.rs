@@ -259,6 +259,9 @@ pub struct EnqueueOptions {
     pub max_depth: i64,
     /// A de-duplication key (a scheduler tick): a second job with the same key is dropped.
     pub dedup_key: Option<String>,
+    /// The id of the HTTP request enqueueing the job, recorded with it and carried to the
+    /// worker that runs it.
+    pub request_id: Option<String>,
 }
 
 /// Why a job was not enqueued.
@@ -299,6 +302,7 @@ pub async fn enqueue(
         payload: &json,
         max_attempts: options.max_attempts,
         dedup_key: options.dedup_key.as_deref(),
+        request_id: options.request_id.as_deref(),
     };
     if !store.insert_job(&job, Utc::now()).await? {
         return Ok(None);
@@ -306,6 +310,7 @@ pub async fn enqueue(
     let envelope = JobEnvelope {
         job_id: id.clone(),
         payload,
+        request_id: options.request_id.clone(),
     };
     if let Err(error) = queue.push(envelope, None).await {
         let message = format!("could not be queued: {error}");

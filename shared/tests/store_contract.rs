@@ -200,6 +200,7 @@ fn new_job<'a>(id: &'a str, payload: &'a serde_json::Value, dedup: Option<&'a st
         payload,
         max_attempts: 3,
         dedup_key: dedup,
+        request_id: Some("contract-request"),
     }
 }
 
@@ -224,6 +225,7 @@ async fn jobs_move_through_their_states_and_never_back_from_final(h: &Harness) {
         (job.status, job.attempts, job.payload.clone()),
         (JobStatus::Pending, 0, payload.clone())
     );
+    assert_eq!(job.request_id.as_deref(), Some("contract-request"));
     let running = store.start_job(&job.id, base()).await.unwrap().unwrap();
     assert_eq!((running.status, running.attempts), (JobStatus::Running, 1));
     store

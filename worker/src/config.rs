@@ -80,6 +80,7 @@ impl WorkerArgs {
             max_attempts: self.job_max_attempts.max(1),
             max_depth: self.queue_max_depth.max(1),
             dedup_key: None,
+            request_id: None,
         }
     }
 

@@ -77,6 +77,7 @@ async fn reload(ctx: &Context, plans: &mut HashMap<SourceName, Plan>) -> bool {
     let now = Utc::now();
     let mut next_plans = HashMap::new();
     for source in sources.into_iter().filter(|s| s.enabled) {
+        ctx.metrics.register_source(source.name.as_str());
         let Some(spec) = source.schedule.clone() else {
             continue;
         };

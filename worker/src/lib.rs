@@ -13,11 +13,13 @@
 //! - [`jobs`]: delivery, the retry policy and the handlers.
 //! - [`cron`]: the scheduler (one job per tick across every process).
 //! - [`config`]: the worker's options.
+//! - [`metrics_server`]: the worker's own `/metrics` listener (`WORKER_METRICS_BIND`).
 //! - `scraper`: fetching, feeds, listings and article extraction.
 
 pub mod config;
 pub mod cron;
 pub mod jobs;
+pub mod metrics_server;
 pub mod scraper;
 
 use std::future::Future;
@@ -31,6 +33,7 @@ use mediawarm_shared::domain::CursorCodec;
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::hot::HotKeys;
 use mediawarm_shared::jobs::{JobEnvelope, JobKind};
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::{Queue, Storage};
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::ViewContext;
@@ -56,6 +59,8 @@ pub struct Context {
     pub views: ViewContext,
     /// The worker's options.
     pub args: WorkerArgs,
+    /// The process' metrics (shared with the API in embedded mode).
+    pub metrics: Metrics,
 }
 
 /// Why the worker could not start.
@@ -77,6 +82,7 @@ impl Context {
         hot: HotKeys,
         queue: Queue,
         args: WorkerArgs,
+        metrics: Metrics,
     ) -> Result<Arc<Self>, StartError> {
         let secret = store.cursor_secret().await?;
         let scraper =
@@ -91,6 +97,7 @@ impl Context {
             queue,
             scraper,
             args,
+            metrics,
         }))
     }
 }
@@ -152,6 +159,14 @@ pub async fn run(
         }))
     });
     let retention = tokio::spawn(retain(Arc::clone(&ctx), stop_rx.clone()));
+    match ctx.store.list_sources().await {
+        Ok(sources) => {
+            for source in &sources {
+                ctx.metrics.register_source(source.name.as_str());
+            }
+        }
+        Err(error) => tracing::warn!(%error, "listing sources for their metrics failed"),
+    }
     tracing::info!(
         instance,
         queue = ctx.queue.backend(),

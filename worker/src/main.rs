@@ -6,14 +6,18 @@
 //! scores the extractor on a labelled folder. Logs go to stderr.
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::store::Store;
+use mediawarm_shared::views::CATEGORIES;
 use mediawarm_worker::config::WorkerArgs;
+use mediawarm_worker::metrics_server::MetricsServer;
 use mediawarm_worker::scraper::{evaluate, page_article};
 use mediawarm_worker::{Context, connect_queue, run, shutdown_signal};
 
@@ -43,6 +47,9 @@ struct RunArgs {
     cache: CacheArgs,
     #[command(flatten)]
     worker: WorkerArgs,
+    /// Where this worker serves `GET /metrics` (e.g. 0.0.0.0:9101). Unset: no listener.
+    #[arg(long, env = "WORKER_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
 }
 
 /// Options of `extract`.
@@ -66,7 +73,7 @@ struct ExtractArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     dotenvy::dotenv().ok();
-    mediawarm_shared::telemetry::init();
+    mediawarm_shared::telemetry::init()?;
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Extract(args)) => extract(args),
@@ -94,7 +101,19 @@ async fn worker(cli: RunArgs) -> anyhow::Result<()> {
     )
     .await
     .context("connecting to the queue")?;
-    let ctx = Context::new(store, cache, hot, queue, cli.worker).await?;
+    let metrics = Metrics::new(&cache, CATEGORIES);
+    if let Some(addr) = cli.metrics_bind {
+        let server = MetricsServer::bind(addr, metrics.clone(), store.clone())
+            .await
+            .with_context(|| format!("binding WORKER_METRICS_BIND {addr}"))?;
+        tracing::info!(addr = %server.local_addr()?, "worker metrics listening");
+        tokio::spawn(async move {
+            if let Err(error) = server.run_until(shutdown_signal()).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
+    let ctx = Context::new(store, cache, hot, queue, cli.worker, metrics).await?;
     run(ctx, shutdown_signal()).await
 }
 

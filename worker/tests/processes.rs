@@ -626,6 +626,75 @@ async fn sigterm_finishes_in_flight_job(stack: Stack) {
     );
 }
 
+/// A worker with `WORKER_METRICS_BIND` serves `/metrics` with its own job and scrape counts;
+/// one without it opens no listener.
+async fn worker_serves_its_metrics(stack: Stack) {
+    let _serial = SERIAL.lock().await;
+    let Some(dep) = Deployment::new(stack).await else {
+        return;
+    };
+    let site = FixtureSite::start().await;
+    site.publish("metrics", ARTICLES, Utc::now());
+    let source = dep.add_source("metered", &site.feed_url(), None).await;
+    let mut quiet = dep.spawn_worker("quiet", NO_CRON);
+    quiet.wait_log("worker started").await;
+    assert!(
+        !quiet.log().contains("metrics listening"),
+        "no listener without WORKER_METRICS_BIND"
+    );
+    quiet.terminate();
+    assert!(quiet.wait_exit().await.success());
+
+    let mut worker = dep.spawn_worker(
+        "metered",
+        &[("NO_CRON", "true"), ("WORKER_METRICS_BIND", "127.0.0.1:0")],
+    );
+    worker.wait_log("worker started").await;
+    let log = worker.log();
+    let addr = log
+        .lines()
+        .find(|l| l.contains("worker metrics listening"))
+        .and_then(|l| l.split("addr=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the worker logs its metrics address")
+        .to_owned();
+    let url = format!("http://{addr}/metrics");
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("mediawarm_scrape_errors_total{source=\"metered\"} 0"),
+        "a configured source is exported at zero from start-up:\n{text}"
+    );
+
+    let job_id = dep.enqueue_scrape(&source.name).await;
+    let job = finished(&dep, &job_id, &[&worker]).await;
+    assert_eq!(job.status, JobStatus::Done, "{stack:?}: {job:?}");
+    let response = reqwest::get(&url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for expected in [
+        "mediawarm_job_duration_seconds_count{kind=\"scrape\",outcome=\"done\"} 1".to_owned(),
+        format!("mediawarm_scrape_articles_total{{source=\"metered\",change=\"new\"}} {ARTICLES}"),
+        "mediawarm_jobs{kind=\"scrape\",status=\"done\"} 1".to_owned(),
+        "mediawarm_database_up 1".to_owned(),
+    ] {
+        assert!(text.contains(&expected), "{stack:?}: {expected} in\n{text}");
+    }
+    let other = reqwest::get(format!("http://{addr}/elsewhere"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_metrics_embedded() {
+    worker_serves_its_metrics(Stack::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_metrics_production() {
+    worker_serves_its_metrics(Stack::Production).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cron_three_workers_one_job_per_tick_for_30_s_embedded() {
     cron_makes_one_job_per_tick(Stack::Embedded).await;

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::Utc;
 use mediawarm_shared::cache::{CacheKey, KeyPattern};
 use mediawarm_shared::domain::{Limit, SourceKind, SourceName};
@@ -17,13 +17,14 @@ use mediawarm_shared::jobs::{
     InvalidateCache, JobEnvelope, JobKind, JobPayload, JobRecord, JobStatus, ScrapeSource,
     WarmCache,
 };
-use mediawarm_shared::queue::{EnqueueError, enqueue};
+use mediawarm_shared::queue::{EnqueueError, EnqueueOptions, enqueue};
 use mediawarm_shared::views::{CATEGORIES, View};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::params::Params;
 use crate::auth::Operator;
+use crate::request_id::RequestId;
 use utoipa::ToSchema;
 
 use super::openapi::schemas::{ErrorBody, Job, JobAccepted, JobList};
@@ -96,6 +97,7 @@ pub(crate) struct InvalidateBody {
 #[tracing::instrument(skip_all)]
 async fn scrape(
     State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
     _: Operator,
     body: std::result::Result<Json<ScrapeBody>, JsonRejection>,
 ) -> Result<Response> {
@@ -118,6 +120,7 @@ async fn scrape(
     }
     submit(
         &state,
+        &request_id,
         JobPayload::Scrape(ScrapeSource {
             source: name,
             refresh: body.refresh,
@@ -143,6 +146,7 @@ async fn scrape(
 #[tracing::instrument(skip_all)]
 async fn warm(
     State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
     _: Operator,
     body: std::result::Result<Json<WarmBody>, JsonRejection>,
 ) -> Result<Response> {
@@ -179,7 +183,7 @@ async fn warm(
             ));
         }
     };
-    submit(&state, JobPayload::Warm { target }).await
+    submit(&state, &request_id, JobPayload::Warm { target }).await
 }
 
 #[utoipa::path(
@@ -199,6 +203,7 @@ async fn warm(
 #[tracing::instrument(skip_all)]
 async fn invalidate(
     State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
     _: Operator,
     body: std::result::Result<Json<InvalidateBody>, JsonRejection>,
 ) -> Result<Response> {
@@ -214,6 +219,7 @@ async fn invalidate(
     }
     submit(
         &state,
+        &request_id,
         JobPayload::Invalidate(InvalidateCache {
             patterns: body.patterns,
         }),
@@ -221,10 +227,14 @@ async fn invalidate(
     .await
 }
 
-/// Records and enqueues a job; 202 with where to follow it.
-async fn submit(state: &AppState, payload: JobPayload) -> Result<Response> {
+/// Records and enqueues a job under the request's id; 202 with where to follow it.
+async fn submit(state: &AppState, request_id: &RequestId, payload: JobPayload) -> Result<Response> {
     let queue = state.queue()?;
-    match enqueue(&state.store, &queue, payload, &state.enqueue).await {
+    let options = EnqueueOptions {
+        request_id: Some(request_id.as_str().to_owned()),
+        ..state.enqueue.clone()
+    };
+    match enqueue(&state.store, &queue, payload, &options).await {
         Ok(Some(id)) => Ok(accepted(&id)),
         Ok(None) => Err(ApiError::Internal(
             "a job without a de-duplication key was de-duplicated".to_owned(),
@@ -262,6 +272,7 @@ fn job_json(job: &JobRecord) -> Value {
         "updated_at": job.updated_at,
         "run_after": job.run_after,
         "finished_at": job.finished_at,
+        "request_id": job.request_id,
     })
 }
 
@@ -393,6 +404,7 @@ async fn retry(
     let envelope = JobEnvelope {
         job_id: id.clone(),
         payload,
+        request_id: job.request_id.clone(),
     };
     if let Err(error) = queue.push(envelope, None).await {
         let message = format!("could not be queued: {error}");

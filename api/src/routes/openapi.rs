@@ -525,6 +525,9 @@ pub(crate) mod schemas {
         /// When it ended.
         #[schema(required = true, format = DateTime)]
         pub(crate) finished_at: Option<String>,
+        /// The `x-request-id` of the request that enqueued it (null for scheduled jobs).
+        #[schema(required = true)]
+        pub(crate) request_id: Option<String>,
     }
 
     /// Recent jobs, newest first.

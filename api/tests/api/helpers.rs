@@ -10,8 +10,10 @@ use mediawarm_shared::cache::{CacheConfig, CacheService};
 use mediawarm_shared::domain::{NewArticle, SourceName};
 use mediawarm_shared::hot::HotKeys;
 use mediawarm_shared::jobs::JobKind;
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::Queue;
 use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_shared::views::CATEGORIES;
 use mediawarm_worker::Context;
 use mediawarm_worker::config::WorkerArgs;
 use tokio::sync::{OnceCell, watch};
@@ -71,6 +73,8 @@ pub(crate) struct TestApp {
     pub(crate) hot: HotKeys,
     /// The app's queue.
     pub(crate) queue: Queue,
+    /// The app's metrics (shared with its workers).
+    pub(crate) metrics: Metrics,
     /// Which stack this is.
     pub(crate) stack: Stack,
     /// Stops the server and the worker when the app is dropped.
@@ -108,6 +112,7 @@ impl TestApp {
             self.hot.clone(),
             self.queue.clone(),
             args,
+            self.metrics.clone(),
         )
         .await
         .expect("worker context");
@@ -321,6 +326,7 @@ pub(crate) async fn spawn_app_with(
         .await
         .expect("queue");
     let (stop_tx, stop_rx) = watch::channel(false);
+    let metrics = Metrics::new(&cache, CATEGORIES);
     if run_worker {
         let ctx = Context::new(
             store.clone(),
@@ -328,6 +334,7 @@ pub(crate) async fn spawn_app_with(
             hot.clone(),
             queue.clone(),
             worker_args.clone(),
+            metrics.clone(),
         )
         .await
         .expect("worker context");
@@ -344,6 +351,7 @@ pub(crate) async fn spawn_app_with(
         queue: slot,
         enqueue: worker_args.enqueue_options(),
         operator: OperatorToken::new(TOKEN),
+        metrics: metrics.clone(),
     })
     .await
     .expect("state");
@@ -360,6 +368,7 @@ pub(crate) async fn spawn_app_with(
         cache,
         hot,
         queue,
+        metrics,
         stack,
         _stop: stop_tx,
         _isolation: Arc::new(isolation),

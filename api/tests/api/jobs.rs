@@ -21,6 +21,7 @@ both_stacks!(
     a_second_scrape_of_a_busy_source_is_skipped,
     the_scheduler_enqueues_scrapes_and_stops_when_the_schedule_is_removed,
     job_requests_refuse_bad_input_and_write_nothing,
+    a_job_records_the_request_id_that_enqueued_it,
 );
 
 async fn job_count(app: &TestApp) -> usize {
@@ -554,4 +555,49 @@ mod backpressure {
     async fn production() {
         run(Stack::Production).await;
     }
+}
+
+async fn a_job_records_the_request_id_that_enqueued_it(app: TestApp) {
+    let warm = |id: Option<&str>| {
+        let request = app
+            .operator(Method::POST, "/api/v1/jobs/warm")
+            .json(&json!({"top_n": 5}));
+        match id {
+            Some(id) => request.header("x-request-id", id),
+            None => request,
+        }
+    };
+    async fn sent(request: reqwest::RequestBuilder) -> (String, String) {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 202);
+        let echoed = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (echoed, body["job_id"].as_str().unwrap().to_owned())
+    }
+
+    let (echoed, job) = sent(warm(Some("op-42:retry.1"))).await;
+    assert_eq!(echoed, "op-42:retry.1", "a sensible client id is kept");
+    let record = app.wait_job(&job).await;
+    assert_eq!(record["status"], "done", "{record}");
+    assert_eq!(record["request_id"], "op-42:retry.1");
+
+    let (echoed, job) = sent(warm(None)).await;
+    assert_eq!(echoed.len(), 26, "a ULID is made up: {echoed}");
+    assert_eq!(app.wait_job(&job).await["request_id"], echoed.as_str());
+
+    let (echoed, job) = sent(warm(Some("no spaces allowed"))).await;
+    assert_ne!(
+        echoed, "no spaces allowed",
+        "an unusable id is replaced, not refused"
+    );
+    assert_eq!(app.wait_job(&job).await["request_id"], echoed.as_str());
+
+    let health = app.get("/healthz").await;
+    assert!(
+        health.headers().contains_key("x-request-id"),
+        "every response carries one"
+    );
 }

@@ -9,6 +9,7 @@ mod dashboard;
 mod health;
 mod jobs;
 mod media;
+mod metrics;
 mod queue;
 mod secrets;
 mod sources;

@@ -30,11 +30,13 @@ mod redis;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
@@ -196,44 +198,116 @@ pub struct Rewarm {
     pub switched: bool,
 }
 
-/// Hit and miss counters.
+/// `category`, `backend` of a cache read, as the Prometheus families label them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReadLabels {
+    category: String,
+    backend: &'static str,
+}
+
+/// Which store answered a read: `redis`, or `memory` (the memory backend or the fallback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    Redis,
+    Memory,
+}
+
+impl Served {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Redis => "redis",
+            Self::Memory => "memory",
+        }
+    }
+}
+
+/// One category's counters: hits then misses, each by [`Served`].
+#[derive(Debug, Clone)]
+struct CategoryCounters {
+    hits: [Counter; 2],
+    misses: [Counter; 2],
+}
+
+/// Hit and miss counters per category and serving backend. They are the Prometheus series
+/// themselves (`mediawarm_cache_hits_total`, `mediawarm_cache_misses_total`): counting a read
+/// is a read-locked map lookup by `&str` and one atomic add.
 #[derive(Debug, Default)]
 struct Counters {
-    /// All hits.
-    hits: AtomicU64,
-    /// All misses.
-    misses: AtomicU64,
-    /// `(hits, misses)` per category. A std mutex: held for one increment or one copy.
-    per_category: Mutex<HashMap<String, (u64, u64)>>,
+    hits: Family<ReadLabels, Counter>,
+    misses: Family<ReadLabels, Counter>,
+    /// A std lock: held for one lookup or one insert, never across an await.
+    per_category: RwLock<HashMap<String, CategoryCounters>>,
 }
 
 impl Counters {
-    /// Counts one read of `category`.
-    fn record(&self, category: &str, hit: bool) {
-        let total = if hit { &self.hits } else { &self.misses };
-        total.fetch_add(1, Ordering::Relaxed);
-        let mut per_category = self
+    /// `category`'s counters, created at zero on first use.
+    fn category(&self, category: &str) -> CategoryCounters {
+        if let Some(counters) = self
             .per_category
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let counts = match per_category.get_mut(category) {
-            Some(counts) => counts,
-            None => per_category.entry(category.to_owned()).or_default(),
-        };
-        if hit {
-            counts.0 += 1;
-        } else {
-            counts.1 += 1;
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(category)
+        {
+            return counters.clone();
         }
+        let series = |family: &Family<ReadLabels, Counter>| {
+            [Served::Redis, Served::Memory].map(|served| {
+                family
+                    .get_or_create(&ReadLabels {
+                        category: category.to_owned(),
+                        backend: served.as_str(),
+                    })
+                    .clone()
+            })
+        };
+        let counters = CategoryCounters {
+            hits: series(&self.hits),
+            misses: series(&self.misses),
+        };
+        self.per_category
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(category.to_owned())
+            .or_insert(counters)
+            .clone()
     }
 
-    /// The counters per category.
+    /// Counts one read of `category` answered by `served`.
+    fn record(&self, category: &str, served: Served, hit: bool) {
+        let index = usize::from(served == Served::Memory);
+        {
+            let map = self
+                .per_category
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(counters) = map.get(category) {
+                let series = if hit {
+                    &counters.hits
+                } else {
+                    &counters.misses
+                };
+                series[index].inc();
+                return;
+            }
+        }
+        let counters = self.category(category);
+        let series = if hit {
+            &counters.hits
+        } else {
+            &counters.misses
+        };
+        series[index].inc();
+    }
+
+    /// The counters per category (both backends summed).
     fn categories(&self) -> BTreeMap<String, CategoryStats> {
         self.per_category
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(category, &(hits, misses))| {
+            .map(|(category, counters)| {
+                let hits = counters.hits.iter().map(Counter::get).sum();
+                let misses = counters.misses.iter().map(Counter::get).sum();
                 let stats = CategoryStats {
                     hits,
                     misses,
@@ -326,8 +400,8 @@ impl CacheService {
 
     /// Reads `key`; counts a hit or a miss for its category.
     pub async fn get(&self, key: &CacheKey) -> Option<Bytes> {
-        let (value, _) = self.lookup(key).await;
-        self.record(key, value.is_some());
+        let (value, ticket) = self.lookup(key).await;
+        self.record(key, &ticket, value.is_some());
         value
     }
 
@@ -403,8 +477,8 @@ impl CacheService {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
     {
-        let (value, _) = self.lookup(key).await;
-        self.record(key, value.is_some());
+        let (value, ticket) = self.lookup(key).await;
+        self.record(key, &ticket, value.is_some());
         if let Some(value) = value {
             return Ok((value, Lookup::Hit));
         }
@@ -568,9 +642,9 @@ impl CacheService {
                 (used, keys, fallback.len().await)
             }
         };
-        let counters = &self.shared.counters;
-        let hits = counters.hits.load(Ordering::Relaxed);
-        let misses = counters.misses.load(Ordering::Relaxed);
+        let categories = self.shared.counters.categories();
+        let hits = categories.values().map(|c| c.hits).sum();
+        let misses = categories.values().map(|c| c.misses).sum();
         CacheStats {
             backend: self.backend(),
             redis_connected: self.redis_connected(),
@@ -580,8 +654,28 @@ impl CacheService {
             hits,
             misses,
             hit_rate: hit_rate(hits, misses),
-            categories: counters.categories(),
+            categories,
         }
+    }
+
+    /// Whether Redis is configured but unreachable, so reads go to the in-memory fallback.
+    pub fn on_fallback(&self) -> bool {
+        match &self.shared.backend {
+            Backend::Memory(_) => false,
+            Backend::Redis { redis, .. } => !redis.is_up(),
+        }
+    }
+
+    /// The hit and miss families (`category`, `backend` labels), for registering in a
+    /// Prometheus registry; clones share the counts.
+    pub fn counter_families(&self) -> (Family<ReadLabels, Counter>, Family<ReadLabels, Counter>) {
+        let counters = &self.shared.counters;
+        (counters.hits.clone(), counters.misses.clone())
+    }
+
+    /// Creates `category`'s counters at zero (so they are exported before its first read).
+    pub fn count_category(&self, category: &str) {
+        self.shared.counters.category(category);
     }
 
     /// `"redis"` or `"memory"`: what serves reads right now.
@@ -652,8 +746,12 @@ impl CacheService {
     }
 
     /// Counts a read and logs it at debug level.
-    fn record(&self, key: &CacheKey, hit: bool) {
-        self.shared.counters.record(key.category(), hit);
+    fn record(&self, key: &CacheKey, ticket: &Ticket, hit: bool) {
+        let served = match ticket {
+            Ticket::Redis(_) => Served::Redis,
+            Ticket::Memory(_) | Ticket::Fallback(_) => Served::Memory,
+        };
+        self.shared.counters.record(key.category(), served, hit);
         tracing::debug!(
             key = key.as_str(),
             outcome = if hit { "hit" } else { "miss" },

@@ -21,6 +21,8 @@ use crate::error::{ImportError, StoreError};
 /// Where an import stands, reported after each chunk is written (not yet committed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportProgress {
+    /// Bytes of the input consumed so far (up to the last written line).
+    pub bytes: u64,
     /// Article lines read and written so far (blank lines not counted).
     pub lines: usize,
     /// URLs stored for the first time so far.
@@ -114,14 +116,17 @@ impl Store {
             report: ImportReport::default(),
             known_sources: BTreeSet::new(),
             pending: Vec::with_capacity(CHUNK_ROWS),
+            bytes: 0,
         };
         let mut buf = Vec::new();
         let mut line_no = 0usize;
         loop {
             buf.clear();
-            if reader.read_until(b'\n', &mut buf).await? == 0 {
+            let read = reader.read_until(b'\n', &mut buf).await?;
+            if read == 0 {
                 break;
             }
+            run.bytes += read as u64;
             line_no += 1;
             let text = std::str::from_utf8(&buf).map_err(|e| ImportError::Malformed {
                 line: line_no,
@@ -184,6 +189,8 @@ struct ImportRun {
     /// Names already made sure of in this transaction, so each is checked once.
     known_sources: BTreeSet<SourceName>,
     pending: Vec<NewArticle>,
+    /// Bytes consumed so far.
+    bytes: u64,
 }
 
 impl ImportRun {
@@ -214,6 +221,7 @@ impl ImportRun {
         self.report.unchanged += outcome.unchanged;
         self.pending.clear();
         progress(ImportProgress {
+            bytes: self.bytes,
             lines: self.report.lines,
             new: self.report.new,
             updated: self.report.updated,

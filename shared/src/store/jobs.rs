@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::jobs::{JobKind, JobRecord, JobStatus};
 
 const COLUMNS: &str = "id, kind, payload, status, attempts, max_attempts, result, error, \
-                       created_at, updated_at, run_after, finished_at";
+                       created_at, updated_at, run_after, finished_at, request_id";
 
 /// A job to record at enqueue.
 #[derive(Debug, Clone)]
@@ -33,6 +33,8 @@ pub struct NewJob<'a> {
     /// A de-duplication key (a scheduler tick); a second job with the same key is not
     /// recorded.
     pub dedup_key: Option<&'a str>,
+    /// The id of the HTTP request that enqueued it.
+    pub request_id: Option<&'a str>,
 }
 
 impl Store {
@@ -45,8 +47,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let affected = match &self.backend {
             Backend::Postgres(pool) => sqlx::query(
-                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at) \
-                 values ($1, $2, $3, 'pending', $4, $5, $6, $6) on conflict do nothing",
+                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id) \
+                 values ($1, $2, $3, 'pending', $4, $5, $6, $6, $7) on conflict do nothing",
             )
             .bind(job.id)
             .bind(job.kind.as_str())
@@ -54,12 +56,13 @@ impl Store {
             .bind(job.max_attempts)
             .bind(job.dedup_key)
             .bind(now)
+            .bind(job.request_id)
             .execute(pool)
             .await?
             .rows_affected(),
             Backend::Sqlite(pool) => sqlx::query(
-                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at) \
-                 values (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6) on conflict do nothing",
+                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id) \
+                 values (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6, ?7) on conflict do nothing",
             )
             .bind(job.id)
             .bind(job.kind.as_str())
@@ -67,6 +70,7 @@ impl Store {
             .bind(job.max_attempts)
             .bind(job.dedup_key)
             .bind(now.timestamp_micros())
+            .bind(job.request_id)
             .execute(pool)
             .await?
             .rows_affected(),
@@ -401,6 +405,7 @@ fn pg_job(row: &PgRow) -> Result<JobRecord, StoreError> {
         updated_at: row.try_get("updated_at")?,
         run_after: row.try_get("run_after")?,
         finished_at: row.try_get("finished_at")?,
+        request_id: row.try_get("request_id")?,
     })
 }
 
@@ -428,5 +433,6 @@ fn sqlite_job(row: &SqliteRow) -> Result<JobRecord, StoreError> {
         updated_at: from_micros(row.try_get("updated_at")?)?,
         run_after: time("run_after")?,
         finished_at: time("finished_at")?,
+        request_id: row.try_get("request_id")?,
     })
 }

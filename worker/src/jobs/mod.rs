@@ -18,12 +18,13 @@ mod warm;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::FutureExt;
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::jobs::{JobEnvelope, JobPayload, JobRecord, JobStatus};
+use mediawarm_shared::metrics::JobOutcome;
 use rand::Rng;
 
 use crate::Context;
@@ -65,12 +66,18 @@ impl From<StoreError> for JobError {
 pub struct DeliveryError(#[from] StoreError);
 
 /// Handles one delivery under the retry policy above.
-#[tracing::instrument(skip_all, fields(job_id = %envelope.job_id, kind = %envelope.payload.kind()), err)]
+#[tracing::instrument(
+    skip_all,
+    fields(job_id = %envelope.job_id, kind = %envelope.payload.kind(), request_id = envelope.request_id.as_deref()),
+    err
+)]
 pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), DeliveryError> {
     let Some(record) = ctx.store.start_job(&envelope.job_id, Utc::now()).await? else {
         tracing::debug!("duplicate delivery of a finished or unknown job: dropped");
         return Ok(());
     };
+    let started = Instant::now();
+    let kind = envelope.payload.kind();
     let outcome = AssertUnwindSafe(execute(ctx, &envelope, &record))
         .catch_unwind()
         .await
@@ -86,12 +93,21 @@ pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), De
     match outcome {
         Ok(result) => {
             tracing::info!(attempt = record.attempts, "job done");
+            let skipped = result.get("skipped").and_then(serde_json::Value::as_bool) == Some(true);
+            let label = if skipped {
+                JobOutcome::Skipped
+            } else {
+                JobOutcome::Done
+            };
+            ctx.metrics.observe_job(kind, label, started.elapsed());
             ctx.store
                 .finish_job(&envelope.job_id, JobStatus::Done, Some(&result), None, now)
                 .await?;
         }
         Err(error) if error.permanent || record.attempts >= record.max_attempts => {
             tracing::warn!(attempt = record.attempts, error = %error.message, permanent = error.permanent, "job dead");
+            ctx.metrics
+                .observe_job(kind, JobOutcome::Dead, started.elapsed());
             ctx.store
                 .finish_job(
                     &envelope.job_id,
@@ -106,6 +122,8 @@ pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), De
             let delay = backoff(ctx.args.job_retry_base_ms, record.attempts);
             let run_after = now + chrono::Duration::from_std(delay).unwrap_or_default();
             tracing::info!(attempt = record.attempts, error = %error.message, ?delay, "job failed; retrying later");
+            ctx.metrics
+                .observe_job(kind, JobOutcome::Retry, started.elapsed());
             ctx.store
                 .retry_job_later(&envelope.job_id, &error.message, run_after, now)
                 .await?;

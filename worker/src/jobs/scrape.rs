@@ -5,6 +5,7 @@
 //! source's lease taken and ends `done` as skipped (its run is recorded `skipped`).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
 use mediawarm_shared::cache::CacheKey;
@@ -118,6 +119,18 @@ async fn scrape_with_lease(
         Ok(_) => (RunStatus::Succeeded, None),
         Err(e) => (RunStatus::Failed, Some(e.message.as_str())),
     };
+    let pages = u64::try_from(counts.pages_fetched).unwrap_or(0);
+    match &outcome {
+        Ok(_) => ctx.metrics.observe_scrape(
+            source.name.as_str(),
+            pages,
+            u64::try_from(counts.articles_new).unwrap_or(0),
+            u64::try_from(counts.articles_updated).unwrap_or(0),
+        ),
+        Err(_) => ctx
+            .metrics
+            .observe_scrape_error(source.name.as_str(), pages),
+    }
     ctx.store
         .finish_run(job_id, status, counts, error, Utc::now())
         .await?;
@@ -142,6 +155,7 @@ pub(crate) async fn invalidate_and_rewarm(ctx: &Arc<Context>) -> Result<u64, Job
             .filter(|k| k.category() == *category)
             .cloned()
             .collect();
+        let started = Instant::now();
         let report = ctx
             .cache
             .invalidate_and_rewarm(category, &keys, |key| {
@@ -155,6 +169,7 @@ pub(crate) async fn invalidate_and_rewarm(ctx: &Arc<Context>) -> Result<u64, Job
             })
             .await
             .map_err(|e| JobError::transient(format!("invalidating {category}:*: {e}")))?;
+        ctx.metrics.observe_warm(category, started.elapsed());
         warmed += report.warmed;
     }
     Ok(warmed)

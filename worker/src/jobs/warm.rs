@@ -1,6 +1,8 @@
 //! `WarmCache`: recompute keys through the view catalogue and store them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use mediawarm_shared::cache::CacheKey;
@@ -24,7 +26,9 @@ pub(super) async fn run(
             .map_err(|e| JobError::transient(format!("reading the hot keys: {e}")))?,
     };
     let (mut warmed, mut failed) = (0u64, Vec::new());
+    let mut spent: BTreeMap<&str, Duration> = BTreeMap::new();
     for key in &keys {
+        let started = Instant::now();
         let Ok(view) = View::parse(key.as_str()) else {
             failed.push(key.as_str().to_owned());
             continue;
@@ -35,6 +39,7 @@ pub(super) async fn run(
                 view.compute(&ctx.store, &ctx.views, Utc::now())
             })
             .await;
+        *spent.entry(key.category()).or_default() += started.elapsed();
         match computed {
             Ok(_) => warmed += 1,
             Err(error) => {
@@ -42,6 +47,9 @@ pub(super) async fn run(
                 failed.push(key.as_str().to_owned());
             }
         }
+    }
+    for (category, elapsed) in spent {
+        ctx.metrics.observe_warm(category, elapsed);
     }
     Ok(json!({"requested": keys.len(), "warmed": warmed, "failed": failed}))
 }

@@ -279,6 +279,7 @@ impl Deployment {
             max_attempts: 4,
             max_depth: 1000,
             dedup_key: None,
+            request_id: None,
         };
         enqueue(&self.store, &self.queue, payload, &options)
             .await
