@@ -7,7 +7,8 @@
 //! - [`build_app`]: the router every binary and test uses.
 //! - [`Application`]: a bound listener plus the router; binds port 0 in tests and reports the
 //!   real port.
-//! - `routes/`: one module per resource; `cached` serves any view through the cache.
+//! - `routes/`: one module per resource; `cached` serves any view through the cache;
+//!   `dashboard` serves the operator dashboard at `/dashboard`.
 //! - [`error`]: the one mapping from failures to HTTP.
 //! - [`auth`]: the operator token.
 //! - [`request_id`]: the id every request carries into its logs and the jobs it enqueues.
@@ -52,9 +53,11 @@ pub fn build_app(state: AppState) -> Router {
         .merge(routes::cache::router())
         .merge(routes::sources::router())
         .merge(routes::jobs::router())
+        .merge(routes::queue::router())
         .merge(routes::health::router())
         .merge(routes::metrics::router())
         .merge(routes::openapi::router())
+        .merge(routes::dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())

@@ -185,6 +185,7 @@ contract_suite!(
     sources_can_be_created_listed_updated_and_deleted,
     deleting_a_source_keeps_its_articles_unless_purged,
     scrape_runs_are_recorded_per_job_newest_first,
+    latest_runs_give_one_run_per_live_source,
     known_urls_reports_stored_urls_across_batches,
     jobs_move_through_their_states_and_never_back_from_final,
     a_dedup_key_records_one_job,
@@ -1248,4 +1249,55 @@ async fn known_urls_reports_stored_urls_across_batches(h: &Harness) {
         "URLs are compared exactly"
     );
     assert!(h.store.known_urls(&[]).await.expect("empty").is_empty());
+}
+
+async fn latest_runs_give_one_run_per_live_source(h: &Harness) {
+    for source_name in ["gazette", "herald", "quiet", "gone"] {
+        let source = Source {
+            name: name(source_name),
+            ..gazette()
+        };
+        h.store.insert_source(&source).await.expect("insert");
+    }
+    let counts = RunCounts::default();
+    for (job, source, started) in [
+        ("g-1", "gazette", 100),
+        ("g-2", "gazette", 300),
+        ("g-0", "gazette", 200),
+        ("h-a", "herald", 50),
+        ("h-b", "herald", 50),
+        ("x-1", "gone", 400),
+        ("o-1", "orphan", 500),
+    ] {
+        h.store
+            .start_run(job, &name(source), at(started))
+            .await
+            .expect("start");
+    }
+    h.store
+        .finish_run("g-2", RunStatus::Failed, counts, Some("boom"), at(310))
+        .await
+        .expect("finish");
+    h.store
+        .delete_source(&name("gone"), false)
+        .await
+        .expect("delete");
+    let mut latest: Vec<(String, String)> = h
+        .store
+        .latest_runs()
+        .await
+        .expect("latest runs")
+        .into_iter()
+        .map(|run| (run.source, run.job_id))
+        .collect();
+    latest.sort();
+    assert_eq!(
+        latest,
+        [
+            ("gazette".to_owned(), "g-2".to_owned()),
+            ("herald".to_owned(), "h-b".to_owned()),
+        ],
+        "the newest run (ties: the larger job id) of each live source; none for a source \
+         that never ran, a deleted one, or runs of no source"
+    );
 }

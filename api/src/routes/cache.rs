@@ -1,13 +1,18 @@
-//! `GET /api/v1/media/cache/stats` and `DELETE /api/v1/media/cache/clear[?pattern=]`.
+//! `GET /api/v1/media/cache/stats`, `GET /api/v1/media/cache/hot[?limit=]` and
+//! `DELETE /api/v1/media/cache/clear[?pattern=]`.
+//!
+//! Stats and hot keys are reads for anyone (like `/metrics`); they never touch the database
+//! and are not themselves cached or counted as hot.
 
 use axum::extract::State;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use mediawarm_shared::cache::KeyPattern;
+use mediawarm_shared::domain::Limit;
 use mediawarm_shared::views::CATEGORIES;
 use serde_json::{Value, json};
 
-use super::openapi::schemas::{CacheStatsBody, Cleared, ErrorBody};
+use super::openapi::schemas::{CacheStatsBody, Cleared, ErrorBody, HotKeysBody};
 use super::params::Params;
 use crate::auth::Operator;
 use crate::error::{ApiError, Result};
@@ -16,6 +21,7 @@ use crate::state::AppState;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/media/cache/stats", get(stats))
+        .route("/api/v1/media/cache/hot", get(hot))
         .route("/api/v1/media/cache/clear", delete(clear))
 }
 
@@ -30,6 +36,39 @@ pub(crate) fn router() -> Router<AppState> {
 async fn stats(State(state): State<AppState>) -> Json<Value> {
     let stats = state.cache.stats().await;
     Json(json!({"cache": stats, "message": "Cache statistics retrieved successfully"}))
+}
+
+/// The hottest cache keys, hottest first: what warming (`POST /api/v1/jobs/warm` with
+/// `top_n`) would recompute. Scores decay (see `HOT_HALF_LIFE_SECONDS`), so a key nobody reads
+/// any more drops out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/cache/hot",
+    tag = "cache",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "How many keys (default 20)")),
+    responses(
+        (status = 200, description = "The hottest keys", body = HotKeysBody),
+        (status = 400, description = "`invalid_limit`", body = ErrorBody),
+        (status = 503, description = "`cache_unavailable`: the shared hot-key set cannot be read (with `Retry-After`)", body = ErrorBody, headers(("retry-after" = String, description = "Seconds to wait"))),
+    ),
+)]
+#[tracing::instrument(skip_all, fields(limit))]
+async fn hot(State(state): State<AppState>, params: Params) -> Result<Json<Value>> {
+    let limit = params
+        .get("limit")
+        .map(Limit::parse)
+        .transpose()?
+        .unwrap_or(Limit::DEFAULT);
+    tracing::Span::current().record("limit", limit.get());
+    let keys = state.hot.top(limit.get() as usize).await.map_err(|error| {
+        tracing::warn!(%error, "hot keys unavailable");
+        ApiError::CacheUnavailable("the hot-key set cannot be read right now".to_owned())
+    })?;
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|key| json!({"key": key.as_str(), "category": key.category()}))
+        .collect();
+    Ok(Json(json!({"keys": keys, "limit": limit.get()})))
 }
 
 /// Removes every stored key matching `pattern` (default: everything).

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cache, health, jobs, media, metrics, sources, views};
+use super::{cache, dashboard, health, jobs, media, metrics, queue, sources, views};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -51,6 +51,7 @@ static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
         views::volume,
         views::simplified,
         cache::stats,
+        cache::hot,
         cache::clear,
         sources::list,
         sources::create,
@@ -63,9 +64,11 @@ static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
         jobs::list,
         jobs::one,
         jobs::retry,
+        queue::stats,
         health::healthz,
         health::readyz,
         metrics::metrics,
+        dashboard::page,
         document,
     ),
     modifiers(&OperatorAuth),
@@ -74,7 +77,7 @@ static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
         (name = "cache", description = "Cache statistics and clearing."),
         (name = "sources", description = "Source definitions."),
         (name = "jobs", description = "Operator jobs: scrape, warm, invalidate."),
-        (name = "operations", description = "Health, readiness, metrics and this document."),
+        (name = "operations", description = "Health, readiness, metrics, the dashboard and this document."),
     ),
 )]
 pub(crate) struct ApiDoc;
@@ -276,6 +279,26 @@ pub(crate) mod schemas {
         pub(crate) hit_rate: f64,
     }
 
+    /// The hottest cache keys.
+    #[derive(ToSchema)]
+    pub(crate) struct HotKeysBody {
+        /// Hottest first; at most `limit`.
+        pub(crate) keys: Vec<HotKey>,
+        /// The limit applied.
+        #[schema(minimum = 1, maximum = 100)]
+        pub(crate) limit: u32,
+    }
+
+    /// One hot key.
+    #[derive(ToSchema)]
+    pub(crate) struct HotKey {
+        /// The logical cache key (without the deployment's prefix), e.g.
+        /// `volume:day:…`; `POST /api/v1/jobs/warm` accepts it in `keys`.
+        pub(crate) key: String,
+        /// Its category: `media`, `volume` or `simplified`.
+        pub(crate) category: String,
+    }
+
     /// What a cache clear removed.
     #[derive(ToSchema)]
     pub(crate) struct Cleared {
@@ -375,11 +398,37 @@ pub(crate) mod schemas {
         pub(crate) runs: Vec<ScrapeRun>,
     }
 
+    /// A source of the list, with its latest scrape run.
+    #[derive(ToSchema)]
+    pub(crate) struct ListedSource {
+        /// Unique name.
+        #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
+        pub(crate) name: String,
+        /// `rss`, `atom`, `html`, `sitemap` or `import`.
+        #[schema(pattern = "^(rss|atom|html|sitemap|import)$")]
+        pub(crate) kind: String,
+        /// Start URL (empty for `import` sources).
+        pub(crate) url: String,
+        /// CSS selectors, or null.
+        #[schema(required = true)]
+        pub(crate) selectors: Option<Selectors>,
+        /// Cron schedule with a seconds field, or null.
+        #[schema(required = true)]
+        pub(crate) schedule: Option<String>,
+        /// Requests per second against the source's host.
+        pub(crate) rate_limit_per_sec: f64,
+        /// Whether the scheduler runs it.
+        pub(crate) enabled: bool,
+        /// Its latest scrape run, or null when it never ran.
+        #[schema(required = true)]
+        pub(crate) last_run: Option<ScrapeRun>,
+    }
+
     /// Every live source, by name.
     #[derive(ToSchema)]
     pub(crate) struct SourceList {
         /// The sources.
-        pub(crate) sources: Vec<Source>,
+        pub(crate) sources: Vec<ListedSource>,
     }
 
     /// A new source (POST body).
@@ -488,6 +537,30 @@ pub(crate) mod schemas {
         pub(crate) jobs: Vec<Job>,
     }
 
+    /// Jobs per kind and status, from the jobs table.
+    #[derive(ToSchema)]
+    pub(crate) struct QueueStats {
+        /// Jobs waiting or running, all kinds: what backpressure bounds.
+        pub(crate) depth: i64,
+        /// Above this depth enqueueing answers 503 `queue_full`.
+        pub(crate) max_depth: i64,
+        /// Every kind (`scrape`, `warm`, `invalidate`) with its counts.
+        pub(crate) kinds: BTreeMap<String, KindCounts>,
+    }
+
+    /// One kind's jobs per status; `done` and `dead` count the finished jobs still kept.
+    #[derive(ToSchema)]
+    pub(crate) struct KindCounts {
+        /// Queued, or waiting for a retry.
+        pub(crate) pending: i64,
+        /// Being run.
+        pub(crate) running: i64,
+        /// Finished successfully.
+        pub(crate) done: i64,
+        /// Failed for good.
+        pub(crate) dead: i64,
+    }
+
     /// Liveness.
     #[derive(ToSchema)]
     pub(crate) struct Health {
@@ -523,6 +596,7 @@ mod tests {
             "/api/v1/volume",
             "/api/v1/simplified",
             "/api/v1/media/cache/stats",
+            "/api/v1/media/cache/hot",
             "/api/v1/media/cache/clear",
             "/api/v1/sources",
             "/api/v1/sources/{name}",
@@ -532,9 +606,11 @@ mod tests {
             "/api/v1/jobs/invalidate",
             "/api/v1/jobs/{id}",
             "/api/v1/jobs/{id}/retry",
+            "/api/v1/queue/stats",
             "/healthz",
             "/readyz",
             "/metrics",
+            "/dashboard",
             "/api/v1/openapi.json",
         ] {
             assert!(paths.contains_key(path), "{path} is missing");

@@ -14,6 +14,8 @@
 //! must not blindly retry a POST (it would get 409) and should clear the cache or wait out
 //! the TTL.
 
+use std::collections::HashMap;
+
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -48,6 +50,14 @@ pub(crate) fn router() -> Router<AppState> {
             "/api/v1/sources/{name}",
             get(show).patch(update).delete(remove),
         )
+}
+
+/// One source of the list, with its latest scrape run (`null` when it never ran).
+#[derive(Debug, Serialize)]
+struct ListedSource {
+    #[serde(flatten)]
+    source: Source,
+    last_run: Option<ScrapeRun>,
 }
 
 /// One source with its latest scrape runs, newest first.
@@ -92,20 +102,36 @@ async fn invalidate(
     }
 }
 
-/// `GET /api/v1/sources`: every live source, ordered by name, import sources included.
+/// `GET /api/v1/sources`: every live source, ordered by name, import sources included, each
+/// with its latest scrape run (`last_run`, null when it never ran). Two queries whatever the
+/// number of sources or runs.
 #[utoipa::path(
     get,
     path = "/api/v1/sources",
     tag = "sources",
     operation_id = "list_sources",
     responses(
-        (status = 200, description = "Every live source", body = SourceList),
+        (status = 200, description = "Every live source with its latest run", body = SourceList),
         (status = 503, description = "`database_unavailable`", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
 async fn list(State(state): State<AppState>) -> Result<Json<Value>> {
     let sources = state.store.list_sources().await?;
+    let mut last_runs: HashMap<String, ScrapeRun> = state
+        .store
+        .latest_runs()
+        .await?
+        .into_iter()
+        .map(|run| (run.source.clone(), run))
+        .collect();
+    let sources: Vec<ListedSource> = sources
+        .into_iter()
+        .map(|source| ListedSource {
+            last_run: last_runs.remove(source.name.as_str()),
+            source,
+        })
+        .collect();
     Ok(Json(json!({ "sources": sources })))
 }
 

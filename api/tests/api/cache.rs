@@ -1,4 +1,6 @@
-//! Cache behaviour seen through HTTP: x-cache, ETag, stats and clearing.
+//! Cache behaviour seen through HTTP: x-cache, ETag, stats, hot keys and clearing.
+
+use serde_json::{Value, json};
 
 use crate::both_stacks;
 use crate::helpers::{TOKEN, TestApp, article};
@@ -10,6 +12,8 @@ both_stacks!(
     clearing_needs_the_operator_token,
     clearing_refuses_empty_and_foreign_patterns,
     clearing_without_a_pattern_empties_the_cache,
+    hot_keys_list_the_most_read_keys_first,
+    hot_keys_refuse_a_bad_limit_in_json,
 );
 
 async fn the_second_read_is_a_hit_and_if_none_match_gets_304(app: TestApp) {
@@ -176,4 +180,73 @@ async fn clearing_without_a_pattern_empties_the_cache(app: TestApp) {
         app.get("/api/v1/media/latest").await.headers()["x-cache"],
         "miss"
     );
+}
+
+async fn hot_keys_list_the_most_read_keys_first(app: TestApp) {
+    let none = app.get_json("/api/v1/media/cache/hot", 200).await;
+    assert_eq!(none, json!({"keys": [], "limit": 20}));
+
+    app.seed(&[article("gazette", 1, None)]).await;
+    for _ in 0..3 {
+        app.get("/api/v1/volume").await;
+    }
+    app.get("/api/v1/media/latest").await;
+
+    let top = app.get_json("/api/v1/media/cache/hot?limit=1", 200).await;
+    assert_eq!(top["limit"], 1);
+    let keys = top["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{top}");
+    assert_eq!(keys[0]["category"], "volume");
+    assert!(keys[0]["key"].as_str().unwrap().starts_with("volume:"));
+
+    let all = app.get_json("/api/v1/media/cache/hot", 200).await;
+    let categories: Vec<&str> = all["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(categories, ["volume", "media"], "{all}");
+
+    // A hot key is a key warming accepts.
+    let key = keys[0]["key"].as_str().unwrap();
+    let job = app
+        .enqueue("/api/v1/jobs/warm", json!({"keys": [key]}))
+        .await;
+    let job = app.wait_job(&job).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["result"]["warmed"], 1, "{job}");
+}
+
+async fn hot_keys_refuse_a_bad_limit_in_json(app: TestApp) {
+    for limit in ["0", "101", "-1", "ten", "", "1.5", "99999999999999999999"] {
+        assert_hot_error(
+            &app,
+            &format!("/api/v1/media/cache/hot?limit={limit}"),
+            400,
+            "invalid_limit",
+        )
+        .await;
+    }
+    assert_hot_error(
+        &app,
+        "/api/v1/media/cache/hot?limit=%ff",
+        400,
+        "invalid_limit",
+    )
+    .await;
+}
+
+async fn assert_hot_error(app: &TestApp, path: &str, status: u16, code: &str) {
+    let response = app.get(path).await;
+    assert_eq!(response.status().as_u16(), status, "{path}");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{path}"
+    );
+    let body: Value = response.json().await.expect("json error");
+    assert_eq!(body["error"]["code"], code, "{path}: {body}");
 }

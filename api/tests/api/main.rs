@@ -5,10 +5,12 @@
 mod helpers;
 
 mod cache;
+mod dashboard;
 mod health;
 mod jobs;
 mod media;
 mod metrics;
+mod queue;
 mod secrets;
 mod sources;
 mod views;

@@ -20,6 +20,7 @@ both_stacks!(
     purge_must_be_true_or_false,
     writes_need_the_operator_token,
     writes_invalidate_the_simplified_view,
+    the_list_shows_each_source_with_its_latest_run,
 );
 
 fn gazette() -> Value {
@@ -108,7 +109,9 @@ async fn crud_happy_path(app: TestApp) {
     );
 
     let list = app.get_json("/api/v1/sources", 200).await;
-    assert_eq!(list, json!({"sources": [body.clone()]}));
+    let mut listed = body.clone();
+    listed["last_run"] = Value::Null;
+    assert_eq!(list, json!({"sources": [listed]}));
 
     let one = app.get_json("/api/v1/sources/gazette", 200).await;
     let mut expected = body.clone();
@@ -523,4 +526,72 @@ async fn writes_invalidate_the_simplified_view(app: TestApp) {
         "miss",
         "a delete invalidates every data category"
     );
+}
+
+async fn the_list_shows_each_source_with_its_latest_run(app: TestApp) {
+    app.create_rss_source("gazette", "https://gazette.example/feed")
+        .await;
+    app.create_rss_source("herald", "https://herald.example/feed")
+        .await;
+    let gazette = SourceName::parse("gazette").unwrap();
+    let start = Utc::now() - Duration::minutes(30);
+    let counts = RunCounts {
+        pages_fetched: 2,
+        articles_new: 1,
+        articles_updated: 0,
+    };
+    app.store
+        .start_run("run-old", &gazette, start)
+        .await
+        .unwrap();
+    app.store
+        .finish_run(
+            "run-old",
+            RunStatus::Succeeded,
+            counts,
+            None,
+            start + Duration::seconds(3),
+        )
+        .await
+        .unwrap();
+    let later = start + Duration::minutes(10);
+    app.store
+        .start_run("run-new", &gazette, later)
+        .await
+        .unwrap();
+    app.store
+        .finish_run(
+            "run-new",
+            RunStatus::Failed,
+            RunCounts::default(),
+            Some("feed answered 404 <Not Found>"),
+            later + Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+
+    let list = app.get_json("/api/v1/sources", 200).await;
+    let sources = list["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2, "{list}");
+    assert_eq!(sources[0]["name"], "gazette");
+    let run = &sources[0]["last_run"];
+    assert_eq!(run["job_id"], "run-new", "the newest run: {run}");
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error"], "feed answered 404 <Not Found>");
+    assert_eq!(sources[1]["name"], "herald");
+    assert!(sources[1]["last_run"].is_null(), "herald never ran");
+    assert!(
+        sources[1].get("last_run").is_some(),
+        "last_run is always present"
+    );
+
+    // A deleted source leaves the list, runs and all.
+    let deleted = app
+        .operator(reqwest::Method::DELETE, "/api/v1/sources/gazette")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let list = app.get_json("/api/v1/sources", 200).await;
+    assert_eq!(list["sources"].as_array().unwrap().len(), 1, "{list}");
 }

@@ -135,6 +135,29 @@ impl Store {
             }
         }
     }
+
+    /// The latest run of every live source that has one (one row per source, in no
+    /// particular order): one query, one index probe per source
+    /// (`scrape_runs (source, started_at desc)`), whatever the number of runs kept.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn latest_runs(&self) -> Result<Vec<ScrapeRun>, StoreError> {
+        const SQL: &str = "select r.job_id, r.source, r.started_at, r.finished_at, r.status, \
+               r.pages_fetched, r.articles_new, r.articles_updated, r.error \
+             from sources s join scrape_runs r on r.job_id = ( \
+               select l.job_id from scrape_runs l where l.source = s.name \
+               order by l.started_at desc, l.job_id desc limit 1) \
+             where s.deleted_at is null";
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let rows = sqlx::query(SQL).fetch_all(pool).await?;
+                rows.iter().map(pg_run).collect()
+            }
+            Backend::Sqlite(pool) => {
+                let rows = sqlx::query(SQL).fetch_all(pool).await?;
+                rows.iter().map(sqlite_run).collect()
+            }
+        }
+    }
 }
 
 fn parse_status(raw: &str) -> Result<RunStatus, StoreError> {

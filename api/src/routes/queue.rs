@@ -1,0 +1,119 @@
+//! `GET /api/v1/queue/stats`: how many jobs there are of each kind and status.
+//!
+//! The numbers come from our `jobs` table, the jobs' state of record (the queue backend only
+//! carries them to workers), in one `group by` query. `depth` is the number backpressure
+//! bounds: jobs waiting or running, all kinds together; above `max_depth` enqueueing answers
+//! 503 `queue_full`. `done` and `dead` count finished jobs still kept (see
+//! `JOB_RETENTION_HOURS`). A read for anyone, like `/metrics`, which exports the same counts.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use mediawarm_shared::jobs::{JobKind, JobStatus};
+use serde::Serialize;
+
+use super::openapi::schemas::{ErrorBody, QueueStats as QueueStatsDoc};
+use crate::error::Result;
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/queue/stats", get(stats))
+}
+
+/// The answer of `GET /api/v1/queue/stats`.
+#[derive(Debug, Serialize)]
+struct QueueStats {
+    /// Jobs waiting or running, all kinds.
+    depth: i64,
+    /// The depth above which enqueueing is refused.
+    max_depth: i64,
+    /// Counts per kind; every kind is present, with zeros when it has no job.
+    kinds: BTreeMap<&'static str, StatusCounts>,
+}
+
+/// Jobs of one kind per status.
+#[derive(Debug, Default, Serialize)]
+struct StatusCounts {
+    pending: i64,
+    running: i64,
+    done: i64,
+    dead: i64,
+}
+
+impl StatusCounts {
+    fn slot(&mut self, status: JobStatus) -> &mut i64 {
+        match status {
+            JobStatus::Pending => &mut self.pending,
+            JobStatus::Running => &mut self.running,
+            JobStatus::Done => &mut self.done,
+            JobStatus::Dead => &mut self.dead,
+        }
+    }
+}
+
+/// Jobs per kind and status, and the queue depth.
+#[utoipa::path(
+    get,
+    path = "/api/v1/queue/stats",
+    tag = "jobs",
+    operation_id = "queue_stats",
+    responses(
+        (status = 200, description = "Job counts", body = QueueStatsDoc),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn stats(State(state): State<AppState>) -> Result<Json<QueueStats>> {
+    let counts = state.store.job_counts().await?;
+    Ok(Json(summarise(&counts, state.enqueue.max_depth)))
+}
+
+/// Folds `(kind, status, count)` rows into the answer.
+fn summarise(counts: &[(JobKind, JobStatus, i64)], max_depth: i64) -> QueueStats {
+    let mut kinds: BTreeMap<&'static str, StatusCounts> = JobKind::ALL
+        .iter()
+        .map(|kind| (kind.as_str(), StatusCounts::default()))
+        .collect();
+    let mut depth = 0;
+    for &(kind, status, n) in counts {
+        *kinds.entry(kind.as_str()).or_default().slot(status) += n;
+        if matches!(status, JobStatus::Pending | JobStatus::Running) {
+            depth += n;
+        }
+    }
+    QueueStats {
+        depth,
+        max_depth,
+        kinds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed_and_depth_counts_only_unfinished_jobs() {
+        let stats = summarise(
+            &[
+                (JobKind::Scrape, JobStatus::Pending, 2),
+                (JobKind::Scrape, JobStatus::Done, 5),
+                (JobKind::Warm, JobStatus::Running, 1),
+                (JobKind::Warm, JobStatus::Dead, 3),
+            ],
+            5000,
+        );
+        assert_eq!(stats.depth, 3);
+        assert_eq!(stats.max_depth, 5000);
+        assert_eq!(
+            serde_json::to_value(&stats.kinds).unwrap(),
+            serde_json::json!({
+                "scrape": {"pending": 2, "running": 0, "done": 5, "dead": 0},
+                "warm": {"pending": 0, "running": 1, "done": 0, "dead": 3},
+                "invalidate": {"pending": 0, "running": 0, "done": 0, "dead": 0},
+            })
+        );
+    }
+}
