@@ -38,6 +38,28 @@ fn hit_share(r: &WrkResult) -> String {
     )
 }
 
+/// Cache hits served by the near cache, and all hits, from the API's `/metrics`.
+async fn near_share(api: &Child) -> Option<(f64, f64)> {
+    let text = reqwest::get(format!("{}/metrics", api.base))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let (mut near, mut all) = (0.0, 0.0);
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("mediawarm_cache_hits_total{"))
+    {
+        let value: f64 = line.rsplit_once(' ')?.1.parse().ok()?;
+        all += value;
+        if line.contains("backend=\"near\"") {
+            near += value;
+        }
+    }
+    Some((near, all))
+}
+
 /// Row 1 for one stack: cached latest and volume against `/healthz`, same wrk settings.
 pub(crate) async fn hit_path(
     bench: &Bench,
@@ -68,19 +90,33 @@ pub(crate) async fn hit_path(
             ),
         ));
     }
+    let near = if stack.contains("Redis") {
+        near_share(api).await
+    } else {
+        None
+    };
+    if let Some((near, all)) = near {
+        report.note(
+            "Near cache",
+            format!(
+                "Hit path ({stack}): {} of {} hits during these runs were served by the API's \
+                 near cache (`mediawarm_cache_hits_total{{backend=\"near\"}}`), the rest by \
+                 Redis (the first read of each key after an invalidation or a lapsed lease).",
+                wrk::thousands(near),
+                wrk::thousands(all)
+            ),
+        );
+    }
     let worst = latest.rps().min(volume.rps()) / health.rps();
     if stack.contains("Redis") && worst < 0.5 {
         report.note(
             "What bounds the missed targets",
             format!(
-                "Hit path on Redis: every hit is one round trip to Redis (one `EVALSHA` that \
-                 reads the category's generation and the value together, then the body is \
-                 copied out), where `/healthz` touches nothing; with wrk, Redis and the API \
+                "Hit path on Redis: a hit that the near cache does not answer is one round \
+                 trip to Redis (one `EVALSHA` reading the category's generation and the value \
+                 together), where `/healthz` touches nothing; with wrk, Redis and the API \
                  sharing {} cores, the Redis process takes CPU the API would otherwise use. \
-                 The memory stack, which has no round trip, reaches {:.2}× on the same \
-                 machine. An in-process near cache would remove the round trip, but only \
-                 with an invalidation protocol acknowledged by every API process (issue 5); \
-                 not built in this round. Not profiled yet.",
+                 The memory stack reaches {:.2}× on the same machine.",
                 std::thread::available_parallelism().map_or(0, usize::from),
                 bench_memory_hint(report)
             ),
