@@ -315,3 +315,26 @@ fn a_kicker_run_into_the_h1_goes_unless_punctuated_as_part_of_it() {
         Some("„Endlich“: Fähre fährt wieder nach Plan")
     );
 }
+
+#[test]
+fn a_kicker_label_or_hidden_text_inside_the_h1_is_not_the_title() {
+    let html = r#"<body><article><h1><span class="dachzeile">Nach dem Sturm</span>
+    <span class="headline">Die Fähre fährt wieder nach Plan</span></h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Die Fähre fährt wieder nach Plan"));
+    let html = r#"<body><article><h1><div class="topic-label">Jubiläum</div>
+    <span class="visually-hidden">Headline:</span> Der Verein wird hundert Jahre alt</h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.title.as_deref(),
+        Some("Der Verein wird hundert Jahre alt")
+    );
+    let html = r#"<body><article><h1>A day in <em>Harbour Town</em>, the old port
+    <small class="sub">Why the ferry matters</small></h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.title.as_deref(),
+        Some("A day in Harbour Town, the old port"),
+        "no space is added before punctuation after an inline element"
+    );
+}

@@ -121,7 +121,105 @@ pub(crate) fn title_tag(doc: &Html) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// `<h1>` texts, those inside the article first.
+/// Class or id fragments of the parts of a heading that are not the headline: kickers,
+/// topic labels, subtitles and text meant only for screen readers.
+const HEADING_EXTRAS: &[&str] = &[
+    "kicker",
+    "dachzeile",
+    "overline",
+    "topline",
+    "roofline",
+    "eyebrow",
+    "subheadline",
+    "subtitle",
+    "sub-title",
+    "topic-label",
+    "visuallyhidden",
+    "visually-hidden",
+    "sr-only",
+    "screen-reader",
+];
+
+/// Is this element inside a heading a headline part (class, id or `itemprop` "headline")?
+fn is_headline_part(el: &ElementRef<'_>) -> bool {
+    let ci = class_id(el);
+    el.value()
+        .attr("itemprop")
+        .is_some_and(|p| p.eq_ignore_ascii_case("headline"))
+        || ci
+            .split_whitespace()
+            .any(|t| t.contains("headline") && !t.contains("subheadline"))
+}
+
+/// Is this element inside a heading a kicker, label, subtitle or hidden text?
+fn is_heading_extra(el: &ElementRef<'_>) -> bool {
+    let v = el.value();
+    if v.name() == "small" || v.attr("aria-hidden").is_some_and(|a| a == "true") {
+        return true;
+    }
+    let ci = class_id(el);
+    ci.split_whitespace()
+        .any(|t| HEADING_EXTRAS.iter().any(|x| t.contains(x)))
+}
+
+/// The text a reader sees as a heading's headline: when the heading marks a part as the
+/// headline (class or `itemprop` "headline"), that part; otherwise the heading without its
+/// kickers, topic labels, subtitles, `<small>` parts and screen-reader or `aria-hidden`
+/// text. Text nodes are joined as written (no space is added inside a word or before
+/// punctuation); block elements and `<br>` separate words. Whitespace-collapsed.
+pub(crate) fn heading_text(el: ElementRef<'_>) -> String {
+    if let Some(part) = el
+        .descendants()
+        .skip(1)
+        .filter_map(ElementRef::wrap)
+        .find(is_headline_part)
+    {
+        let t = joined_text(part);
+        if !t.is_empty() {
+            return t;
+        }
+    }
+    let t = joined_text(el);
+    if t.is_empty() { text_of(el) } else { t }
+}
+
+fn joined_text(el: ElementRef<'_>) -> String {
+    fn walk(el: ElementRef<'_>, out: &mut String, depth: usize) {
+        if depth > 30 {
+            return;
+        }
+        for child in el.children() {
+            if let scraper::Node::Text(t) = child.value() {
+                out.push_str(t);
+                continue;
+            }
+            let Some(c) = ElementRef::wrap(child) else {
+                continue;
+            };
+            let name = c.value().name();
+            if is_heading_extra(&c) || matches!(name, "script" | "style") {
+                out.push(' ');
+                continue;
+            }
+            let block = matches!(
+                name,
+                "br" | "div" | "p" | "li" | "ul" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+            );
+            if block {
+                out.push(' ');
+            }
+            walk(c, out, depth + 1);
+            if block {
+                out.push(' ');
+            }
+        }
+    }
+    let mut s = String::new();
+    walk(el, &mut s, 0);
+    super::title::collapse(&s)
+}
+
+/// `<h1>` headline texts ([`heading_text`]), those inside the article first.
 pub(crate) fn h1s(doc: &Html) -> Vec<String> {
     let Some(s) = sel("h1") else {
         return Vec::new();
@@ -130,21 +228,22 @@ pub(crate) fn h1s(doc: &Html) -> Vec<String> {
     let mut out: Vec<String> = all
         .iter()
         .filter(|e| in_article(**e) && !in_chrome(**e))
-        .map(|e| text_of(*e))
+        .map(|e| heading_text(*e))
         .collect();
-    out.extend(all.iter().map(|e| text_of(*e)));
+    out.extend(all.iter().map(|e| heading_text(*e)));
     out.retain(|t| !t.is_empty());
     out
 }
 
-/// Text of the first non-empty `<h1>` outside page chrome (nav, footer, aside, sidebars,
-/// comments).
+/// Headline text ([`heading_text`]) of the first non-empty `<h1>` outside page chrome (nav,
+/// footer, aside, sidebars, comments).
 pub(crate) fn article_h1(doc: &Html) -> Option<String> {
     let s = sel("h1")?;
     doc.select(&s)
         .take(20)
-        .find(|e| !in_chrome(*e) && !text_of(*e).is_empty())
-        .map(text_of)
+        .filter(|e| !in_chrome(*e))
+        .map(heading_text)
+        .find(|t| !t.is_empty())
 }
 
 /// A value from an element: `datetime`, `content` or `title` attribute, else its text.
