@@ -11,6 +11,7 @@
 //! the offset the page wrote (`+00:00` when it wrote none).
 
 mod authors;
+mod charset;
 mod dates;
 mod dom;
 mod jsonld;
@@ -21,6 +22,7 @@ use chrono::{DateTime, FixedOffset};
 use scraper::Html;
 use url::Url;
 
+pub use charset::decode_html;
 pub use dates::parse_date;
 
 /// Metadata extracted from one article page.
