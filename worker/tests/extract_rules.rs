@@ -338,3 +338,52 @@ fn a_kicker_label_or_hidden_text_inside_the_h1_is_not_the_title() {
         "no space is added before punctuation after an inline element"
     );
 }
+
+#[test]
+fn a_utc_metadata_date_takes_the_offset_of_the_same_instant_shown_on_the_page() {
+    let html = r#"<head><meta property="article:published_time" content="2022-05-04T03:37:37+00:00"></head>
+    <body><article><h1>Harbour night shift ends late</h1>
+    <time datetime="2022-05-03T23:37:37-04:00">3 May 2022, 11:37 pm</time></article></body>"#;
+    assert_eq!(day(&extract(html, None, None)).unwrap(), "2022-05-03 -0400");
+    let html = r#"<head><meta property="article:published_time" content="2023-11-09T05:30:59+00:00"></head>
+    <body><article><h1>Council votes on the budget</h1>
+    <time datetime="2023-11-08 23:30:59">November 8, 2023 at 11:30 p.m.</time></article></body>"#;
+    assert_eq!(
+        day(&extract(html, None, None)).unwrap(),
+        "2023-11-08 -0600",
+        "a zone-less local time of the same minute and second"
+    );
+}
+
+#[test]
+fn a_metadata_date_the_page_does_not_show_gives_way_to_the_displayed_date() {
+    let page = |extra: &str, shown: &str| {
+        format!(
+            r#"<head><meta name="date" content="2021-12-20T11:02:44+01:00">{extra}</head>
+            <body><article><h1>Riesling from the steep slopes</h1>
+            <span class="date">{shown}</span><p>Text.</p></article></body>"#
+        )
+    };
+    let x = extract(&page("", "27.01.2022"), None, None);
+    assert_eq!(day(&x).unwrap(), "2022-01-27 +0000");
+    let x = extract(&page("", "20.12.2021"), None, None);
+    assert_eq!(
+        day(&x).unwrap(),
+        "2021-12-20 +0100",
+        "shown: the metadata stays"
+    );
+    let modified = r#"<meta property="article:modified_time" content="2022-01-27T09:00:00+01:00">"#;
+    let x = extract(&page(modified, "27.01.2022"), None, None);
+    assert_eq!(
+        day(&x).unwrap(),
+        "2021-12-20 +0100",
+        "a displayed modification date is not the publication date"
+    );
+    let html = r#"<head><meta name="date" content="2017-11-03"></head><body><article>
+    <h1>Gadget review of the week</h1><span class="date">11/03/2017</span></article></body>"#;
+    assert_eq!(
+        day(&extract(html, None, None)).unwrap(),
+        "2017-11-03 +0000",
+        "the same date written month-first"
+    );
+}

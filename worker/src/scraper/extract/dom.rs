@@ -330,9 +330,59 @@ pub(crate) fn times(doc: &Html) -> Vec<String> {
     scored.into_iter().map(|(_, _, v)| v).collect()
 }
 
+/// `datetime` (else `content`, else text) values of every `<time>` element, in page order.
+pub(crate) fn time_values(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("time") else {
+        return Vec::new();
+    };
+    doc.select(&s)
+        .take(100)
+        .map(value_of)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The calendar days the page shows: dates in its visible text and in `<time>` elements.
+pub(crate) fn visible_days(doc: &Html) -> Vec<chrono::NaiveDate> {
+    let (nodes, _) = text_nodes(doc);
+    let mut out: Vec<chrono::NaiveDate> = nodes
+        .iter()
+        .filter(|(_, t, _)| t.chars().any(|c| c.is_ascii_digit()) && t.chars().count() <= 400)
+        .filter_map(|(_, t, _)| super::dates::parse_date(t))
+        .chain(
+            time_values(doc)
+                .iter()
+                .filter_map(|v| super::dates::parse_date(v)),
+        )
+        .map(|d| d.date_naive())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The publication date the page displays with its article: the first date in a date,
+/// byline or meta element inside the article (not chrome) that is not an update or copyright
+/// notice.
+pub(crate) fn display_date(doc: &Html) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    date_elements(doc)
+        .iter()
+        .filter(|(rank, t)| {
+            let low = t.to_lowercase();
+            matches!(rank, 0 | 2) && !MOD_WORDS.iter().any(|w| low.contains(w))
+        })
+        .find_map(|(_, t)| super::dates::parse_date(t))
+}
+
 /// Texts of elements whose class or id says they hold the date ("date", "datum", "published",
 /// "posted-on", "meta", "byline" …), short ones only, article ones first.
 pub(crate) fn date_texts(doc: &Html) -> Vec<String> {
+    date_elements(doc).into_iter().map(|(_, t)| t).collect()
+}
+
+/// [`date_texts`] with their rank: 0 date class in the article, 1 date class elsewhere,
+/// 2 byline or meta class in the article, 3 elsewhere.
+fn date_elements(doc: &Html) -> Vec<(u8, String)> {
     let Some(s) = sel("[class], [id]") else {
         return Vec::new();
     };
@@ -387,7 +437,7 @@ pub(crate) fn date_texts(doc: &Html) -> Vec<String> {
         }
     }
     scored.sort_by_key(|(r, i, _)| (*r, *i));
-    scored.into_iter().map(|(_, _, v)| v).collect()
+    scored.into_iter().map(|(r, _, v)| (r, v)).collect()
 }
 
 /// Texts of `rel=author` links (outside chrome).

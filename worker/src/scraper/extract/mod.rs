@@ -254,18 +254,45 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     }
 
     // Date.
+    let hidden = ld.published.as_deref().and_then(parse_date).or_else(|| {
+        meta::DATE_KEYS
+            .iter()
+            .filter_map(|k| meta.get(&[k]))
+            .find_map(parse_date)
+    });
+    let hidden = hidden.map(|dt| dates::in_page_offset(dt, &dom::time_values(&doc)));
+    // A metadata date the page does not show gives way to the publication date it displays
+    // with the article, unless that is the declared modification date or the metadata date
+    // read month-first.
+    let hidden = hidden.map(|dt| {
+        let shown = dom::visible_days(&doc);
+        if shown.is_empty() || shown.contains(&dt.date_naive()) {
+            return dt;
+        }
+        let modified: Vec<_> = ld
+            .modified
+            .iter()
+            .map(String::as_str)
+            .chain(meta.all(meta::MODIFIED_KEYS))
+            .filter_map(parse_date)
+            .map(|m| m.date_naive())
+            .collect();
+        match dom::display_date(&doc) {
+            Some(d)
+                if !modified.contains(&d.date_naive())
+                    && !dates::is_day_month_swap(d.date_naive(), dt.date_naive()) =>
+            {
+                d
+            }
+            _ => dt,
+        }
+    });
     let published = sel
         .date
         .as_deref()
         .and_then(|s| dom::select_value(&doc, s))
         .and_then(|d| parse_date(&d))
-        .or_else(|| ld.published.as_deref().and_then(parse_date))
-        .or_else(|| {
-            meta::DATE_KEYS
-                .iter()
-                .filter_map(|k| meta.get(&[k]))
-                .find_map(parse_date)
-        })
+        .or(hidden)
         .or_else(|| {
             dom::itemprop(&doc, "datePublished")
                 .iter()
