@@ -387,3 +387,29 @@ fn a_metadata_date_the_page_does_not_show_gives_way_to_the_displayed_date() {
         "the same date written month-first"
     );
 }
+
+#[test]
+fn a_container_that_only_says_it_has_a_sidebar_is_not_chrome() {
+    let html = r#"<body><section class="gallery--wrapper__with-sidebar"><article>
+    <h1>Ten things to pack for the coast</h1>
+    <div class="page-meta--author">Posted on September 21, 2020 by Adi Tal</div>
+    <p>Text.</p></article></section></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Adi Tal"]);
+}
+
+#[test]
+fn a_byline_after_a_dash_and_a_date_is_found_in_the_text() {
+    let html = r#"<body><div class="layoutTwoColumnsRightSidebar"><h1>Lieferketten im Blick behalten</h1>
+    <div class="news-single-timedata">05.02.2020 <span>- Redaktion: Eva Roth</span></div>
+    <p>Text.</p></div></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Eva Roth"]);
+}
+
+#[test]
+fn a_person_publishing_the_page_is_not_a_site_name_to_strip_from_bylines() {
+    let html = r##"<head><script type="application/ld+json">{"@graph":[
+    {"@type":"Article","headline":"Can fish feel pain?","publisher":{"@id":"#p"}},
+    {"@type":["Person","Organization"],"@id":"#p","name":"Chris Hain"}]}</script></head>
+    <body><article><h1>Can fish feel pain?</h1><div class="author-box">Chris Hain</div></article></body>"##;
+    assert_eq!(extract(html, None, None).authors, vec!["Chris Hain"]);
+}

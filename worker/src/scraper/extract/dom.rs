@@ -47,7 +47,9 @@ const CHROME: &[&str] = &[
 ];
 
 /// Is the element inside page chrome (navigation, footer, sidebar, comments, forms)? An
-/// `<aside>` within the `<article>` is the article's own metadata box, not chrome.
+/// `<aside>` within the `<article>` is the article's own metadata box, not chrome; nor is a
+/// container whose class only says it has one or names the page layout (`has-sidebar`,
+/// `gallery--with-sidebar`, `layoutTwoColumnsRightSidebar`).
 pub(crate) fn in_chrome(el: ElementRef<'_>) -> bool {
     for a in el.ancestors().filter_map(ElementRef::wrap).take(40) {
         let name = a.value().name();
@@ -67,7 +69,10 @@ pub(crate) fn in_chrome(el: ElementRef<'_>) -> bool {
         }
         let ci = class_id(&a);
         let chrome = ci.split_whitespace().any(|t| {
-            !(t.starts_with("has-") || t.starts_with("no-") || t.starts_with("with"))
+            !(t.starts_with("has-")
+                || t.starts_with("no-")
+                || t.contains("with")
+                || t.contains("layout"))
                 && CHROME.iter().any(|c| t.contains(c))
         });
         if chrome {
@@ -771,7 +776,12 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
         if dist > 4000 {
             continue;
         }
-        let low = text.to_lowercase();
+        let low = text
+            .trim_start_matches(|c: char| c.is_whitespace() || "-–—|•·/,".contains(c))
+            .to_lowercase();
+        let text = text
+            .trim_start_matches(|c: char| c.is_whitespace() || "-–—|•·/,".contains(c))
+            .to_string();
         let bare = low.trim_end_matches(':').trim_end();
         let mut cand: Option<String> = None;
         for lead in BYLINE_LEADS {
