@@ -413,3 +413,34 @@ fn a_person_publishing_the_page_is_not_a_site_name_to_strip_from_bylines() {
     <body><article><h1>Can fish feel pain?</h1><div class="author-box">Chris Hain</div></article></body>"##;
     assert_eq!(extract(html, None, None).authors, vec!["Chris Hain"]);
 }
+
+#[test]
+fn an_organisation_in_the_author_metadata_yields_to_a_person_in_a_visible_byline() {
+    let page = |byline: &str| {
+        format!(
+            r#"<head><meta name="author" content="Bund der Stromkunden e.V."></head>
+            <body><article><h1>Entlastungen auf einen Blick</h1>{byline}<p>Text.</p></article></body>"#
+        )
+    };
+    let x = extract(&page("<h5><em>Von Leona Holl</em></h5>"), None, None);
+    assert_eq!(x.authors, vec!["Leona Holl"]);
+    let x = extract(&page(""), None, None);
+    assert_eq!(
+        x.authors,
+        vec!["Bund der Stromkunden e.V"],
+        "the organisation when no person is named"
+    );
+    let html = r#"<head><meta name="author" content="Radio Monde (www.radiomonde.example)"></head>
+    <body><h1>Les éléphants de Guinée</h1><p>Auteur : Kossi Tias</p></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Kossi Tias"]);
+}
+
+#[test]
+fn a_menu_link_ending_in_by_is_no_byline_and_a_page_without_h1_is_searched_whole() {
+    let filler = "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>".repeat(120);
+    let html = format!(
+        r#"<body><ul><li><a href="/learn">Learning by Ear</a></li></ul>{filler}
+        <h5>Von Leona Holl</h5><p>Text.</p></body>"#
+    );
+    assert_eq!(extract(&html, None, None).authors, vec!["Leona Holl"]);
+}

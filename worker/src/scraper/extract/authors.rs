@@ -45,6 +45,7 @@ const PREFIXES: &[&str] = &[
     "autoren:",
     "author:",
     "authors:",
+    "auteur :",
     "auteur:",
     "autore:",
     "redakteur:",
@@ -187,6 +188,9 @@ const NOT_NAMES: &[&str] = &[
     "editorial team",
     "read more",
     "weiterlesen",
+    "kontakt",
+    "contact",
+    "impressum",
 ];
 
 /// Lead-ins of photo and illustration credits: such parts are not authors.
@@ -229,6 +233,48 @@ pub(crate) fn looks_like_name(s: &str) -> bool {
         })
         .count();
     caps == words.len()
+}
+
+/// Words (lower case) that mark an organisation rather than a person.
+const ORGANISATION_WORDS: &[&str] = &[
+    "e.v",
+    "e. v",
+    "gmbh",
+    "verband",
+    "verein",
+    "magazin",
+    "magazine",
+    "zeitung",
+    "redaktion",
+    "newsroom",
+    "verlag",
+    "agentur",
+    "institut",
+    "stiftung",
+    "ministerium",
+    "university",
+    "universität",
+    "publishing",
+    "editorial",
+    "www.",
+    ".com",
+    ".de",
+    ".org",
+];
+
+/// Does the raw author string `raw` name an organisation: an organisation word ("e.V.",
+/// "GmbH", "Verlag", "Magazin" …), a web address, or the site's own name (`site_names`)?
+pub(crate) fn looks_like_organisation(raw: &str, site_names: &[String]) -> bool {
+    let low = raw.to_lowercase();
+    if ORGANISATION_WORDS.iter().any(|w| low.contains(w)) {
+        return true;
+    }
+    let n = squash(raw);
+    n.len() >= 4
+        && site_names.iter().any(|s| {
+            let s = squash(s);
+            s.len() >= 4 && (s.contains(&n) || n.contains(&s))
+        })
 }
 
 /// Cleans raw author strings into names; `site_names` (site name, host) are dropped.

@@ -744,6 +744,8 @@ const BYLINE_LEADS: &[&str] = &[
     "autor: ",
     "autorin: ",
     "author: ",
+    "auteur: ",
+    "auteure: ",
     "redaktion: ",
     "written by ",
     "posted by ",
@@ -761,9 +763,12 @@ const BYLINE_LEADS: &[&str] = &[
     "text:",
 ];
 
-/// Finds a byline in running text near the headline: a text node that starts with a lead-in
-/// ("By", "Von", "Par", "Autor:" …) followed by a name, or a lead-in alone (with or without a
-/// colon: "Written by:") followed by a node holding the name, or "… by Name" at the end of a short node. Returns the raw byline.
+/// Finds a byline in running text near the headline (anywhere when the page has no `<h1>`):
+/// a text node that starts with a lead-in ("By", "Von", "Par", "Autor:", "Auteur :" …; leading
+/// dashes and bars skipped) followed by a name, or a lead-in alone (with or without a colon:
+/// "Written by:") followed by a node holding the name, or "… by Name" at the end of a short
+/// node after a date or a verb ("Posted on 3 May 2021 by Ann Lee", not "Learning by Ear").
+/// Returns the raw byline.
 pub(crate) fn text_byline(doc: &Html) -> Option<String> {
     let (nodes, h1_at) = text_nodes(doc);
     let h = h1_at.unwrap_or(0);
@@ -773,15 +778,13 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
             continue;
         }
         let dist = if *p >= h { *p - h } else { (h - *p) * 3 };
-        if dist > 4000 {
+        if dist > 4000 && h1_at.is_some() {
             continue;
         }
-        let low = text
-            .trim_start_matches(|c: char| c.is_whitespace() || "-–—|•·/,".contains(c))
-            .to_lowercase();
         let text = text
             .trim_start_matches(|c: char| c.is_whitespace() || "-–—|•·/,".contains(c))
-            .to_string();
+            .replace(" : ", ": ");
+        let low = text.to_lowercase();
         let bare = low.trim_end_matches(':').trim_end();
         let mut cand: Option<String> = None;
         for lead in BYLINE_LEADS {
@@ -800,6 +803,19 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
         if cand.is_none()
             && let Some(k) = low.rfind(" by ")
             && low.chars().count() < 100
+            && low.get(..k).is_some_and(|before| {
+                before.chars().any(|c| c.is_ascii_digit())
+                    || [
+                        "posted",
+                        "written",
+                        "published",
+                        "reported",
+                        "story",
+                        "words",
+                    ]
+                    .iter()
+                    .any(|w| before.contains(w))
+            })
         {
             cand = text.get(k + 1..).map(str::to_string);
         }

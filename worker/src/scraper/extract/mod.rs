@@ -194,16 +194,25 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     if let Some(s) = sel.author.as_deref() {
         authors = authors::clean_authors(&dom::select_texts(&doc, s), &sites);
     }
+    // Metadata that names an organisation yields to a person in a visible byline.
+    let mut organisations = Vec::new();
     if authors.is_empty() {
-        authors = authors::clean_authors(&ld.authors, &sites);
+        let (orgs, people): (Vec<&str>, Vec<&str>) = ld
+            .authors
+            .iter()
+            .map(String::as_str)
+            .partition(|a| authors::looks_like_organisation(a, &sites));
+        authors = authors::clean_authors(&people, &sites);
+        organisations.extend(orgs);
     }
     if authors.is_empty() {
-        let raw: Vec<&str> = meta
+        let (orgs, people): (Vec<&str>, Vec<&str>) = meta
             .all(meta::AUTHOR_KEYS)
             .into_iter()
             .filter(|a| !a.contains("://") && !a.starts_with("www."))
-            .collect();
-        authors = authors::clean_authors(&raw, &sites);
+            .partition(|a| authors::looks_like_organisation(a, &sites));
+        authors = authors::clean_authors(&people, &sites);
+        organisations.extend(orgs);
     }
     if authors.is_empty() {
         authors = authors::clean_authors(&dom::itemprop(&doc, "author"), &sites);
@@ -226,6 +235,9 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     }
     if authors.is_empty() {
         authors = authors::clean_authors(&dom::author_links(&doc), &sites);
+    }
+    if authors.is_empty() {
+        authors = authors::clean_authors(&organisations, &sites);
     }
     if authors.is_empty() {
         authors = authors::clean_authors(&ld.org_authors, &sites);
