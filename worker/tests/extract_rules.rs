@@ -444,3 +444,11 @@ fn a_menu_link_ending_in_by_is_no_byline_and_a_page_without_h1_is_searched_whole
     );
     assert_eq!(extract(&html, None, None).authors, vec!["Leona Holl"]);
 }
+
+#[test]
+fn a_lone_first_name_is_completed_from_the_visible_text() {
+    let html = r#"<head><meta name="author" content="Nils"></head><body><article>
+    <h1>Warum wir über Kulturtechniken reden müssen</h1>
+    <p><strong>Eine Kolumne von Nils Pickart</strong></p><p>Text.</p></article></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Nils Pickart"]);
+}

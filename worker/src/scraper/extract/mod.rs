@@ -243,7 +243,8 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         authors = authors::clean_authors(&ld.org_authors, &sites);
     }
 
-    // A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert").
+    // A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert"):
+    // in author metadata, bylines, then any short visible text.
     if let [only] = authors.as_slice()
         && !only.contains(' ')
     {
@@ -256,10 +257,23 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         pool.extend(dom::rel_author(&doc));
         pool.extend(dom::bylines(&doc).into_iter().take(10));
         pool.extend(dom::text_byline(&doc));
+        // Then any short visible text: the article's own first, page chrome last.
+        let (nodes, _) = dom::text_nodes(&doc);
+        let short = |chrome: bool| {
+            nodes
+                .iter()
+                .filter(move |(_, t, c)| *c == chrome && t.chars().count() <= 120)
+                .map(|(_, t, _)| t.clone())
+        };
+        pool.extend(short(false).chain(short(true)));
         let full = pool
             .iter()
             .flat_map(|p| authors::clean_authors(&[p], &sites))
-            .find(|n| n.to_lowercase().starts_with(&prefix) && authors::looks_like_name(n));
+            .find(|n| {
+                n.to_lowercase().starts_with(&prefix)
+                    && n.split_whitespace().count() <= 3
+                    && authors::looks_like_name(n)
+            });
         if let Some(f) = full {
             authors = vec![f];
         }
