@@ -452,3 +452,24 @@ fn a_lone_first_name_is_completed_from_the_visible_text() {
     <p><strong>Eine Kolumne von Nils Pickart</strong></p><p>Text.</p></article></body>"#;
     assert_eq!(extract(html, None, None).authors, vec!["Nils Pickart"]);
 }
+
+#[test]
+fn a_byline_naming_only_the_site_gives_way_to_the_credited_writer() {
+    let html = r#"<body><article><h1>Forest rights protect the climate</h1>
+    <div class="td-post-author">By The Planet Press -</div>
+    <p><em>Written by: <a href="https://news.example/x">Julie Mollin</a></em></p><p>Text.</p>
+    </article></body>"#;
+    let x = extract(html, Some(&u("https://theplanetpress.example/a")), None);
+    assert_eq!(x.authors, vec!["Julie Mollin"]);
+}
+
+#[test]
+fn a_signed_line_at_the_end_of_a_long_article_is_its_byline_but_prose_is_not() {
+    let prose = "<p>Der Wind weht kräftig über das Segelboot und treibt es voran.</p>".repeat(80);
+    let html = format!(
+        r#"<body><h1>Der Windrebell vom Bodensee</h1>{prose}
+        <p>Die Geschichte stammt aus dem Buch <i>Segeln</i> written by <a href="/x">Vino Thom</a>.</p>
+        <b>Von:</b><br><br>Götz Warnk</body>"#
+    );
+    assert_eq!(extract(&html, None, None).authors, vec!["Götz Warnk"]);
+}

@@ -462,8 +462,28 @@ fn split_word(s: &str, word: &str) -> Vec<String> {
     out
 }
 
+/// Publication notes that share a byline with the name ("| Publicado hace 3 horas").
+const PUBLICATION_NOTES: &[&str] = &[
+    "publicado",
+    "publicada",
+    "published",
+    "publié",
+    "publiée",
+    "pubblicato",
+    "veröffentlicht",
+    "posted",
+    "updated",
+    "aktualisiert",
+    "actualizado",
+    "erschienen",
+];
+
 fn finish(p: &str) -> Option<String> {
     let low = p.trim().to_lowercase();
+    let first_word = low.split_whitespace().next().unwrap_or("");
+    if PUBLICATION_NOTES.contains(&first_word.trim_end_matches([':', ','])) {
+        return None;
+    }
     if CREDIT_PREFIXES.iter().any(|c| {
         low.strip_prefix(c)
             .is_some_and(|r| r.is_empty() || r.starts_with([':', ' ', '/']))
@@ -598,6 +618,15 @@ mod tests {
             vec!["Rasender Reporter"],
             "a job title is kept when no two-word name would remain"
         );
+    }
+
+    #[test]
+    fn a_publication_note_beside_the_name_is_dropped() {
+        assert_eq!(
+            c("Jacobo Betancur Peláez | Publicado hace 3 horas"),
+            vec!["Jacobo Betancur Peláez"]
+        );
+        assert_eq!(c("Ann Lee · Updated"), vec!["Ann Lee"]);
     }
 
     #[test]

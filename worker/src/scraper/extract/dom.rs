@@ -749,6 +749,7 @@ const BYLINE_LEADS: &[&str] = &[
     "redaktion: ",
     "written by ",
     "posted by ",
+    "published by ",
     "geschrieben von ",
     "verfasst von ",
     "ein beitrag von ",
@@ -768,8 +769,10 @@ const BYLINE_LEADS: &[&str] = &[
 /// dashes and bars skipped) followed by a name, or a lead-in alone (with or without a colon:
 /// "Written by:") followed by a node holding the name, or "… by Name" at the end of a short
 /// node after a date or a verb ("Posted on 3 May 2021 by Ann Lee", not "Learning by Ear").
-/// Returns the raw byline.
-pub(crate) fn text_byline(doc: &Html) -> Option<String> {
+/// Candidates that only name the site (`sites`) are skipped; the nearest wins, and one more
+/// than 4000 characters below the headline (which must start with a capital: a line of its
+/// own, not a phrase of prose) only when none is nearer. Returns the raw byline.
+pub(crate) fn text_byline(doc: &Html, sites: &[String]) -> Option<String> {
     let (nodes, h1_at) = text_nodes(doc);
     let h = h1_at.unwrap_or(0);
     let mut best: Option<(usize, String)> = None;
@@ -777,14 +780,20 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
         if *chrome || text.chars().count() > 150 {
             continue;
         }
+        // Far from the headline only below it (the end of a long article), ranked after
+        // every near candidate.
         let dist = if *p >= h { *p - h } else { (h - *p) * 3 };
-        if dist > 4000 && h1_at.is_some() {
+        if dist > 4000 && h1_at.is_some() && *p < h {
             continue;
         }
         let text = text
             .trim_start_matches(|c: char| c.is_whitespace() || "-–—|•·/,".contains(c))
             .replace(" : ", ": ");
         let low = text.to_lowercase();
+        let far = dist > 4000 && h1_at.is_some();
+        if far && !text.starts_with(char::is_uppercase) {
+            continue;
+        }
         let bare = low.trim_end_matches(':').trim_end();
         let mut cand: Option<String> = None;
         for lead in BYLINE_LEADS {
@@ -820,7 +829,7 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
             cand = text.get(k + 1..).map(str::to_string);
         }
         let Some(c) = cand else { continue };
-        let names = super::authors::clean_one(&c);
+        let names = super::authors::clean_authors(&[&c], sites);
         if names.is_empty() || !names.iter().all(|n| super::authors::looks_like_name(n)) {
             continue;
         }

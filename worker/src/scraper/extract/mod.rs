@@ -229,7 +229,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         authors = first;
     }
     if authors.is_empty()
-        && let Some(b) = dom::text_byline(&doc)
+        && let Some(b) = dom::text_byline(&doc, &sites)
     {
         authors = authors::clean_authors(&[b], &sites);
     }
@@ -256,7 +256,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             .collect();
         pool.extend(dom::rel_author(&doc));
         pool.extend(dom::bylines(&doc).into_iter().take(10));
-        pool.extend(dom::text_byline(&doc));
+        pool.extend(dom::text_byline(&doc, &sites));
         // Then any short visible text: the article's own first, page chrome last.
         let (nodes, _) = dom::text_nodes(&doc);
         let short = |chrome: bool| {
