@@ -473,3 +473,24 @@ fn a_signed_line_at_the_end_of_a_long_article_is_its_byline_but_prose_is_not() {
     );
     assert_eq!(extract(&html, None, None).authors, vec!["Götz Warnk"]);
 }
+
+#[test]
+fn a_news_single_container_is_the_article_for_its_displayed_date() {
+    let html = r#"<head><meta name="date" content="2020-02-12"></head><body>
+    <div class="news-single-item"><h1>Lieferketten im Blick behalten</h1>
+    <div class="news-single-timedata">05.02.2020</div><p>Text.</p></div></body>"#;
+    assert_eq!(day(&extract(html, None, None)).unwrap(), "2020-02-05 +0000");
+}
+
+#[test]
+fn a_dateline_opening_a_long_paragraph_is_the_date() {
+    let long = "Energieverbraucher erhalten Entlastungen und haben Rechte. ".repeat(10);
+    let html = format!(
+        r#"<body><div class="itc-headline">Entlastungen auf einen Blick</div>
+        <p>(21. November 2022) {long} Stand der Regeln vom 3. Oktober 2022.</p></body>"#
+    );
+    assert_eq!(
+        day(&extract(&html, None, None)).unwrap(),
+        "2022-11-21 +0000"
+    );
+}

@@ -93,7 +93,11 @@ pub(crate) fn in_article(el: ElementRef<'_>) -> bool {
                 return true;
             }
             let ci = class_id(&a);
-            ci.contains("article") || ci.contains("post") || ci.contains("entry")
+            ci.contains("article")
+                || ci.contains("post")
+                || ci.contains("entry")
+                || ci.contains("news-single")
+                || ci.contains("news-detail")
         })
 }
 
@@ -843,13 +847,20 @@ pub(crate) fn text_byline(doc: &Html, sites: &[String]) -> Option<String> {
 /// Scans the page's visible text for dates and returns the most likely publication date:
 /// dates after a publication lead-in ("Veröffentlicht am", "Published") or close to the
 /// headline score higher; dates after "updated" / "Aktualisiert", in chrome or comments lower.
+/// In a paragraph of more than 400 characters only a date in its first 40 counts.
 pub(crate) fn text_date(doc: &Html) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     let (nodes, h1_at) = text_nodes(doc);
     let mut best: Option<(i32, usize, chrono::DateTime<chrono::FixedOffset>)> = None;
     for (i, (p, text, chrome)) in nodes.iter().enumerate() {
-        if !text.chars().any(|c| c.is_ascii_digit()) || text.chars().count() > 400 {
+        if !text.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
+        // In a long paragraph only a dateline opening it counts ("(21. November 2022) …").
+        let text = if text.chars().count() > 400 {
+            super::dates::truncate_chars(text, 40)
+        } else {
+            text.as_str()
+        };
         let Some(dt) = super::dates::parse_date(text) else {
             continue;
         };
