@@ -494,3 +494,13 @@ fn a_dateline_opening_a_long_paragraph_is_the_date() {
         "2022-11-21 +0000"
     );
 }
+
+#[test]
+fn a_name_closing_a_dateline_is_the_byline_but_an_event_listing_is_not() {
+    let html = r#"<body><div class="contentBlock"><small>04.02.2022 | 13:10 Uhr | Uta Helk</small>
+    <h1>Stellungnahme zum Pilotprojekt</h1><p>Text.</p></div></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Uta Helk"]);
+    let html = r#"<body><h1>Konzerte im November</h1><p>Text von heute.</p>
+    <p>02.11.2022 - Disarstar - Grelle Forelle</p><p>17.11.2022 - Aymz- Grelle Forelle</p></body>"#;
+    assert!(extract(html, None, None).authors.is_empty());
+}

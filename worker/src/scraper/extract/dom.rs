@@ -772,7 +772,8 @@ const BYLINE_LEADS: &[&str] = &[
 /// a text node that starts with a lead-in ("By", "Von", "Par", "Autor:", "Auteur :" …; leading
 /// dashes and bars skipped) followed by a name, or a lead-in alone (with or without a colon:
 /// "Written by:") followed by a node holding the name, or "… by Name" at the end of a short
-/// node after a date or a verb ("Posted on 3 May 2021 by Ann Lee", not "Learning by Ear").
+/// node after a date or a verb ("Posted on 3 May 2021 by Ann Lee", not "Learning by Ear"), or
+/// a name closing a short dateline ("04.02.2022 | 13:10 Uhr | Uta Helk").
 /// Candidates that only name the site (`sites`) are skipped; the nearest wins, and one more
 /// than 4000 characters below the headline (which must start with a capital: a line of its
 /// own, not a phrase of prose) only when none is nearer. Returns the raw byline.
@@ -832,6 +833,9 @@ pub(crate) fn text_byline(doc: &Html, sites: &[String]) -> Option<String> {
         {
             cand = text.get(k + 1..).map(str::to_string);
         }
+        if cand.is_none() {
+            cand = name_after_date(&text);
+        }
         let Some(c) = cand else { continue };
         let names = super::authors::clean_authors(&[&c], sites);
         if names.is_empty() || !names.iter().all(|n| super::authors::looks_like_name(n)) {
@@ -842,6 +846,36 @@ pub(crate) fn text_byline(doc: &Html, sites: &[String]) -> Option<String> {
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// The name closing a short dateline: "04.02.2022 | 13:10 Uhr | Uta Helk", "25.10.2022 -
+/// Rein Nagl". The part after the last separator must be a name of two to four words and the
+/// text before it a date and time only (not "02.11.2022 - Band - Venue").
+fn name_after_date(text: &str) -> Option<String> {
+    if text.chars().count() > 80 {
+        return None;
+    }
+    let (before, name) = [" | ", " - ", " – ", " — ", " · ", " • "]
+        .iter()
+        .filter_map(|sep| text.rfind(sep).map(|i| (i, sep.len())))
+        .max_by_key(|(i, _)| *i)
+        .and_then(|(i, len)| Some((text.get(..i)?, text.get(i + len..)?.trim())))?;
+    let words = name.split_whitespace().count();
+    let is_name = (2..=4).contains(&words)
+        && super::authors::looks_like_name(name)
+        && !name.chars().any(|c| c.is_ascii_digit())
+        && !name
+            .split_whitespace()
+            .any(|w| w.starts_with(['-', '–']) || w.ends_with(['-', '–']));
+    let only_date = before.split_whitespace().all(|w| {
+        let w = w.to_lowercase();
+        let w = w.trim_matches(|c: char| ",.|-–—·•".contains(c));
+        w.is_empty()
+            || w.chars().any(|c| c.is_ascii_digit())
+            || super::dates::is_month_word(w)
+            || ["uhr", "am", "um", "at", "on", "h"].contains(&w)
+    });
+    (is_name && only_date && super::dates::parse_date(before).is_some()).then(|| name.to_string())
 }
 
 /// Scans the page's visible text for dates and returns the most likely publication date:
