@@ -504,3 +504,15 @@ fn a_name_closing_a_dateline_is_the_byline_but_an_event_listing_is_not() {
     <p>02.11.2022 - Disarstar - Grelle Forelle</p><p>17.11.2022 - Aymz- Grelle Forelle</p></body>"#;
     assert!(extract(html, None, None).authors.is_empty());
 }
+
+#[test]
+fn invisible_text_in_the_h1_and_h1_labels_are_not_the_title() {
+    let html = r#"<body><article><h1 class="title">What we do not want to hear
+    <span class="element-invisible"> | FASSETTE.NET</span></h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("What we do not want to hear"));
+    let html = r#"<head><meta property="og:title" content="Erinnerung an die Opfer"></head>
+    <body><h1>Sie sind hier:</h1><ol><li>Start</li></ol><p>Text.</p></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Erinnerung an die Opfer"));
+}

@@ -147,6 +147,9 @@ const HEADING_EXTRAS: &[&str] = &[
     "visually-hidden",
     "sr-only",
     "screen-reader",
+    "screenreader",
+    "element-invisible",
+    "offscreen",
 ];
 
 /// Is this element inside a heading a headline part (class, id or `itemprop` "headline")?
@@ -245,14 +248,14 @@ pub(crate) fn h1s(doc: &Html) -> Vec<String> {
 }
 
 /// Headline text ([`heading_text`]) of the first non-empty `<h1>` outside page chrome (nav,
-/// footer, aside, sidebars, comments).
+/// footer, aside, sidebars, comments) that is not a label ending in `:` ("Sie sind hier:").
 pub(crate) fn article_h1(doc: &Html) -> Option<String> {
     let s = sel("h1")?;
     doc.select(&s)
         .take(20)
         .filter(|e| !in_chrome(*e))
         .map(heading_text)
-        .find(|t| !t.is_empty())
+        .find(|t| !t.is_empty() && !t.ends_with(':'))
 }
 
 /// A value from an element: `datetime`, `content` or `title` attribute, else its text.
