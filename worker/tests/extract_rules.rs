@@ -516,3 +516,11 @@ fn invisible_text_in_the_h1_and_h1_labels_are_not_the_title() {
     let x = extract(html, None, None);
     assert_eq!(x.title.as_deref(), Some("Erinnerung an die Opfer"));
 }
+
+#[test]
+fn a_submitted_line_gives_the_user_handle_when_no_name_is_found() {
+    let html = r#"<body><article><h1>FairCoin in der Praxis erklärt</h1>
+    <div class="submitted">Gespeichert von <span class="username">rasos</span> am 24. Juli 2017</div>
+    <p>Text.</p></article></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["rasos"]);
+}

@@ -472,6 +472,22 @@ pub(crate) fn rel_author(doc: &Html) -> Vec<String> {
         .collect()
 }
 
+/// The user name in a post's "submitted" line (Drupal: `.submitted .username`, "Submitted by
+/// rasos on …"), outside chrome: a handle, not necessarily a capitalised name.
+pub(crate) fn submitted_username(doc: &Html) -> Option<String> {
+    let s = sel(".submitted .username, .submitted [rel~=author], .meta-submitted .username")?;
+    doc.select(&s)
+        .filter(|e| !in_chrome(*e))
+        .map(text_of)
+        .find(|t| {
+            let n = t.chars().count();
+            (2..=40).contains(&n)
+                && !t.contains(char::is_whitespace)
+                && t.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        })
+}
+
 /// Texts of links to author pages (`/author/`, `/autor/`, `/autoren/`), outside chrome.
 pub(crate) fn author_links(doc: &Html) -> Vec<String> {
     let Some(s) = sel("a[href]") else {

@@ -233,6 +233,12 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     {
         authors = authors::clean_authors(&[b], &sites);
     }
+    if authors.is_empty()
+        && let Some(handle) = dom::submitted_username(&doc)
+        && !authors::clean_authors(&[&handle], &sites).is_empty()
+    {
+        authors = vec![handle];
+    }
     if authors.is_empty() {
         authors = authors::clean_authors(&dom::author_links(&doc), &sites);
     }
