@@ -18,6 +18,7 @@ use mediawarm_shared::store::Store;
 use mediawarm_shared::views::CATEGORIES;
 use mediawarm_worker::config::WorkerArgs;
 use mediawarm_worker::metrics_server::MetricsServer;
+use mediawarm_worker::scraper::extract::decode_html;
 use mediawarm_worker::scraper::{evaluate, page_article};
 use mediawarm_worker::{Context, connect_queue, run, shutdown_signal};
 
@@ -137,7 +138,7 @@ fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     }
     let file = args.file.context("a FILE.html or --labels DIR is needed")?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-    let article = page_article(&String::from_utf8_lossy(&bytes), args.url.as_ref());
+    let article = page_article(&decode_html(&bytes, None), args.url.as_ref());
     if article.title.is_none() {
         anyhow::bail!(
             "{} has no title: the scraper would store nothing for it",

@@ -315,3 +315,212 @@ fn a_kicker_run_into_the_h1_goes_unless_punctuated_as_part_of_it() {
         Some("„Endlich“: Fähre fährt wieder nach Plan")
     );
 }
+
+#[test]
+fn a_kicker_label_or_hidden_text_inside_the_h1_is_not_the_title() {
+    let html = r#"<body><article><h1><span class="dachzeile">Nach dem Sturm</span>
+    <span class="headline">Die Fähre fährt wieder nach Plan</span></h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Die Fähre fährt wieder nach Plan"));
+    let html = r#"<body><article><h1><div class="topic-label">Jubiläum</div>
+    <span class="visually-hidden">Headline:</span> Der Verein wird hundert Jahre alt</h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.title.as_deref(),
+        Some("Der Verein wird hundert Jahre alt")
+    );
+    let html = r#"<body><article><h1>A day in <em>Harbour Town</em>, the old port
+    <small class="sub">Why the ferry matters</small></h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.title.as_deref(),
+        Some("A day in Harbour Town, the old port"),
+        "no space is added before punctuation after an inline element"
+    );
+}
+
+#[test]
+fn a_utc_metadata_date_takes_the_offset_of_the_same_instant_shown_on_the_page() {
+    let html = r#"<head><meta property="article:published_time" content="2022-05-04T03:37:37+00:00"></head>
+    <body><article><h1>Harbour night shift ends late</h1>
+    <time datetime="2022-05-03T23:37:37-04:00">3 May 2022, 11:37 pm</time></article></body>"#;
+    assert_eq!(day(&extract(html, None, None)).unwrap(), "2022-05-03 -0400");
+    let html = r#"<head><meta property="article:published_time" content="2023-11-09T05:30:59+00:00"></head>
+    <body><article><h1>Council votes on the budget</h1>
+    <time datetime="2023-11-08 23:30:59">November 8, 2023 at 11:30 p.m.</time></article></body>"#;
+    assert_eq!(
+        day(&extract(html, None, None)).unwrap(),
+        "2023-11-08 -0600",
+        "a zone-less local time of the same minute and second"
+    );
+}
+
+#[test]
+fn a_metadata_date_the_page_does_not_show_gives_way_to_the_displayed_date() {
+    let page = |extra: &str, shown: &str| {
+        format!(
+            r#"<head><meta name="date" content="2021-12-20T11:02:44+01:00">{extra}</head>
+            <body><article><h1>Riesling from the steep slopes</h1>
+            <span class="date">{shown}</span><p>Text.</p></article></body>"#
+        )
+    };
+    let x = extract(&page("", "27.01.2022"), None, None);
+    assert_eq!(day(&x).unwrap(), "2022-01-27 +0000");
+    let x = extract(&page("", "20.12.2021"), None, None);
+    assert_eq!(
+        day(&x).unwrap(),
+        "2021-12-20 +0100",
+        "shown: the metadata stays"
+    );
+    let modified = r#"<meta property="article:modified_time" content="2022-01-27T09:00:00+01:00">"#;
+    let x = extract(&page(modified, "27.01.2022"), None, None);
+    assert_eq!(
+        day(&x).unwrap(),
+        "2021-12-20 +0100",
+        "a displayed modification date is not the publication date"
+    );
+    let html = r#"<head><meta name="date" content="2017-11-03"></head><body><article>
+    <h1>Gadget review of the week</h1><span class="date">11/03/2017</span></article></body>"#;
+    assert_eq!(
+        day(&extract(html, None, None)).unwrap(),
+        "2017-11-03 +0000",
+        "the same date written month-first"
+    );
+}
+
+#[test]
+fn a_container_that_only_says_it_has_a_sidebar_is_not_chrome() {
+    let html = r#"<body><section class="gallery--wrapper__with-sidebar"><article>
+    <h1>Ten things to pack for the coast</h1>
+    <div class="page-meta--author">Posted on September 21, 2020 by Adi Tal</div>
+    <p>Text.</p></article></section></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Adi Tal"]);
+}
+
+#[test]
+fn a_byline_after_a_dash_and_a_date_is_found_in_the_text() {
+    let html = r#"<body><div class="layoutTwoColumnsRightSidebar"><h1>Lieferketten im Blick behalten</h1>
+    <div class="news-single-timedata">05.02.2020 <span>- Redaktion: Eva Roth</span></div>
+    <p>Text.</p></div></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Eva Roth"]);
+}
+
+#[test]
+fn a_person_publishing_the_page_is_not_a_site_name_to_strip_from_bylines() {
+    let html = r##"<head><script type="application/ld+json">{"@graph":[
+    {"@type":"Article","headline":"Can fish feel pain?","publisher":{"@id":"#p"}},
+    {"@type":["Person","Organization"],"@id":"#p","name":"Chris Hain"}]}</script></head>
+    <body><article><h1>Can fish feel pain?</h1><div class="author-box">Chris Hain</div></article></body>"##;
+    assert_eq!(extract(html, None, None).authors, vec!["Chris Hain"]);
+}
+
+#[test]
+fn an_organisation_in_the_author_metadata_yields_to_a_person_in_a_visible_byline() {
+    let page = |byline: &str| {
+        format!(
+            r#"<head><meta name="author" content="Bund der Stromkunden e.V."></head>
+            <body><article><h1>Entlastungen auf einen Blick</h1>{byline}<p>Text.</p></article></body>"#
+        )
+    };
+    let x = extract(&page("<h5><em>Von Leona Holl</em></h5>"), None, None);
+    assert_eq!(x.authors, vec!["Leona Holl"]);
+    let x = extract(&page(""), None, None);
+    assert_eq!(
+        x.authors,
+        vec!["Bund der Stromkunden e.V"],
+        "the organisation when no person is named"
+    );
+    let html = r#"<head><meta name="author" content="Radio Monde (www.radiomonde.example)"></head>
+    <body><h1>Les éléphants de Guinée</h1><p>Auteur : Kossi Tias</p></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Kossi Tias"]);
+}
+
+#[test]
+fn a_menu_link_ending_in_by_is_no_byline_and_a_page_without_h1_is_searched_whole() {
+    let filler = "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>".repeat(120);
+    let html = format!(
+        r#"<body><ul><li><a href="/learn">Learning by Ear</a></li></ul>{filler}
+        <h5>Von Leona Holl</h5><p>Text.</p></body>"#
+    );
+    assert_eq!(extract(&html, None, None).authors, vec!["Leona Holl"]);
+}
+
+#[test]
+fn a_lone_first_name_is_completed_from_the_visible_text() {
+    let html = r#"<head><meta name="author" content="Nils"></head><body><article>
+    <h1>Warum wir über Kulturtechniken reden müssen</h1>
+    <p><strong>Eine Kolumne von Nils Pickart</strong></p><p>Text.</p></article></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Nils Pickart"]);
+}
+
+#[test]
+fn a_byline_naming_only_the_site_gives_way_to_the_credited_writer() {
+    let html = r#"<body><article><h1>Forest rights protect the climate</h1>
+    <div class="td-post-author">By The Planet Press -</div>
+    <p><em>Written by: <a href="https://news.example/x">Julie Mollin</a></em></p><p>Text.</p>
+    </article></body>"#;
+    let x = extract(html, Some(&u("https://theplanetpress.example/a")), None);
+    assert_eq!(x.authors, vec!["Julie Mollin"]);
+}
+
+#[test]
+fn a_signed_line_at_the_end_of_a_long_article_is_its_byline_but_prose_is_not() {
+    let prose = "<p>Der Wind weht kräftig über das Segelboot und treibt es voran.</p>".repeat(80);
+    let html = format!(
+        r#"<body><h1>Der Windrebell vom Bodensee</h1>{prose}
+        <p>Die Geschichte stammt aus dem Buch <i>Segeln</i> written by <a href="/x">Vino Thom</a>.</p>
+        <b>Von:</b><br><br>Götz Warnk</body>"#
+    );
+    assert_eq!(extract(&html, None, None).authors, vec!["Götz Warnk"]);
+}
+
+#[test]
+fn a_news_single_container_is_the_article_for_its_displayed_date() {
+    let html = r#"<head><meta name="date" content="2020-02-12"></head><body>
+    <div class="news-single-item"><h1>Lieferketten im Blick behalten</h1>
+    <div class="news-single-timedata">05.02.2020</div><p>Text.</p></div></body>"#;
+    assert_eq!(day(&extract(html, None, None)).unwrap(), "2020-02-05 +0000");
+}
+
+#[test]
+fn a_dateline_opening_a_long_paragraph_is_the_date() {
+    let long = "Energieverbraucher erhalten Entlastungen und haben Rechte. ".repeat(10);
+    let html = format!(
+        r#"<body><div class="itc-headline">Entlastungen auf einen Blick</div>
+        <p>(21. November 2022) {long} Stand der Regeln vom 3. Oktober 2022.</p></body>"#
+    );
+    assert_eq!(
+        day(&extract(&html, None, None)).unwrap(),
+        "2022-11-21 +0000"
+    );
+}
+
+#[test]
+fn a_name_closing_a_dateline_is_the_byline_but_an_event_listing_is_not() {
+    let html = r#"<body><div class="contentBlock"><small>04.02.2022 | 13:10 Uhr | Uta Helk</small>
+    <h1>Stellungnahme zum Pilotprojekt</h1><p>Text.</p></div></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Uta Helk"]);
+    let html = r#"<body><h1>Konzerte im November</h1><p>Text von heute.</p>
+    <p>02.11.2022 - Disarstar - Grelle Forelle</p><p>17.11.2022 - Aymz- Grelle Forelle</p></body>"#;
+    assert!(extract(html, None, None).authors.is_empty());
+}
+
+#[test]
+fn invisible_text_in_the_h1_and_h1_labels_are_not_the_title() {
+    let html = r#"<body><article><h1 class="title">What we do not want to hear
+    <span class="element-invisible"> | FASSETTE.NET</span></h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("What we do not want to hear"));
+    let html = r#"<head><meta property="og:title" content="Erinnerung an die Opfer"></head>
+    <body><h1>Sie sind hier:</h1><ol><li>Start</li></ol><p>Text.</p></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Erinnerung an die Opfer"));
+}
+
+#[test]
+fn a_submitted_line_gives_the_user_handle_when_no_name_is_found() {
+    let html = r#"<body><article><h1>FairCoin in der Praxis erklärt</h1>
+    <div class="submitted">Gespeichert von <span class="username">rasos</span> am 24. Juli 2017</div>
+    <p>Text.</p></article></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["rasos"]);
+}

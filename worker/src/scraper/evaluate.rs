@@ -1,8 +1,8 @@
 //! Scoring the extractor on a labelled folder: what `mediawarm-worker extract --labels DIR`
 //! prints.
 //!
-//! The folder holds `pages/*.html` and `labels.jsonl` (one `{"file", "url", "origin",
-//! "title", "author", "date"}` a line; `null` = not labelled). Each page is extracted with
+//! The folder holds `pages/*.html` (decoded with the charset they declare) and `labels.jsonl`
+//! (one `{"file", "url", "origin", "title", "author", "date"}` a line; `null` = not labelled). Each page is extracted with
 //! [`page_article`] (what the scraper would store, dates in the page's own offset) and
 //! compared field by field with the metric of the corpus' reference `score.py`, re-implemented
 //! here so that the figures are the same:
@@ -161,7 +161,7 @@ pub fn evaluate(dir: &Path) -> Result<Evaluation, EvaluateError> {
             path: path.clone(),
             source,
         })?;
-        let html = String::from_utf8_lossy(&bytes);
+        let html = super::extract::decode_html(&bytes, None);
         let url = label.url.as_deref().and_then(|u| Url::parse(u).ok());
         let article = page_article(&html, url.as_ref());
         predictions.push(Prediction {

@@ -121,9 +121,11 @@ impl Page {
         }
     }
 
-    /// The body as text (invalid UTF-8 replaced).
+    /// The body as text, decoded with the charset its `Content-Type`, byte-order mark,
+    /// `<meta>` or XML declaration names ([`decode_html`](super::extract::decode_html));
+    /// malformed bytes become U+FFFD.
     pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+        super::extract::decode_html(&self.body, self.content_type.as_deref())
     }
 }
 

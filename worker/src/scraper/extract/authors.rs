@@ -45,6 +45,7 @@ const PREFIXES: &[&str] = &[
     "autoren:",
     "author:",
     "authors:",
+    "auteur :",
     "auteur:",
     "autore:",
     "redakteur:",
@@ -97,6 +98,61 @@ const TRAILERS: &[&str] = &[
     "zuletzt",
 ];
 
+/// Job titles that trail a name in bylines ("Ann Lee Chefredakteurin").
+const JOB_TITLES: &[&str] = &[
+    "chefredakteur",
+    "chefredakteurin",
+    "redakteur",
+    "redakteurin",
+    "editor",
+    "reporter",
+    "reporterin",
+    "korrespondent",
+    "korrespondentin",
+    "journalist",
+    "journalistin",
+    "autor",
+    "autorin",
+    "author",
+    "writer",
+    "columnist",
+    "kolumnist",
+    "kolumnistin",
+    "contributor",
+    "correspondent",
+    "volontär",
+    "volontärin",
+];
+
+/// Weekday names (lower case) that trail a name before a date ("By Ann Lee Monday, …").
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+];
+
+/// Is `word` something that ends a name rather than belongs to it: a connector, a month or
+/// weekday word, or (when `name_words` more words precede it, at least two) a job title?
+fn is_trailer(word: &str, name_words: usize) -> bool {
+    let w = word.to_lowercase();
+    let bare = w.trim_end_matches([',', '.']);
+    TRAILERS.contains(&w.as_str())
+        || (JOB_TITLES.contains(&bare) && name_words >= 2)
+        || WEEKDAYS.contains(&bare)
+        || (super::dates::is_month_word(bare) && bare.chars().count() > 3)
+}
+
 /// Words that make a string a label rather than a name.
 const NOT_NAMES: &[&str] = &[
     "admin",
@@ -132,6 +188,9 @@ const NOT_NAMES: &[&str] = &[
     "editorial team",
     "read more",
     "weiterlesen",
+    "kontakt",
+    "contact",
+    "impressum",
 ];
 
 /// Lead-ins of photo and illustration credits: such parts are not authors.
@@ -174,6 +233,48 @@ pub(crate) fn looks_like_name(s: &str) -> bool {
         })
         .count();
     caps == words.len()
+}
+
+/// Words (lower case) that mark an organisation rather than a person.
+const ORGANISATION_WORDS: &[&str] = &[
+    "e.v",
+    "e. v",
+    "gmbh",
+    "verband",
+    "verein",
+    "magazin",
+    "magazine",
+    "zeitung",
+    "redaktion",
+    "newsroom",
+    "verlag",
+    "agentur",
+    "institut",
+    "stiftung",
+    "ministerium",
+    "university",
+    "universität",
+    "publishing",
+    "editorial",
+    "www.",
+    ".com",
+    ".de",
+    ".org",
+];
+
+/// Does the raw author string `raw` name an organisation: an organisation word ("e.V.",
+/// "GmbH", "Verlag", "Magazin" …), a web address, or the site's own name (`site_names`)?
+pub(crate) fn looks_like_organisation(raw: &str, site_names: &[String]) -> bool {
+    let low = raw.to_lowercase();
+    if ORGANISATION_WORDS.iter().any(|w| low.contains(w)) {
+        return true;
+    }
+    let n = squash(raw);
+    n.len() >= 4
+        && site_names.iter().any(|s| {
+            let s = squash(s);
+            s.len() >= 4 && (s.contains(&n) || n.contains(&s))
+        })
 }
 
 /// Cleans raw author strings into names; `site_names` (site name, host) are dropped.
@@ -235,6 +336,10 @@ pub(crate) fn clean_one(raw: &str) -> Vec<String> {
         .filter(|w| !(w.contains('@') || w.contains("://") || w.starts_with("www.")))
         .collect::<Vec<_>>()
         .join(" ");
+    // "Posted on 21 March 2020 by Ann Lee": a lead-in after a date starts the name.
+    let s = after_dated_lead_in(&s).unwrap_or(s);
+    // "Text von Ann Lee Illustration von Bo Ek": a second role ends the first name.
+    let s = before_second_role(&s).to_string();
     // Everything from the first digit on is a date, time or count, not a name.
     let s = match s.find(|c: char| c.is_ascii_digit()) {
         Some(i) => s.get(..i).unwrap_or(""),
@@ -262,6 +367,81 @@ pub(crate) fn clean_one(raw: &str) -> Vec<String> {
     parts.into_iter().filter_map(|p| finish(&p)).collect()
 }
 
+/// Lead-ins that introduce the name after a date inside one byline.
+const MID_LEAD_INS: &[&str] = &[
+    " by ",
+    " von ",
+    " par ",
+    " por ",
+    " door ",
+    " redaktion: ",
+    " autor: ",
+    " autorin: ",
+    " author: ",
+    " text: ",
+];
+
+/// The text after the last lead-in ("by", "von", "Redaktion:" …) that follows a digit: the
+/// name of "Posted on 21 March 2020 by Ann Lee" or "05.02.2020 - Redaktion: Ann Lee".
+fn after_dated_lead_in(s: &str) -> Option<String> {
+    let lower = s.to_lowercase();
+    if lower.len() != s.len() {
+        return None;
+    }
+    let (at, lead) = MID_LEAD_INS
+        .iter()
+        .filter_map(|l| lower.rfind(l).map(|i| (i, *l)))
+        .max_by_key(|(i, _)| *i)?;
+    let before = s.get(..at)?;
+    if !before.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let rest = s.get(at + lead.len()..)?.trim();
+    (!rest.is_empty()).then(|| rest.to_string())
+}
+
+/// Credit roles that start a second, non-author credit inside one byline.
+const SECOND_ROLES: &[&str] = &[
+    " illustration",
+    " illustrationen",
+    " fotos",
+    " foto",
+    " photos",
+    " photo",
+    " photography",
+    " bilder",
+    " bild",
+    " grafik",
+    " video",
+    " edited by",
+    " redigiert von",
+];
+
+/// `s` up to a second credit role ("Illustration von …", "Photos by …", "Foto: …") that
+/// follows the first name; `s` itself when there is none.
+fn before_second_role(s: &str) -> &str {
+    let lower = s.to_lowercase();
+    if lower.len() != s.len() {
+        return s;
+    }
+    let cut = SECOND_ROLES
+        .iter()
+        .filter_map(|r| {
+            let i = lower.find(r)?;
+            let after = lower.get(i + r.len()..)?;
+            let credit = after.starts_with(" von ")
+                || after.starts_with(" by ")
+                || after.starts_with(':')
+                || after.starts_with(" :");
+            (credit && i > 0).then_some(i)
+        })
+        .min();
+    match cut {
+        Some(i) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}
+
 /// Splits on a connecting word, case-insensitively.
 fn split_word(s: &str, word: &str) -> Vec<String> {
     let lower = s.to_lowercase();
@@ -282,8 +462,28 @@ fn split_word(s: &str, word: &str) -> Vec<String> {
     out
 }
 
+/// Publication notes that share a byline with the name ("| Publicado hace 3 horas").
+const PUBLICATION_NOTES: &[&str] = &[
+    "publicado",
+    "publicada",
+    "published",
+    "publié",
+    "publiée",
+    "pubblicato",
+    "veröffentlicht",
+    "posted",
+    "updated",
+    "aktualisiert",
+    "actualizado",
+    "erschienen",
+];
+
 fn finish(p: &str) -> Option<String> {
     let low = p.trim().to_lowercase();
+    let first_word = low.split_whitespace().next().unwrap_or("");
+    if PUBLICATION_NOTES.contains(&first_word.trim_end_matches([':', ','])) {
+        return None;
+    }
     if CREDIT_PREFIXES.iter().any(|c| {
         low.strip_prefix(c)
             .is_some_and(|r| r.is_empty() || r.starts_with([':', ' ', '/']))
@@ -315,11 +515,11 @@ fn finish(p: &str) -> Option<String> {
             break;
         }
     }
-    // Trailing connectors.
+    // Trailing connectors, month and weekday words, and job titles.
     loop {
         let words: Vec<&str> = s.split(' ').collect();
         match words.last() {
-            Some(w) if words.len() > 1 && TRAILERS.contains(&w.to_lowercase().as_str()) => {
+            Some(w) if words.len() > 1 && is_trailer(w, words.len() - 1) => {
                 s = words[..words.len() - 1].join(" ");
             }
             _ => break,
@@ -328,6 +528,12 @@ fn finish(p: &str) -> Option<String> {
     let s = s
         .trim_matches(|c: char| c.is_whitespace() || ".:,;-–—|•·*\"'“”„«»".contains(c))
         .to_string();
+    let bare_lead_in = PREFIXES
+        .iter()
+        .any(|p| p.trim_end_matches(':') == s.to_lowercase());
+    if bare_lead_in {
+        return None;
+    }
     let words = s.split_whitespace().count();
     if s.is_empty()
         || s.chars().count() > 60
@@ -382,6 +588,51 @@ mod tests {
         assert!(c("https://example.org/author/ann").is_empty());
         assert!(c("Daily Paper").is_empty());
         assert!(c("@annlee").is_empty());
+    }
+
+    #[test]
+    fn a_lead_in_after_a_date_starts_the_name() {
+        assert_eq!(
+            c("Posted on September 21, 2020 by Adi Tzlil"),
+            vec!["Adi Tzlil"]
+        );
+        assert_eq!(c("05.02.2020 - Redaktion: Eva Roth"), vec!["Eva Roth"]);
+    }
+
+    #[test]
+    fn a_second_credit_role_ends_the_byline() {
+        assert_eq!(
+            c("Text von Christian Weiler Illustration von Markus Rost"),
+            vec!["Christian Weiler"]
+        );
+        assert_eq!(c("By Ann Lee Photos by Bo Ek"), vec!["Ann Lee"]);
+    }
+
+    #[test]
+    fn month_weekday_and_job_title_words_trailing_a_name_go() {
+        assert_eq!(c("By Nathan Wills March 25, 2015"), vec!["Nathan Wills"]);
+        assert_eq!(c("By Gill Mohn Monday, 3 May"), vec!["Gill Mohn"]);
+        assert_eq!(c("Christoph Stein Chefredakteur"), vec!["Christoph Stein"]);
+        assert_eq!(
+            c("Rasender Reporter"),
+            vec!["Rasender Reporter"],
+            "a job title is kept when no two-word name would remain"
+        );
+    }
+
+    #[test]
+    fn a_publication_note_beside_the_name_is_dropped() {
+        assert_eq!(
+            c("Jacobo Betancur Peláez | Publicado hace 3 horas"),
+            vec!["Jacobo Betancur Peláez"]
+        );
+        assert_eq!(c("Ann Lee · Updated"), vec!["Ann Lee"]);
+    }
+
+    #[test]
+    fn a_bare_lead_in_is_no_name() {
+        assert!(c("Artikel von").is_empty());
+        assert!(c("Written by:").is_empty());
     }
 
     #[test]

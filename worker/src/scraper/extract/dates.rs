@@ -438,6 +438,53 @@ pub(crate) fn local_midnight(dt: DateTime<FixedOffset>) -> DateTime<FixedOffset>
     FixedOffset::east_opt(hours * 3600).map_or(dt, |o| dt.with_timezone(&o))
 }
 
+/// `dt` (a metadata date-time written in UTC) in the page's own offset, when one of the
+/// page's `<time datetime>` values `times` is the same instant written with an offset, or
+/// written without a zone as local time: the same minutes and seconds a whole number of hours
+/// (at most 14) away, with minutes or seconds not both zero. The calendar day readers see is
+/// the local one. Any other `dt` is returned unchanged.
+pub(crate) fn in_page_offset(dt: DateTime<FixedOffset>, times: &[String]) -> DateTime<FixedOffset> {
+    if dt.offset().local_minus_utc() != 0 || (dt.minute() == 0 && dt.second() == 0) {
+        return dt;
+    }
+    for raw in times {
+        let Some(v) = parse_date(raw) else { continue };
+        let offset = if has_zone(raw) {
+            if v != dt {
+                continue;
+            }
+            v.offset().local_minus_utc()
+        } else {
+            let diff = (v.naive_local() - dt.naive_utc()).num_seconds();
+            if diff % 3600 != 0 || diff.abs() > 14 * 3600 {
+                continue;
+            }
+            i32::try_from(diff).unwrap_or(0)
+        };
+        if offset != 0
+            && let Some(o) = FixedOffset::east_opt(offset)
+        {
+            return dt.with_timezone(&o);
+        }
+    }
+    dt
+}
+
+/// Whether `a` is `b` with day and month exchanged (and differs from it).
+pub(crate) fn is_day_month_swap(a: NaiveDate, b: NaiveDate) -> bool {
+    a != b && a.year() == b.year() && a.day() == b.month() && a.month() == b.day()
+}
+
+/// Whether a written date-time carries a zone designator after its time part.
+fn has_zone(raw: &str) -> bool {
+    let raw = raw.trim();
+    let Some(t) = raw.find(['T', 't', ' ']) else {
+        return false;
+    };
+    let time = raw.get(t + 1..).unwrap_or("");
+    time.contains(['Z', 'z', '+', '-']) || time.contains("UTC") || time.contains("GMT")
+}
+
 /// Whether `raw` starts with a numeric date `A/B/YYYY` whose day and month could be either
 /// way round (both at most 12 and different).
 pub(crate) fn is_ambiguous_slash_date(raw: &str) -> bool {

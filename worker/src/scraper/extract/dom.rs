@@ -47,7 +47,9 @@ const CHROME: &[&str] = &[
 ];
 
 /// Is the element inside page chrome (navigation, footer, sidebar, comments, forms)? An
-/// `<aside>` within the `<article>` is the article's own metadata box, not chrome.
+/// `<aside>` within the `<article>` is the article's own metadata box, not chrome; nor is a
+/// container whose class only says it has one or names the page layout (`has-sidebar`,
+/// `gallery--with-sidebar`, `layoutTwoColumnsRightSidebar`).
 pub(crate) fn in_chrome(el: ElementRef<'_>) -> bool {
     for a in el.ancestors().filter_map(ElementRef::wrap).take(40) {
         let name = a.value().name();
@@ -67,7 +69,10 @@ pub(crate) fn in_chrome(el: ElementRef<'_>) -> bool {
         }
         let ci = class_id(&a);
         let chrome = ci.split_whitespace().any(|t| {
-            !(t.starts_with("has-") || t.starts_with("no-") || t.starts_with("with"))
+            !(t.starts_with("has-")
+                || t.starts_with("no-")
+                || t.contains("with")
+                || t.contains("layout"))
                 && CHROME.iter().any(|c| t.contains(c))
         });
         if chrome {
@@ -88,7 +93,11 @@ pub(crate) fn in_article(el: ElementRef<'_>) -> bool {
                 return true;
             }
             let ci = class_id(&a);
-            ci.contains("article") || ci.contains("post") || ci.contains("entry")
+            ci.contains("article")
+                || ci.contains("post")
+                || ci.contains("entry")
+                || ci.contains("news-single")
+                || ci.contains("news-detail")
         })
 }
 
@@ -121,7 +130,108 @@ pub(crate) fn title_tag(doc: &Html) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// `<h1>` texts, those inside the article first.
+/// Class or id fragments of the parts of a heading that are not the headline: kickers,
+/// topic labels, subtitles and text meant only for screen readers.
+const HEADING_EXTRAS: &[&str] = &[
+    "kicker",
+    "dachzeile",
+    "overline",
+    "topline",
+    "roofline",
+    "eyebrow",
+    "subheadline",
+    "subtitle",
+    "sub-title",
+    "topic-label",
+    "visuallyhidden",
+    "visually-hidden",
+    "sr-only",
+    "screen-reader",
+    "screenreader",
+    "element-invisible",
+    "offscreen",
+];
+
+/// Is this element inside a heading a headline part (class, id or `itemprop` "headline")?
+fn is_headline_part(el: &ElementRef<'_>) -> bool {
+    let ci = class_id(el);
+    el.value()
+        .attr("itemprop")
+        .is_some_and(|p| p.eq_ignore_ascii_case("headline"))
+        || ci
+            .split_whitespace()
+            .any(|t| t.contains("headline") && !t.contains("subheadline"))
+}
+
+/// Is this element inside a heading a kicker, label, subtitle or hidden text?
+fn is_heading_extra(el: &ElementRef<'_>) -> bool {
+    let v = el.value();
+    if v.name() == "small" || v.attr("aria-hidden").is_some_and(|a| a == "true") {
+        return true;
+    }
+    let ci = class_id(el);
+    ci.split_whitespace()
+        .any(|t| HEADING_EXTRAS.iter().any(|x| t.contains(x)))
+}
+
+/// The text a reader sees as a heading's headline: when the heading marks a part as the
+/// headline (class or `itemprop` "headline"), that part; otherwise the heading without its
+/// kickers, topic labels, subtitles, `<small>` parts and screen-reader or `aria-hidden`
+/// text. Text nodes are joined as written (no space is added inside a word or before
+/// punctuation); block elements and `<br>` separate words. Whitespace-collapsed.
+pub(crate) fn heading_text(el: ElementRef<'_>) -> String {
+    if let Some(part) = el
+        .descendants()
+        .skip(1)
+        .filter_map(ElementRef::wrap)
+        .find(is_headline_part)
+    {
+        let t = joined_text(part);
+        if !t.is_empty() {
+            return t;
+        }
+    }
+    let t = joined_text(el);
+    if t.is_empty() { text_of(el) } else { t }
+}
+
+fn joined_text(el: ElementRef<'_>) -> String {
+    fn walk(el: ElementRef<'_>, out: &mut String, depth: usize) {
+        if depth > 30 {
+            return;
+        }
+        for child in el.children() {
+            if let scraper::Node::Text(t) = child.value() {
+                out.push_str(t);
+                continue;
+            }
+            let Some(c) = ElementRef::wrap(child) else {
+                continue;
+            };
+            let name = c.value().name();
+            if is_heading_extra(&c) || matches!(name, "script" | "style") {
+                out.push(' ');
+                continue;
+            }
+            let block = matches!(
+                name,
+                "br" | "div" | "p" | "li" | "ul" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+            );
+            if block {
+                out.push(' ');
+            }
+            walk(c, out, depth + 1);
+            if block {
+                out.push(' ');
+            }
+        }
+    }
+    let mut s = String::new();
+    walk(el, &mut s, 0);
+    super::title::collapse(&s)
+}
+
+/// `<h1>` headline texts ([`heading_text`]), those inside the article first.
 pub(crate) fn h1s(doc: &Html) -> Vec<String> {
     let Some(s) = sel("h1") else {
         return Vec::new();
@@ -130,21 +240,22 @@ pub(crate) fn h1s(doc: &Html) -> Vec<String> {
     let mut out: Vec<String> = all
         .iter()
         .filter(|e| in_article(**e) && !in_chrome(**e))
-        .map(|e| text_of(*e))
+        .map(|e| heading_text(*e))
         .collect();
-    out.extend(all.iter().map(|e| text_of(*e)));
+    out.extend(all.iter().map(|e| heading_text(*e)));
     out.retain(|t| !t.is_empty());
     out
 }
 
-/// Text of the first non-empty `<h1>` outside page chrome (nav, footer, aside, sidebars,
-/// comments).
+/// Headline text ([`heading_text`]) of the first non-empty `<h1>` outside page chrome (nav,
+/// footer, aside, sidebars, comments) that is not a label ending in `:` ("Sie sind hier:").
 pub(crate) fn article_h1(doc: &Html) -> Option<String> {
     let s = sel("h1")?;
     doc.select(&s)
         .take(20)
-        .find(|e| !in_chrome(*e) && !text_of(*e).is_empty())
-        .map(text_of)
+        .filter(|e| !in_chrome(*e))
+        .map(heading_text)
+        .find(|t| !t.is_empty() && !t.ends_with(':'))
 }
 
 /// A value from an element: `datetime`, `content` or `title` attribute, else its text.
@@ -231,9 +342,59 @@ pub(crate) fn times(doc: &Html) -> Vec<String> {
     scored.into_iter().map(|(_, _, v)| v).collect()
 }
 
+/// `datetime` (else `content`, else text) values of every `<time>` element, in page order.
+pub(crate) fn time_values(doc: &Html) -> Vec<String> {
+    let Some(s) = sel("time") else {
+        return Vec::new();
+    };
+    doc.select(&s)
+        .take(100)
+        .map(value_of)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The calendar days the page shows: dates in its visible text and in `<time>` elements.
+pub(crate) fn visible_days(doc: &Html) -> Vec<chrono::NaiveDate> {
+    let (nodes, _) = text_nodes(doc);
+    let mut out: Vec<chrono::NaiveDate> = nodes
+        .iter()
+        .filter(|(_, t, _)| t.chars().any(|c| c.is_ascii_digit()) && t.chars().count() <= 400)
+        .filter_map(|(_, t, _)| super::dates::parse_date(t))
+        .chain(
+            time_values(doc)
+                .iter()
+                .filter_map(|v| super::dates::parse_date(v)),
+        )
+        .map(|d| d.date_naive())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The publication date the page displays with its article: the first date in a date,
+/// byline or meta element inside the article (not chrome) that is not an update or copyright
+/// notice.
+pub(crate) fn display_date(doc: &Html) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    date_elements(doc)
+        .iter()
+        .filter(|(rank, t)| {
+            let low = t.to_lowercase();
+            matches!(rank, 0 | 2) && !MOD_WORDS.iter().any(|w| low.contains(w))
+        })
+        .find_map(|(_, t)| super::dates::parse_date(t))
+}
+
 /// Texts of elements whose class or id says they hold the date ("date", "datum", "published",
 /// "posted-on", "meta", "byline" …), short ones only, article ones first.
 pub(crate) fn date_texts(doc: &Html) -> Vec<String> {
+    date_elements(doc).into_iter().map(|(_, t)| t).collect()
+}
+
+/// [`date_texts`] with their rank: 0 date class in the article, 1 date class elsewhere,
+/// 2 byline or meta class in the article, 3 elsewhere.
+fn date_elements(doc: &Html) -> Vec<(u8, String)> {
     let Some(s) = sel("[class], [id]") else {
         return Vec::new();
     };
@@ -288,7 +449,7 @@ pub(crate) fn date_texts(doc: &Html) -> Vec<String> {
         }
     }
     scored.sort_by_key(|(r, i, _)| (*r, *i));
-    scored.into_iter().map(|(_, _, v)| v).collect()
+    scored.into_iter().map(|(r, _, v)| (r, v)).collect()
 }
 
 /// Texts of `rel=author` links (outside chrome).
@@ -309,6 +470,22 @@ pub(crate) fn rel_author(doc: &Html) -> Vec<String> {
         })
         .filter(|t| !t.is_empty())
         .collect()
+}
+
+/// The user name in a post's "submitted" line (Drupal: `.submitted .username`, "Submitted by
+/// rasos on …"), outside chrome: a handle, not necessarily a capitalised name.
+pub(crate) fn submitted_username(doc: &Html) -> Option<String> {
+    let s = sel(".submitted .username, .submitted [rel~=author], .meta-submitted .username")?;
+    doc.select(&s)
+        .filter(|e| !in_chrome(*e))
+        .map(text_of)
+        .find(|t| {
+            let n = t.chars().count();
+            (2..=40).contains(&n)
+                && !t.contains(char::is_whitespace)
+                && t.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        })
 }
 
 /// Texts of links to author pages (`/author/`, `/autor/`, `/autoren/`), outside chrome.
@@ -590,9 +767,12 @@ const BYLINE_LEADS: &[&str] = &[
     "autor: ",
     "autorin: ",
     "author: ",
+    "auteur: ",
+    "auteure: ",
     "redaktion: ",
     "written by ",
     "posted by ",
+    "published by ",
     "geschrieben von ",
     "verfasst von ",
     "ein beitrag von ",
@@ -607,10 +787,16 @@ const BYLINE_LEADS: &[&str] = &[
     "text:",
 ];
 
-/// Finds a byline in running text near the headline: a text node that starts with a lead-in
-/// ("By", "Von", "Par", "Autor:" …) followed by a name, or a lead-in alone (with or without a
-/// colon: "Written by:") followed by a node holding the name, or "… by Name" at the end of a short node. Returns the raw byline.
-pub(crate) fn text_byline(doc: &Html) -> Option<String> {
+/// Finds a byline in running text near the headline (anywhere when the page has no `<h1>`):
+/// a text node that starts with a lead-in ("By", "Von", "Par", "Autor:", "Auteur :" …; leading
+/// dashes and bars skipped) followed by a name, or a lead-in alone (with or without a colon:
+/// "Written by:") followed by a node holding the name, or "… by Name" at the end of a short
+/// node after a date or a verb ("Posted on 3 May 2021 by Ann Lee", not "Learning by Ear"), or
+/// a name closing a short dateline ("04.02.2022 | 13:10 Uhr | Uta Helk").
+/// Candidates that only name the site (`sites`) are skipped; the nearest wins, and one more
+/// than 4000 characters below the headline (which must start with a capital: a line of its
+/// own, not a phrase of prose) only when none is nearer. Returns the raw byline.
+pub(crate) fn text_byline(doc: &Html, sites: &[String]) -> Option<String> {
     let (nodes, h1_at) = text_nodes(doc);
     let h = h1_at.unwrap_or(0);
     let mut best: Option<(usize, String)> = None;
@@ -618,11 +804,20 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
         if *chrome || text.chars().count() > 150 {
             continue;
         }
+        // Far from the headline only below it (the end of a long article), ranked after
+        // every near candidate.
         let dist = if *p >= h { *p - h } else { (h - *p) * 3 };
-        if dist > 4000 {
+        if dist > 4000 && h1_at.is_some() && *p < h {
             continue;
         }
+        let text = text
+            .trim_start_matches(|c: char| c.is_whitespace() || "-–—|•·/,".contains(c))
+            .replace(" : ", ": ");
         let low = text.to_lowercase();
+        let far = dist > 4000 && h1_at.is_some();
+        if far && !text.starts_with(char::is_uppercase) {
+            continue;
+        }
         let bare = low.trim_end_matches(':').trim_end();
         let mut cand: Option<String> = None;
         for lead in BYLINE_LEADS {
@@ -641,11 +836,27 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
         if cand.is_none()
             && let Some(k) = low.rfind(" by ")
             && low.chars().count() < 100
+            && low.get(..k).is_some_and(|before| {
+                before.chars().any(|c| c.is_ascii_digit())
+                    || [
+                        "posted",
+                        "written",
+                        "published",
+                        "reported",
+                        "story",
+                        "words",
+                    ]
+                    .iter()
+                    .any(|w| before.contains(w))
+            })
         {
             cand = text.get(k + 1..).map(str::to_string);
         }
+        if cand.is_none() {
+            cand = name_after_date(&text);
+        }
         let Some(c) = cand else { continue };
-        let names = super::authors::clean_one(&c);
+        let names = super::authors::clean_authors(&[&c], sites);
         if names.is_empty() || !names.iter().all(|n| super::authors::looks_like_name(n)) {
             continue;
         }
@@ -656,16 +867,53 @@ pub(crate) fn text_byline(doc: &Html) -> Option<String> {
     best.map(|(_, c)| c)
 }
 
+/// The name closing a short dateline: "04.02.2022 | 13:10 Uhr | Uta Helk", "25.10.2022 -
+/// Rein Nagl". The part after the last separator must be a name of two to four words and the
+/// text before it a date and time only (not "02.11.2022 - Band - Venue").
+fn name_after_date(text: &str) -> Option<String> {
+    if text.chars().count() > 80 {
+        return None;
+    }
+    let (before, name) = [" | ", " - ", " – ", " — ", " · ", " • "]
+        .iter()
+        .filter_map(|sep| text.rfind(sep).map(|i| (i, sep.len())))
+        .max_by_key(|(i, _)| *i)
+        .and_then(|(i, len)| Some((text.get(..i)?, text.get(i + len..)?.trim())))?;
+    let words = name.split_whitespace().count();
+    let is_name = (2..=4).contains(&words)
+        && super::authors::looks_like_name(name)
+        && !name.chars().any(|c| c.is_ascii_digit())
+        && !name
+            .split_whitespace()
+            .any(|w| w.starts_with(['-', '–']) || w.ends_with(['-', '–']));
+    let only_date = before.split_whitespace().all(|w| {
+        let w = w.to_lowercase();
+        let w = w.trim_matches(|c: char| ",.|-–—·•".contains(c));
+        w.is_empty()
+            || w.chars().any(|c| c.is_ascii_digit())
+            || super::dates::is_month_word(w)
+            || ["uhr", "am", "um", "at", "on", "h"].contains(&w)
+    });
+    (is_name && only_date && super::dates::parse_date(before).is_some()).then(|| name.to_string())
+}
+
 /// Scans the page's visible text for dates and returns the most likely publication date:
 /// dates after a publication lead-in ("Veröffentlicht am", "Published") or close to the
 /// headline score higher; dates after "updated" / "Aktualisiert", in chrome or comments lower.
+/// In a paragraph of more than 400 characters only a date in its first 40 counts.
 pub(crate) fn text_date(doc: &Html) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     let (nodes, h1_at) = text_nodes(doc);
     let mut best: Option<(i32, usize, chrono::DateTime<chrono::FixedOffset>)> = None;
     for (i, (p, text, chrome)) in nodes.iter().enumerate() {
-        if !text.chars().any(|c| c.is_ascii_digit()) || text.chars().count() > 400 {
+        if !text.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
+        // In a long paragraph only a dateline opening it counts ("(21. November 2022) …").
+        let text = if text.chars().count() > 400 {
+            super::dates::truncate_chars(text, 40)
+        } else {
+            text.as_str()
+        };
         let Some(dt) = super::dates::parse_date(text) else {
             continue;
         };

@@ -5,7 +5,7 @@
 //! and ranks the nodes: article types (NewsArticle, Article, BlogPosting, …) first, then web
 //! pages, then anything else. From the best node it reads the headline, authors (strings,
 //! objects with `name`, arrays, references), publication date and description; from the
-//! publisher / WebSite nodes the site name.
+//! publisher (unless it is a Person) / WebSite nodes the site name.
 //!
 //! Guarantees: never panics; malformed blocks are skipped; recursion is bounded by
 //! `serde_json`'s own nesting limit and by an explicit depth cap.
@@ -121,7 +121,9 @@ pub(crate) fn parse(blocks: &[String]) -> JsonLd {
         out.headline = text(a.get("headline")).or_else(|| text(a.get("name")));
         out.description = text(a.get("description"));
         out.url = text(a.get("url")).or_else(|| text(a.get("mainEntityOfPage")));
-        if let Some(p) = a.get("publisher") {
+        if let Some(p) = a.get("publisher")
+            && !is_person(p, &by_id)
+        {
             out.site_name = name_of(p, &by_id, 0);
         }
     }
@@ -160,9 +162,11 @@ pub(crate) fn parse(blocks: &[String]) -> JsonLd {
                 nodes
                     .iter()
                     .find(|n| {
-                        types_of(n)
+                        let types = types_of(n);
+                        types
                             .iter()
                             .any(|t| t == "newsmediaorganization" || t == "organization")
+                            && !types.iter().any(|t| t == "person")
                     })
                     .and_then(|n| text(n.get("name")))
             });
@@ -254,6 +258,17 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 /// `name` of an object, following an `@id` reference.
+/// Whether `v` (a node or an `{"@id"}` reference) is typed as a Person: a personal blog's
+/// publisher is its author, not a site name to strip from bylines.
+fn is_person(v: &Value, by_id: &HashMap<&str, &Value>) -> bool {
+    let node = v
+        .get("@id")
+        .and_then(Value::as_str)
+        .and_then(|id| by_id.get(id).copied())
+        .unwrap_or(v);
+    types_of(node).iter().any(|t| t == "person")
+}
+
 fn name_of(v: &Value, by_id: &HashMap<&str, &Value>, depth: usize) -> Option<String> {
     if depth > 4 {
         return None;

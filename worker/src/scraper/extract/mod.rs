@@ -11,6 +11,7 @@
 //! the offset the page wrote (`+00:00` when it wrote none).
 
 mod authors;
+mod charset;
 mod dates;
 mod dom;
 mod jsonld;
@@ -21,6 +22,7 @@ use chrono::{DateTime, FixedOffset};
 use scraper::Html;
 use url::Url;
 
+pub use charset::decode_html;
 pub use dates::parse_date;
 
 /// Metadata extracted from one article page.
@@ -192,16 +194,25 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     if let Some(s) = sel.author.as_deref() {
         authors = authors::clean_authors(&dom::select_texts(&doc, s), &sites);
     }
+    // Metadata that names an organisation yields to a person in a visible byline.
+    let mut organisations = Vec::new();
     if authors.is_empty() {
-        authors = authors::clean_authors(&ld.authors, &sites);
+        let (orgs, people): (Vec<&str>, Vec<&str>) = ld
+            .authors
+            .iter()
+            .map(String::as_str)
+            .partition(|a| authors::looks_like_organisation(a, &sites));
+        authors = authors::clean_authors(&people, &sites);
+        organisations.extend(orgs);
     }
     if authors.is_empty() {
-        let raw: Vec<&str> = meta
+        let (orgs, people): (Vec<&str>, Vec<&str>) = meta
             .all(meta::AUTHOR_KEYS)
             .into_iter()
             .filter(|a| !a.contains("://") && !a.starts_with("www."))
-            .collect();
-        authors = authors::clean_authors(&raw, &sites);
+            .partition(|a| authors::looks_like_organisation(a, &sites));
+        authors = authors::clean_authors(&people, &sites);
+        organisations.extend(orgs);
     }
     if authors.is_empty() {
         authors = authors::clean_authors(&dom::itemprop(&doc, "author"), &sites);
@@ -218,18 +229,28 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         authors = first;
     }
     if authors.is_empty()
-        && let Some(b) = dom::text_byline(&doc)
+        && let Some(b) = dom::text_byline(&doc, &sites)
     {
         authors = authors::clean_authors(&[b], &sites);
+    }
+    if authors.is_empty()
+        && let Some(handle) = dom::submitted_username(&doc)
+        && !authors::clean_authors(&[&handle], &sites).is_empty()
+    {
+        authors = vec![handle];
     }
     if authors.is_empty() {
         authors = authors::clean_authors(&dom::author_links(&doc), &sites);
     }
     if authors.is_empty() {
+        authors = authors::clean_authors(&organisations, &sites);
+    }
+    if authors.is_empty() {
         authors = authors::clean_authors(&ld.org_authors, &sites);
     }
 
-    // A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert").
+    // A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert"):
+    // in author metadata, bylines, then any short visible text.
     if let [only] = authors.as_slice()
         && !only.contains(' ')
     {
@@ -241,29 +262,69 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             .collect();
         pool.extend(dom::rel_author(&doc));
         pool.extend(dom::bylines(&doc).into_iter().take(10));
-        pool.extend(dom::text_byline(&doc));
+        pool.extend(dom::text_byline(&doc, &sites));
+        // Then any short visible text: the article's own first, page chrome last.
+        let (nodes, _) = dom::text_nodes(&doc);
+        let short = |chrome: bool| {
+            nodes
+                .iter()
+                .filter(move |(_, t, c)| *c == chrome && t.chars().count() <= 120)
+                .map(|(_, t, _)| t.clone())
+        };
+        pool.extend(short(false).chain(short(true)));
         let full = pool
             .iter()
             .flat_map(|p| authors::clean_authors(&[p], &sites))
-            .find(|n| n.to_lowercase().starts_with(&prefix) && authors::looks_like_name(n));
+            .find(|n| {
+                n.to_lowercase().starts_with(&prefix)
+                    && n.split_whitespace().count() <= 3
+                    && authors::looks_like_name(n)
+            });
         if let Some(f) = full {
             authors = vec![f];
         }
     }
 
     // Date.
+    let hidden = ld.published.as_deref().and_then(parse_date).or_else(|| {
+        meta::DATE_KEYS
+            .iter()
+            .filter_map(|k| meta.get(&[k]))
+            .find_map(parse_date)
+    });
+    let hidden = hidden.map(|dt| dates::in_page_offset(dt, &dom::time_values(&doc)));
+    // A metadata date the page does not show gives way to the publication date it displays
+    // with the article, unless that is the declared modification date or the metadata date
+    // read month-first.
+    let hidden = hidden.map(|dt| {
+        let shown = dom::visible_days(&doc);
+        if shown.is_empty() || shown.contains(&dt.date_naive()) {
+            return dt;
+        }
+        let modified: Vec<_> = ld
+            .modified
+            .iter()
+            .map(String::as_str)
+            .chain(meta.all(meta::MODIFIED_KEYS))
+            .filter_map(parse_date)
+            .map(|m| m.date_naive())
+            .collect();
+        match dom::display_date(&doc) {
+            Some(d)
+                if !modified.contains(&d.date_naive())
+                    && !dates::is_day_month_swap(d.date_naive(), dt.date_naive()) =>
+            {
+                d
+            }
+            _ => dt,
+        }
+    });
     let published = sel
         .date
         .as_deref()
         .and_then(|s| dom::select_value(&doc, s))
         .and_then(|d| parse_date(&d))
-        .or_else(|| ld.published.as_deref().and_then(parse_date))
-        .or_else(|| {
-            meta::DATE_KEYS
-                .iter()
-                .filter_map(|k| meta.get(&[k]))
-                .find_map(parse_date)
-        })
+        .or(hidden)
         .or_else(|| {
             dom::itemprop(&doc, "datePublished")
                 .iter()

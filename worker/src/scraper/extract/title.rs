@@ -2,14 +2,16 @@
 //!
 //! `<title>` and `og:title` often read "Headline | Site" or "Site – Headline". The raw title is
 //! split on ` | `, ` - `, ` – `, ` — `, ` :: `, ` · `, ` » `, ` // `; a part at either end that
-//! equals or contains the site name or the host is dropped, and when no part names the site, a
-//! clearly shorter last part (a brand) is dropped. The final title is the one the page agrees
+//! equals or contains the site name or the host is dropped, then clearly shorter last parts (a
+//! brand, a section: "Headline | iPhone | Forum") while the first part is the longest. The
+//! final title is the one the page agrees
 //! on: an `<h1>` that matches a candidate wins, then the first headline-sized `<h1>` outside page
 //! chrome (2+ words, 12..=250 characters, not the site name), then the JSON-LD headline,
 //! `og:title`, the cleaned `<title>` (candidates that only name the site are skipped), and the
 //! first `<h1>`.
 //!
-//! Guarantees: never panics; returns trimmed, whitespace-collapsed, non-empty text or `None`.
+//! Guarantees: never panics; returns trimmed, whitespace-collapsed, non-empty text without soft
+//! hyphens or zero-width characters, or `None`.
 
 const SEPARATORS: &[&str] = &[
     " | ", " - ", " – ", " — ", " :: ", " · ", " » ", " // ", " « ", " ~ ",
@@ -23,9 +25,19 @@ pub(crate) fn squash(s: &str) -> String {
         .collect()
 }
 
-/// Collapses runs of white space into one space and trims.
+/// Collapses runs of white space into one space and trims; soft hyphens and zero-width
+/// characters (invisible hyphenation and joining hints) are removed.
 pub(crate) fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let visible: String = s
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{ad}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}'
+            )
+        })
+        .collect();
+    visible.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Splits a title on the first separator kind present; `None` when none is present.
@@ -60,7 +72,6 @@ pub(crate) fn strip_site(raw: &str, sites: &[String]) -> String {
     let Some((sep, mut parts)) = split_parts(&t) else {
         return t;
     };
-    let before = parts.len();
     // Drop site-naming parts from both ends.
     while parts.len() > 1 && parts.last().is_some_and(|p| names_site(p, sites)) {
         parts.pop();
@@ -68,13 +79,17 @@ pub(crate) fn strip_site(raw: &str, sites: &[String]) -> String {
     while parts.len() > 1 && parts.first().is_some_and(|p| names_site(p, sites)) {
         parts.remove(0);
     }
-    if parts.len() == before && parts.len() >= 2 {
-        // No part named the site: a short trailing brand goes.
-        let last = parts.last().map(|s| s.as_str()).unwrap_or("");
+    if parts.len() >= 2 {
+        // Short trailing brand or section parts go ("Headline | iPhone | Forum").
         let longest = parts.iter().map(|p| p.chars().count()).max().unwrap_or(0);
         let first_len = parts.first().map_or(0, |p| p.chars().count());
-        if words(last) <= 3 && last.chars().count() * 2 < longest && first_len == longest {
-            parts.pop();
+        while parts.len() >= 2 && first_len == longest {
+            let last = parts.last().map(|s| s.as_str()).unwrap_or("");
+            if words(last) <= 3 && last.chars().count() * 2 < longest {
+                parts.pop();
+            } else {
+                break;
+            }
         }
     }
     // "Section | Headline": a short leading section name goes, also once the site is gone.
@@ -203,6 +218,25 @@ mod tests {
             "Big News"
         );
         assert_eq!(strip_site("Plain title", &sites()), "Plain title");
+    }
+
+    #[test]
+    fn strips_trailing_section_parts_after_the_headline() {
+        assert_eq!(
+            strip_site(
+                "No App Store over mobile data with iOS 13? | iPhone | Forum",
+                &[]
+            ),
+            "No App Store over mobile data with iOS 13?"
+        );
+    }
+
+    #[test]
+    fn soft_hyphens_and_zero_width_characters_are_removed() {
+        assert_eq!(
+            collapse("Er\u{ad}in\u{ad}ne\u{ad}rung an\u{200b} die  Opfer"),
+            "Erinnerung an die Opfer"
+        );
     }
 
     #[test]
