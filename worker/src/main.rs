@@ -122,7 +122,13 @@ async fn worker(cli: RunArgs) -> anyhow::Result<()> {
 fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let Some(dir) = args.labels {
-        let evaluation = evaluate::evaluate(&dir)?;
+        let bar = mediawarm_shared::progress::bar("extract", 0, " pages");
+        let evaluation = evaluate::evaluate(&dir, &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        });
+        bar.finish_and_clear();
+        let evaluation = evaluation?;
         if let Some(path) = args.predictions {
             let mut lines = String::new();
             for prediction in &evaluation.predictions {

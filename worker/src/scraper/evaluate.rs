@@ -136,8 +136,12 @@ pub struct Evaluation {
     pub groups: Vec<GroupScore>,
 }
 
-/// Extracts every labelled page of `dir` and scores the predictions.
-pub fn evaluate(dir: &Path) -> Result<Evaluation, EvaluateError> {
+/// Extracts every labelled page of `dir` and scores the predictions; `progress` is told
+/// `(pages done, pages in all)` after each page.
+pub fn evaluate(
+    dir: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Evaluation, EvaluateError> {
     let labels_path = dir.join("labels.jsonl");
     let text = std::fs::read_to_string(&labels_path).map_err(|source| EvaluateError::Read {
         path: labels_path.clone(),
@@ -155,7 +159,8 @@ pub fn evaluate(dir: &Path) -> Result<Evaluation, EvaluateError> {
         labels.push(label);
     }
     let mut predictions = Vec::with_capacity(labels.len());
-    for label in &labels {
+    for (done, label) in labels.iter().enumerate() {
+        progress(done, labels.len());
         let path = dir.join("pages").join(&label.file);
         let bytes = std::fs::read(&path).map_err(|source| EvaluateError::Read {
             path: path.clone(),
