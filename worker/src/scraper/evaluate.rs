@@ -398,7 +398,7 @@ mod tests {
             "\n"
         );
         std::fs::write(dir.path().join("labels.jsonl"), labels).expect("labels");
-        let eval = evaluate(dir.path()).expect("scores");
+        let eval = evaluate(dir.path(), &mut |_, _| {}).expect("scores");
         assert_eq!(
             eval.predictions[0].date.as_deref(),
             Some("2024-03-02T23:30:00-05:00"),
