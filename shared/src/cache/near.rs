@@ -43,9 +43,12 @@ use super::key::CacheKey;
 use super::redis::RedisStore;
 use crate::error::CacheError;
 
-/// The most entries a near cache holds; when full it is emptied (values are re-read from
-/// Redis on the next hits).
+/// The most entries a near cache holds; when full (by count or by bytes) it is emptied
+/// (values are re-read from Redis on the next hits).
 const MAX_ENTRIES: usize = 10_000;
+
+/// The most bytes (keys and values) a near cache holds.
+const MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long a near entry lives at most, whatever the value's time-to-live in Redis.
 const ENTRY_TTL: Duration = Duration::from_secs(30);
@@ -60,6 +63,15 @@ struct Entries {
     epoch: u64,
     /// Key → value and when it expires here.
     map: HashMap<String, (Bytes, Instant)>,
+    /// Bytes of keys and values in `map`.
+    bytes: usize,
+}
+
+impl Entries {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
 }
 
 /// One process' near cache.
@@ -124,27 +136,37 @@ impl NearCache {
         if entries.epoch != epoch {
             return;
         }
-        if entries.map.len() >= MAX_ENTRIES {
-            entries.map.clear();
+        let size = key.as_str().len() + value.len();
+        if size > MAX_BYTES {
+            return;
+        }
+        if entries.map.len() >= MAX_ENTRIES || entries.bytes + size > MAX_BYTES {
+            entries.clear();
         }
         let expires = Instant::now() + ttl.min(ENTRY_TTL);
-        entries
+        if let Some((old, _)) = entries
             .map
-            .insert(key.as_str().to_owned(), (value.clone(), expires));
+            .insert(key.as_str().to_owned(), (value.clone(), expires))
+        {
+            entries.bytes -= key.as_str().len() + old.len();
+        }
+        entries.bytes += size;
     }
 
     /// Empties the near cache and moves the epoch (an invalidation message arrived).
     pub(crate) fn invalidate(&self) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         entries.epoch += 1;
-        entries.map.clear();
+        entries.clear();
     }
 
     /// Drops `key` and moves the epoch (its value was replaced in Redis).
     pub(crate) fn forget(&self, key: &str) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         entries.epoch += 1;
-        entries.map.remove(key);
+        if let Some((old, _)) = entries.map.remove(key) {
+            entries.bytes -= key.len() + old.len();
+        }
     }
 
     /// Stops using the near cache (the lease or the subscription was lost) and empties it.
@@ -270,5 +292,124 @@ pub(crate) async fn barrier(
             return Err(CacheError::Timeout(limit));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(raw: &str) -> CacheKey {
+        CacheKey::parse(raw).unwrap()
+    }
+
+    /// A near cache whose lease holds for the next minute.
+    fn leased() -> NearCache {
+        let near = NearCache::new(Duration::from_secs(2));
+        let until = near.now_ns() + 60_000_000_000;
+        near.valid_until_ns.store(until, Ordering::SeqCst);
+        near
+    }
+
+    #[test]
+    fn nothing_is_served_or_kept_without_a_lease() {
+        let near = NearCache::new(Duration::from_secs(2));
+        let k = key("media:latest:a");
+        near.fill(
+            &k,
+            &Bytes::from_static(b"v"),
+            near.epoch(),
+            Duration::from_secs(60),
+        );
+        assert_eq!(near.len(), 0);
+        assert_eq!(near.get(&k), None);
+    }
+
+    #[test]
+    fn a_fill_that_straddles_an_invalidation_is_dropped() {
+        let near = leased();
+        let k = key("media:latest:a");
+        let before = near.epoch();
+        near.invalidate();
+        near.fill(
+            &k,
+            &Bytes::from_static(b"old"),
+            before,
+            Duration::from_secs(60),
+        );
+        assert_eq!(
+            near.get(&k),
+            None,
+            "read before the invalidation, kept after it"
+        );
+        near.fill(
+            &k,
+            &Bytes::from_static(b"new"),
+            near.epoch(),
+            Duration::from_secs(60),
+        );
+        assert_eq!(near.get(&k), Some(Bytes::from_static(b"new")));
+    }
+
+    #[test]
+    fn forgetting_a_key_drops_it_and_blocks_fills_in_flight() {
+        let near = leased();
+        let (a, b) = (key("media:latest:a"), key("volume:day:b"));
+        let epoch = near.epoch();
+        near.fill(
+            &a,
+            &Bytes::from_static(b"a"),
+            epoch,
+            Duration::from_secs(60),
+        );
+        near.fill(
+            &b,
+            &Bytes::from_static(b"b"),
+            epoch,
+            Duration::from_secs(60),
+        );
+        near.forget(a.as_str());
+        assert_eq!(near.get(&a), None);
+        assert_eq!(
+            near.get(&b),
+            Some(Bytes::from_static(b"b")),
+            "other keys stay"
+        );
+        near.fill(
+            &a,
+            &Bytes::from_static(b"stale"),
+            epoch,
+            Duration::from_secs(60),
+        );
+        assert_eq!(near.get(&a), None);
+    }
+
+    #[test]
+    fn losing_the_lease_empties_it_and_the_byte_budget_holds() {
+        let near = leased();
+        let k = key("media:latest:a");
+        near.fill(
+            &k,
+            &Bytes::from_static(b"v"),
+            near.epoch(),
+            Duration::from_secs(60),
+        );
+        near.disable();
+        assert!(!near.usable());
+        assert_eq!(near.len(), 0);
+
+        let near = leased();
+        let big = Bytes::from(vec![0u8; MAX_BYTES / 3]);
+        for i in 0..4 {
+            near.fill(
+                &key(&format!("media:latest:{i}")),
+                &big,
+                near.epoch(),
+                Duration::from_secs(60),
+            );
+            let bytes = near.entries.read().unwrap().bytes;
+            assert!(bytes <= MAX_BYTES, "{bytes} bytes held");
+        }
+        assert!(near.len() < 4, "the budget emptied it once full");
     }
 }

@@ -190,7 +190,7 @@ pub(crate) fn build_client(cfg: &ScraperConfig) -> Result<reqwest::Client, Scrap
 
 /// One GET of `url`: conditional when `validators` has any, reading at most `cap` bytes of
 /// a body whose content type `accept` allows.
-#[tracing::instrument(skip_all, fields(url = %url), err(Debug))]
+#[tracing::instrument(skip_all, fields(url = %url), err(Debug, level = "debug"))]
 pub(crate) async fn get(
     client: &reqwest::Client,
     cfg: &ScraperConfig,
