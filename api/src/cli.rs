@@ -158,6 +158,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let metrics = Metrics::new(&cache, CATEGORIES);
+    let near_cache = cache.clone();
     let embedded = args.cache.redis_url.is_none();
     let run_worker = embedded || args.with_worker;
     let queue: QueueSlot = Arc::new(OnceCell::new());
@@ -215,6 +216,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     })
     .await?;
+    near_cache.release_near().await;
     worker.await.context("worker task")??;
     Ok(())
 }

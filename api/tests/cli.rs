@@ -801,3 +801,39 @@ async fn a_near_cache_never_serves_a_value_older_than_a_completed_invalidation()
         "a thawed process answered from before a completed invalidation: {titles:?}"
     );
 }
+
+/// A production API process holds a near-cache lease while it runs and gives it up when it
+/// stops on SIGTERM, so invalidations do not wait for a process that is gone.
+#[tokio::test]
+async fn a_stopped_api_gives_up_its_near_cache_lease() {
+    let Some(production) = Production::create().await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut api = Server(production.api(dir.path(), port).spawn().unwrap());
+    wait_healthy(&client, &format!("http://127.0.0.1:{port}")).await;
+    let redis = redis::Client::open(production.redis_url.as_str()).unwrap();
+    let conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let leases_key = format!("{}near:leases", production.prefix);
+    let leases = |mut conn: redis::aio::MultiplexedConnection| {
+        let key = leases_key.clone();
+        async move {
+            redis::cmd("ZCARD")
+                .arg(&key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while leases(conn.clone()).await != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "no lease was taken");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    signal(&api.0, "TERM");
+    let status = api.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(leases(conn).await, 0, "the lease was given up on shutdown");
+}

@@ -703,6 +703,16 @@ impl CacheService {
         }
     }
 
+    /// Gives up this process' near-cache lease, if it has one (call at shutdown, after the
+    /// last request): invalidations then stop waiting for this process at once.
+    pub async fn release_near(&self) {
+        if let (Some(near), Backend::Redis { redis, .. }) =
+            (self.shared.near.as_deref(), &self.shared.backend)
+        {
+            near::release(near, redis).await;
+        }
+    }
+
     /// Entries in this process' near cache (0 without one).
     pub fn near_entries(&self) -> usize {
         self.shared.near.as_deref().map_or(0, NearCache::len)

@@ -217,6 +217,15 @@ impl RedisStore {
             .map(drop)
     }
 
+    /// Removes lease `id`.
+    pub(crate) async fn near_release(&self, id: &str) -> Result<(), CacheError> {
+        let mut command = redis::cmd("ZREM");
+        command.arg(self.near_leases_key()).arg(id);
+        self.call(|mut conn| async move { command.query_async::<i64>(&mut conn).await })
+            .await
+            .map(drop)
+    }
+
     /// Records that `id` emptied its near cache for `message`.
     pub(crate) async fn near_ack(&self, message: &str, id: &str) -> Result<(), CacheError> {
         let key = self.near_ack_key(message);
