@@ -108,11 +108,7 @@ impl Drop for Server {
 #[tokio::test]
 async fn an_embedded_import_reaches_the_running_servers_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _server = Server(
         api(dir.path())
             .env("BIND", format!("127.0.0.1:{port}"))
@@ -179,11 +175,7 @@ async fn an_embedded_import_reaches_the_running_servers_cache() {
 #[tokio::test]
 async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log_path = dir.path().join("api.log");
     let _server = Server(
         api(dir.path())
@@ -334,11 +326,7 @@ async fn the_sources_file_is_applied_at_start_up() {
          url = \"https://herald.example/news\"\nselectors = { links = \"a.story\" }\n",
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _server = Server(
         api(dir.path())
             .env("BIND", format!("127.0.0.1:{port}"))
@@ -497,6 +485,18 @@ impl Production {
     }
 }
 
+impl Production {
+    /// Starts the API binary (with `args`) on a free port and waits until it answers;
+    /// returns the process and its base URL.
+    async fn start(&self, dir: &std::path::Path, args: &[&str]) -> (Server, String) {
+        let port = free_port();
+        let server = Server(self.api(dir, port).args(args).spawn().unwrap());
+        let base = format!("http://127.0.0.1:{port}");
+        wait_healthy(&reqwest::Client::new(), &base).await;
+        (server, base)
+    }
+}
+
 impl Drop for Production {
     fn drop(&mut self) {
         let (admin_url, database) = (self.admin_url.clone(), self.database.clone());
@@ -599,15 +599,7 @@ async fn with_worker_runs_the_worker_in_the_production_api_process() {
     let client = reqwest::Client::new();
 
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let without = Server(
-        production
-            .api(dir.path(), port)
-            .arg("--demo")
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let (without, base) = production.start(dir.path(), &["--demo"]).await;
     let pending = enqueue_demo_scrape(&client, &base).await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(
@@ -617,15 +609,9 @@ async fn with_worker_runs_the_worker_in_the_production_api_process() {
     );
     drop(without);
 
-    let port = free_port();
-    let _with = Server(
-        production
-            .api(dir.path(), port)
-            .args(["--demo", "--with-worker"])
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let (_with, base) = production
+        .start(dir.path(), &["--demo", "--with-worker"])
+        .await;
     let status_url = enqueue_demo_scrape(&client, &base).await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     for job in [&status_url, &pending] {
@@ -703,15 +689,8 @@ async fn a_near_cache_never_serves_a_value_older_than_a_completed_invalidation()
     };
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
-    let (port_a, port_b) = (free_port(), free_port());
-    let _a = Server(production.api(dir.path(), port_a).spawn().unwrap());
-    let b = Server(production.api(dir.path(), port_b).spawn().unwrap());
-    let (a_base, b_base) = (
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    );
-    wait_healthy(&client, &a_base).await;
-    wait_healthy(&client, &b_base).await;
+    let (_a, a_base) = production.start(dir.path(), &[]).await;
+    let (b, b_base) = production.start(dir.path(), &[]).await;
     let store = Store::connect(&StoreConfig {
         database_url: Some(production.database_url.clone()),
         ..StoreConfig::default()
@@ -809,11 +788,8 @@ async fn a_stopped_api_gives_up_its_near_cache_lease() {
     let Some(production) = Production::create().await else {
         return;
     };
-    let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut api = Server(production.api(dir.path(), port).spawn().unwrap());
-    wait_healthy(&client, &format!("http://127.0.0.1:{port}")).await;
+    let (mut api, _) = production.start(dir.path(), &[]).await;
     let redis = redis::Client::open(production.redis_url.as_str()).unwrap();
     let conn = redis.get_multiplexed_async_connection().await.unwrap();
     let leases_key = format!("{}near:leases", production.prefix);

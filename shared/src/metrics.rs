@@ -67,7 +67,7 @@ impl JobOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
@@ -75,7 +75,7 @@ struct HttpLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RouteLabels {
     route: String,
-    method: String,
+    method: &'static str,
 }
 
 /// `kind` of a job.
@@ -312,23 +312,28 @@ impl Metrics {
         }))
     }
 
-    /// Counts an answered request and its latency.
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    /// Counts an answered request and its latency (`method` from a closed set, so label
+    /// values stay bounded).
+    pub fn observe_request(
+        &self,
+        route: String,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let labels = RouteLabels { route, method };
+        self.0
+            .http_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
         self.0
             .http_requests
             .get_or_create(&HttpLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
+                route: labels.route,
+                method,
                 status,
             })
             .inc();
-        self.0
-            .http_duration
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64());
     }
 
     /// Records a finished job attempt.
@@ -407,7 +412,7 @@ impl Metrics {
             .set(i64::from(inner.cache.on_fallback()));
         inner
             .memory_entries
-            .set(i64::try_from(stats.memory_cache_size).unwrap_or(i64::MAX));
+            .set(i64::try_from(inner.cache.memory_entries().await).unwrap_or(i64::MAX));
         match tokio::time::timeout(DB_TIMEOUT, store.job_counts()).await {
             Ok(Ok(counts)) => {
                 inner.database_up.set(1);

@@ -35,12 +35,9 @@ pub(crate) async fn count_requests(
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = method_label(request.method());
     let response = next.run(request).await;
-    state.metrics.observe_request(
-        &route,
-        method,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    state
+        .metrics
+        .observe_request(route, method, response.status().as_u16(), started.elapsed());
     response
 }
 

@@ -378,22 +378,9 @@ pub(crate) mod schemas {
     /// A source with its latest runs, newest first.
     #[derive(ToSchema)]
     pub(crate) struct SourceWithRuns {
-        /// Unique name.
-        pub(crate) name: String,
-        /// The kind.
-        pub(crate) kind: String,
-        /// Start URL.
-        pub(crate) url: String,
-        /// CSS selectors, or null.
-        #[schema(required = true)]
-        pub(crate) selectors: Option<Selectors>,
-        /// Cron schedule, or null.
-        #[schema(required = true)]
-        pub(crate) schedule: Option<String>,
-        /// Requests per second.
-        pub(crate) rate_limit_per_sec: f64,
-        /// Whether the scheduler runs it.
-        pub(crate) enabled: bool,
+        /// The source.
+        #[serde(flatten)]
+        pub(crate) source: Source,
         /// The latest scrape runs.
         pub(crate) runs: Vec<ScrapeRun>,
     }
@@ -401,24 +388,9 @@ pub(crate) mod schemas {
     /// A source of the list, with its latest scrape run.
     #[derive(ToSchema)]
     pub(crate) struct ListedSource {
-        /// Unique name.
-        #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
-        pub(crate) name: String,
-        /// `rss`, `atom`, `html`, `sitemap` or `import`.
-        #[schema(pattern = "^(rss|atom|html|sitemap|import)$")]
-        pub(crate) kind: String,
-        /// Start URL (empty for `import` sources).
-        pub(crate) url: String,
-        /// CSS selectors, or null.
-        #[schema(required = true)]
-        pub(crate) selectors: Option<Selectors>,
-        /// Cron schedule with a seconds field, or null.
-        #[schema(required = true)]
-        pub(crate) schedule: Option<String>,
-        /// Requests per second against the source's host.
-        pub(crate) rate_limit_per_sec: f64,
-        /// Whether the scheduler runs it.
-        pub(crate) enabled: bool,
+        /// The source.
+        #[serde(flatten)]
+        pub(crate) source: Source,
         /// Its latest scrape run, or null when it never ran.
         #[schema(required = true)]
         pub(crate) last_run: Option<ScrapeRun>,

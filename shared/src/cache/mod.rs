@@ -725,18 +725,14 @@ impl CacheService {
 
     /// A snapshot of the backend state and the hit/miss counters.
     pub async fn stats(&self) -> CacheStats {
-        let (redis_used_memory, redis_keys, memory_cache_size) = match &self.shared.backend {
-            Backend::Memory(memory) => (None, None, memory.len().await),
-            Backend::Redis { redis, fallback } => {
-                let server = if redis.is_up() {
-                    redis.server_stats().await.ok()
-                } else {
-                    None
-                };
-                let (used, keys) = server.map_or((None, None), |(used, keys)| (used, Some(keys)));
-                (used, keys, fallback.len().await)
-            }
+        let (redis_used_memory, redis_keys) = match &self.shared.backend {
+            Backend::Redis { redis, .. } if redis.is_up() => redis
+                .server_stats()
+                .await
+                .map_or((None, None), |(used, keys)| (used, Some(keys))),
+            _ => (None, None),
         };
+        let memory_cache_size = self.memory_entries().await;
         let categories = self.shared.counters.categories();
         let hits = categories.values().map(|c| c.hits).sum();
         let misses = categories.values().map(|c| c.misses).sum();
@@ -750,6 +746,14 @@ impl CacheService {
             misses,
             hit_rate: hit_rate(hits, misses),
             categories,
+        }
+    }
+
+    /// Entries in the memory cache (the backend, or the fallback), without asking Redis.
+    pub async fn memory_entries(&self) -> u64 {
+        match &self.shared.backend {
+            Backend::Memory(memory) => memory.len().await,
+            Backend::Redis { fallback, .. } => fallback.len().await,
         }
     }
 
