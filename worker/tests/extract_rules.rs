@@ -165,10 +165,14 @@ fn canonical_resolved() {
 }
 
 #[test]
-fn site_name_dropped_from_authors() {
+fn site_name_yields_to_a_person_and_stands_alone_otherwise() {
+    let html = r#"<head><meta property="og:site_name" content="Daily Paper">
+    <meta name="author" content="Daily Paper"></head>
+    <body><article><h1>Storm</h1><span class="byline">By Ann Lee</span></article></body>"#;
+    assert_eq!(extract(html, None, None).authors, vec!["Ann Lee"]);
     let html = r#"<head><meta property="og:site_name" content="Daily Paper">
     <meta name="author" content="Daily Paper"></head>"#;
-    assert!(extract(html, None, None).authors.is_empty());
+    assert_eq!(extract(html, None, None).authors, vec!["Daily Paper"]);
 }
 
 #[test]
@@ -523,4 +527,104 @@ fn a_submitted_line_gives_the_user_handle_when_no_name_is_found() {
     <div class="submitted">Gespeichert von <span class="username">rasos</span> am 24. Juli 2017</div>
     <p>Text.</p></article></body>"#;
     assert_eq!(extract(html, None, None).authors, vec!["rasos"]);
+}
+
+#[test]
+fn a_publisher_in_one_author_key_yields_to_a_person_in_the_next() {
+    let html = r#"<head><meta name="author" content="Badische Zeitung">
+    <meta property="cXenseParse:author" content="Lisa Petrich"></head>
+    <body><li class="teaser"><span class="media-box__autor">Von Clara Müller</span></li></body>"#;
+    let x = extract(html, Some(&u("https://www.badische-zeitung.de/a")), None);
+    assert_eq!(x.authors, vec!["Lisa Petrich"]);
+    // A handle in the later key does not beat the byline.
+    let html = r#"<head><meta name="author" content="Interscenario">
+    <meta property="article:author" content="gabor_munier"></head>
+    <body><article><h1>Hören</h1><span class="author-name">Gàbor Muniér</span></article></body>"#;
+    let x = extract(html, Some(&u("https://interscenar.io/a")), None);
+    assert_eq!(x.authors, vec!["Gàbor Muniér"]);
+}
+
+#[test]
+fn a_byline_inside_noscript_is_read() {
+    let html = r#"<html><head><title>Post</title></head><body><article><h1>Post</h1>
+    <script type="text/template"><span class="byline-author">Posted by Ann Lee</span></script>
+    <noscript><span class="byline-author">Posted by Ann Lee, Bo Ek and Cy Young - Chrome Safe Browsing team</span></noscript>
+    <p>Body.</p></article></body></html>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Ann Lee", "Bo Ek", "Cy Young"]);
+}
+
+#[test]
+fn a_team_credited_alone_is_the_byline() {
+    let html = r#"<body><article><h1>News</h1><span class="author">Teufel Blog Redaktion</span></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Teufel Blog Redaktion"]);
+}
+
+#[test]
+fn an_author_link_names_its_author_by_its_schema_name() {
+    let html = r#"<body><h1>Waldwege gesperrt</h1><a href="/autoren/kathrin-fuehres-684124">
+    <img alt="Kathrin Führes"><span class="teaser-copyright">&copy; Kathrin Führes</span>
+    <span itemprop="name"> Kathrin Führes </span></a><p>Text.</p></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Kathrin Führes"]);
+}
+
+#[test]
+fn last_edited_by_a_linked_name() {
+    let html = r#"<body><h1>Download</h1><p>Text.</p>
+    <p id="pageinfo">BeginnersGuide/Download (last edited 2019-11-10 13:28:18 by <span><a href="/moin/MatsWichmann">MatsWichmann</a></span>)</p></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["MatsWichmann"]);
+}
+
+#[test]
+fn an_unsigned_page_is_credited_to_its_publisher() {
+    let html = r#"<head><meta property="og:site_name" content="Schnäppchen Blog • Deals jeden Tag"></head>
+    <body><h1>Gratis Kekse</h1><p>Text.</p></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.authors, vec!["Schnäppchen Blog"]);
+    // No site name, no author.
+    let x = extract("<body><h1>Gratis</h1></body>", None, None);
+    assert!(x.authors.is_empty());
+}
+
+#[test]
+fn a_day_first_date_in_the_url() {
+    let x = extract(
+        "<body><h1>Meldung</h1><p>Text ohne Datum.</p></body>",
+        Some(&u(
+            "https://weisser-ring.de/media-news/meldungen/29-10-2021",
+        )),
+        None,
+    );
+    assert_eq!(day(&x).unwrap(), "2021-10-29 +0000");
+}
+
+#[test]
+fn a_metadata_date_shown_only_in_related_articles_yields_to_the_article_date() {
+    let html = r#"<head><meta name="date" content="2020-04-30"></head><body><article>
+    <h1>Mietenstreik</h1><ul class="Infoline"><li class="Author">Von Moritz Wichmann</li>
+    <li class="Date"><time>29.04.2020, 12:01 Uhr</time></li></ul><p>Text.</p></article>
+    <aside class="related"><time>30.04.2020</time> Anderer Artikel</aside></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2020-04-29 +0000");
+}
+
+#[test]
+fn a_date_labelled_as_the_publication_date_wins() {
+    let html = r#"<head><meta name="DC.date" content="2021-10-15"></head><body><article>
+    <h1>Neue Präsidentin</h1><span class="label">Erschienen am:</span><h2> 13.10.2021 </h2>
+    <p>Gewählt.</p></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2021-10-13 +0000");
+    // The same day keeps the metadata's time of day; a book's "Erscheinungsdatum" is not it.
+    let html = r#"<head><meta property="article:published_time" content="2017-09-09T10:52:00+02:00"></head>
+    <body><article><h1>Rezension</h1><p>Veröffentlicht am 9.9.2017</p>
+    <div><b>Erscheinungsdatum:</b> 14.08.2017</div></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2017-09-09T10:52:00+02:00")
+    );
 }

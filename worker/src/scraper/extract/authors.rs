@@ -364,7 +364,18 @@ pub(crate) fn clean_one(raw: &str) -> Vec<String> {
     ] {
         parts = parts.iter().flat_map(|p| split_word(p, word)).collect();
     }
-    parts.into_iter().filter_map(|p| finish(&p)).collect()
+    let names: Vec<String> = parts.into_iter().filter_map(|p| finish(&p)).collect();
+    // A team credited beside people ("… - Chrome Safe Browsing team") is not one of them;
+    // credited alone, it is the byline.
+    let is_group = |n: &String| {
+        let low = n.to_lowercase();
+        let words: Vec<&str> = low.split_whitespace().collect();
+        words.len() > 1 && words.last().is_some_and(|w| GROUP_WORDS.contains(w))
+    };
+    if names.iter().any(is_group) && !names.iter().all(is_group) {
+        return names.into_iter().filter(|n| !is_group(n)).collect();
+    }
+    names
 }
 
 /// Lead-ins that introduce the name after a date inside one byline.
@@ -462,6 +473,9 @@ fn split_word(s: &str, word: &str) -> Vec<String> {
     out
 }
 
+/// Last words of a team or desk credited in a byline ("Chrome Safe Browsing team").
+const GROUP_WORDS: &[&str] = &["team", "desk", "staff", "newsroom", "redaktion", "ressort"];
+
 /// Publication notes that share a byline with the name ("| Publicado hace 3 horas").
 const PUBLICATION_NOTES: &[&str] = &[
     "publicado",
@@ -481,7 +495,10 @@ const PUBLICATION_NOTES: &[&str] = &[
 fn finish(p: &str) -> Option<String> {
     let low = p.trim().to_lowercase();
     let first_word = low.split_whitespace().next().unwrap_or("");
-    if PUBLICATION_NOTES.contains(&first_word.trim_end_matches([':', ','])) {
+    let led_in = PREFIXES
+        .iter()
+        .any(|p| p.contains(' ') && low.starts_with(&format!("{p} ")));
+    if !led_in && PUBLICATION_NOTES.contains(&first_word.trim_end_matches([':', ','])) {
         return None;
     }
     if CREDIT_PREFIXES.iter().any(|c| {
@@ -597,6 +614,15 @@ mod tests {
             vec!["Adi Tzlil"]
         );
         assert_eq!(c("05.02.2020 - Redaktion: Eva Roth"), vec!["Eva Roth"]);
+    }
+
+    #[test]
+    fn posted_by_is_a_lead_in_and_a_team_is_not_a_name() {
+        assert_eq!(
+            c("Posted by Ann Lee, Bo Ek and Cy Young - Chrome Safe Browsing team"),
+            vec!["Ann Lee", "Bo Ek", "Cy Young"]
+        );
+        assert!(c("Posted 3 hours ago").is_empty());
     }
 
     #[test]

@@ -224,6 +224,15 @@ fn re_url() -> &'static Regex {
     })
 }
 
+/// A day-first date written as one path segment or its end ("/meldungen/29-10-2021").
+fn re_url_dmy() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
+        Regex::new(r"(?:^|[/_-])([0-3][0-9])[-_.]([01][0-9])[-_.]((?:19|20)[0-9]{2})(?:[/_.]|$)")
+            .expect("static regex")
+    })
+}
+
 fn re_url_month() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| Regex::new(r"/((?:19|20)[0-9]{2})/([01][0-9])/").expect("static regex"))
@@ -520,12 +529,7 @@ pub(crate) fn settle_day_month(
 /// Finds a date in a URL path (`/2021/03/05/`, `/2021-03-05-slug`, `/20210305/`); a path with
 /// only `/YYYY/MM/` gives the first of that month. A last-resort signal; never panics.
 pub(crate) fn date_from_url(path: &str) -> Option<DateTime<FixedOffset>> {
-    if let Some(c) = re_url().captures(path)
-        && let Some(dt) = make(num(c.get(1))?, num(c.get(2))?, num(c.get(3))?, None, 0)
-    {
-        return Some(dt);
-    }
-    None.or_else(|| {
+    date_from_url_day(path).or_else(|| {
         let c = re_url_month().captures(path)?;
         make(num(c.get(1))?, num(c.get(2))?, 1, None, 0)
     })
@@ -533,8 +537,11 @@ pub(crate) fn date_from_url(path: &str) -> Option<DateTime<FixedOffset>> {
 
 /// Like [`date_from_url`] but only for full year/month/day paths (no month-only guess).
 pub(crate) fn date_from_url_day(path: &str) -> Option<DateTime<FixedOffset>> {
-    let c = re_url().captures(path)?;
-    make(num(c.get(1))?, num(c.get(2))?, num(c.get(3))?, None, 0)
+    if let Some(c) = re_url().captures(path) {
+        return make(num(c.get(1))?, num(c.get(2))?, num(c.get(3))?, None, 0);
+    }
+    let c = re_url_dmy().captures(path)?;
+    make(num(c.get(3))?, num(c.get(2))?, num(c.get(1))?, None, 0)
 }
 
 /// Returns at most `max` characters of `s`, cut on a character boundary.
@@ -622,6 +629,9 @@ mod tests {
         assert_eq!(f("/2021/03/05/slug").unwrap(), "2021-03-05");
         assert_eq!(f("/news/2021-03-05-slug.html").unwrap(), "2021-03-05");
         assert_eq!(f("/2021/03/slug").unwrap(), "2021-03-01");
+        assert_eq!(f("/media-news/meldungen/29-10-2021").unwrap(), "2021-10-29");
+        assert_eq!(f("/archiv/05.03.2021/slug").unwrap(), "2021-03-05");
+        assert_eq!(f("/item/1234-10-2021"), None);
         assert_eq!(f("/about/"), None);
     }
 }

@@ -56,7 +56,7 @@ pub(crate) fn in_chrome(el: ElementRef<'_>) -> bool {
         if matches!(name, "body" | "html") {
             break;
         }
-        if matches!(name, "nav" | "footer" | "form" | "noscript") {
+        if matches!(name, "nav" | "footer" | "form") {
             return true;
         }
         if name == "aside"
@@ -354,18 +354,24 @@ pub(crate) fn time_values(doc: &Html) -> Vec<String> {
         .collect()
 }
 
-/// The calendar days the page shows: dates in its visible text and in `<time>` elements.
+/// The calendar days the page shows outside its chrome (navigation, related articles,
+/// sidebars, footers): dates in its visible text and in `<time>` elements.
 pub(crate) fn visible_days(doc: &Html) -> Vec<chrono::NaiveDate> {
     let (nodes, _) = text_nodes(doc);
+    let times = sel("time").map_or_else(Vec::new, |s| {
+        doc.select(&s)
+            .filter(|e| !in_chrome(*e))
+            .take(100)
+            .map(value_of)
+            .collect::<Vec<_>>()
+    });
     let mut out: Vec<chrono::NaiveDate> = nodes
         .iter()
-        .filter(|(_, t, _)| t.chars().any(|c| c.is_ascii_digit()) && t.chars().count() <= 400)
+        .filter(|(_, t, chrome)| {
+            !chrome && t.chars().any(|c| c.is_ascii_digit()) && t.chars().count() <= 400
+        })
         .filter_map(|(_, t, _)| super::dates::parse_date(t))
-        .chain(
-            time_values(doc)
-                .iter()
-                .filter_map(|v| super::dates::parse_date(v)),
-        )
+        .chain(times.iter().filter_map(|v| super::dates::parse_date(v)))
         .map(|d| d.date_naive())
         .collect();
     out.sort();
@@ -511,7 +517,12 @@ pub(crate) fn author_links(doc: &Html) -> Vec<String> {
         })
         .filter(|e| !in_chrome(*e))
         .take(10)
-        .map(text_of)
+        .map(|e| {
+            // A schema.org name inside the link is the name; the rest is a photo credit.
+            sel("[itemprop=name]")
+                .and_then(|n| e.select(&n).map(text_of).find(|t| !t.is_empty()))
+                .unwrap_or_else(|| text_of(e))
+        })
         .filter(|t| !t.is_empty() && t.chars().count() < 80)
         .collect()
 }
@@ -713,6 +724,59 @@ const MOD_WORDS: &[&str] = &[
     "©",
 ];
 
+/// Words that label the date after them as the page's publication date (not a book's or a
+/// product's: "Erscheinungsdatum", "publication date" are left out).
+const PUBLISHED_LEADS: &[&str] = &[
+    "erschienen am",
+    "veröffentlicht am",
+    "publiziert am",
+    "published on",
+    "publié le",
+    "publicado el",
+    "pubblicato il",
+    "gepubliceerd op",
+];
+
+/// The date the article labels in words as its publication date ("Erschienen am:
+/// 01.11.2023", or "Published on" with the date in the next text); page chrome is not read.
+pub(crate) fn labelled_publication_date(
+    doc: &Html,
+) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let (nodes, _) = text_nodes(doc);
+    for (i, (_, text, chrome)) in nodes.iter().enumerate() {
+        if *chrome || text.chars().count() > 200 {
+            continue;
+        }
+        let low = text.to_lowercase();
+        let Some(end) = PUBLISHED_LEADS
+            .iter()
+            .find_map(|l| low.find(l).map(|k| k + l.len()))
+        else {
+            continue;
+        };
+        let same = (low.len() == text.len())
+            .then(|| text.get(end..))
+            .flatten()
+            .map(|r| r.trim_start_matches(|c: char| c == ':' || c.is_whitespace()))
+            .filter(|r| {
+                r.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit() || c.is_alphabetic())
+            })
+            .and_then(super::dates::parse_date);
+        let date = same.or_else(|| {
+            nodes
+                .get(i + 1)
+                .filter(|n| n.1.chars().count() <= 60)
+                .and_then(|n| super::dates::parse_date(&n.1))
+        });
+        if date.is_some() {
+            return date;
+        }
+    }
+    None
+}
+
 /// Visible text nodes of a page, as (character position, collapsed text, in chrome), and
 /// the character position of the first `<h1>`.
 pub(crate) fn text_nodes(doc: &Html) -> (Vec<(usize, String, bool)>, Option<usize>) {
@@ -832,6 +896,15 @@ pub(crate) fn text_byline(doc: &Html, sites: &[String]) -> Option<String> {
                 cand = Some(text.clone());
                 break;
             }
+        }
+        // "(last edited 2019-11-10 by" + a link holding the name.
+        if cand.is_none()
+            && let Some(before) = low.strip_suffix(" by")
+            && low.chars().count() < 100
+            && before.chars().any(|c| c.is_ascii_digit())
+            && let Some(next) = nodes.get(i + 1)
+        {
+            cand = Some(next.1.clone());
         }
         if cand.is_none()
             && let Some(k) = low.rfind(" by ")

@@ -58,6 +58,19 @@ impl Meta {
         })
     }
 
+    /// The values of each key of `keys` present on the page, key by key in `keys` order.
+    pub(crate) fn per_key<'a>(&'a self, keys: &'a [&'a str]) -> impl Iterator<Item = Vec<&'a str>> {
+        keys.iter().filter_map(|k| {
+            let v: Vec<&str> = self
+                .entries
+                .iter()
+                .filter(|(ek, _)| ek == k)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            (!v.is_empty()).then_some(v)
+        })
+    }
+
     /// All values of the first key (in `keys` order) present on the page.
     pub(crate) fn all(&self, keys: &[&str]) -> Vec<&str> {
         for k in keys {

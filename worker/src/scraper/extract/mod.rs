@@ -4,7 +4,11 @@
 //! returns its title, authors, publication date, description, canonical URL, site name and feed
 //! links. Sources are tried from most to least reliable: user selectors, JSON-LD, `<meta>` tags
 //! (OpenGraph, `article:*`, Dublin Core, citation, Parse.ly, Sailthru), microdata, `<time>`,
-//! `rel=author` and byline / date classes, and finally the URL path.
+//! `rel=author` and byline / date classes, and finally the URL path. A page is read as a
+//! browser with scripting off reads it (`<noscript>` content is markup). A page that credits
+//! no person or organisation is credited to its publisher (the site's name). A date the
+//! article labels in words as its publication date ("Erschienen am …", "Published on …")
+//! beats any other date that names a different day.
 //!
 //! Guarantees: [`extract`] and [`parse_date`] never panic, whatever the input (checked by
 //! property tests); they do no I/O; every returned string is trimmed and non-empty; dates keep
@@ -148,13 +152,28 @@ fn host_names(url: Option<&Url>) -> Vec<String> {
     out
 }
 
+/// Parses `html` as a browser with scripting disabled does: the content of `<noscript>` is
+/// markup, not text, so a byline or date that a page repeats there for readers without
+/// JavaScript (Blogger's templates, lazy-loading themes) is seen.
+fn parse_without_scripting(html: &str) -> Html {
+    use html5ever::tendril::TendrilSink;
+    let opts = html5ever::ParseOpts {
+        tree_builder: html5ever::tree_builder::TreeBuilderOpts {
+            scripting_enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    html5ever::parse_document(scraper::HtmlTreeSink::new(Html::new_document()), opts).one(html)
+}
+
 /// Extracts article metadata from `html`.
 ///
 /// `url` is the page's address (used to resolve links, recognise the site name and, as a last
 /// resort, read a date from the path). `selectors`, when given and matching, win over the
 /// generic rules for their field. Never panics.
 pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> Extracted {
-    let doc = Html::parse_document(html);
+    let doc = parse_without_scripting(html);
     let meta = meta::Meta::from_doc(&doc);
     let ld = jsonld::parse(&dom::jsonld_blocks(&doc));
     let base = dom::base_url(&doc, url);
@@ -205,13 +224,20 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         authors = authors::clean_authors(&people, &sites);
         organisations.extend(orgs);
     }
-    if authors.is_empty() {
-        let (orgs, people): (Vec<&str>, Vec<&str>) = meta
-            .all(meta::AUTHOR_KEYS)
+    // An author key naming only the publisher ("author" = the newspaper) yields to a later
+    // key that names a person by a full name (`cXenseParse:author`, …), not by a handle.
+    for (i, values) in meta.per_key(meta::AUTHOR_KEYS).enumerate() {
+        if !authors.is_empty() {
+            break;
+        }
+        let (orgs, people): (Vec<&str>, Vec<&str>) = values
             .into_iter()
             .filter(|a| !a.contains("://") && !a.starts_with("www."))
             .partition(|a| authors::looks_like_organisation(a, &sites));
-        authors = authors::clean_authors(&people, &sites);
+        let people = authors::clean_authors(&people, &sites);
+        if i == 0 || people.iter().all(|n| authors::looks_like_name(n)) {
+            authors = people;
+        }
         organisations.extend(orgs);
     }
     if authors.is_empty() {
@@ -247,6 +273,18 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     }
     if authors.is_empty() {
         authors = authors::clean_authors(&ld.org_authors, &sites);
+    }
+    // An unsigned page is credited to its publisher, by the site's name without its tagline.
+    if authors.is_empty()
+        && let Some(site) = &site_name
+    {
+        let name = [" • ", " – ", " — ", " | ", " - ", ": "]
+            .iter()
+            .fold(site.as_str(), |s, sep| s.split(sep).next().unwrap_or(s))
+            .trim();
+        if !name.is_empty() {
+            authors = vec![name.to_string()];
+        }
     }
 
     // A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert"):
@@ -337,6 +375,12 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         .or_else(|| url.and_then(|u| dates::date_from_url(u.path())))
         .or_else(|| ld.modified.as_deref().and_then(parse_date))
         .or_else(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date));
+    // The day the article says in words it was published on ("Erschienen am 01.11.2023")
+    // beats a date from anywhere else that disagrees; one naming the same day keeps its time.
+    let published = match (published, dom::labelled_publication_date(&doc)) {
+        (Some(p), Some(l)) if sel.date.is_none() && p.date_naive() != l.date_naive() => Some(l),
+        (p, l) => p.or(l),
+    };
     let published = published.map(|dt| {
         let ambiguous = sel.date.is_none()
             && ld
