@@ -35,8 +35,21 @@ pub(crate) struct QueueRate {
     pub(crate) processed: f64,
 }
 
+/// How the processing worker's Redis storage is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Locks {
+    /// As the service runs it (`mediawarm_shared::queue`): task locks and events off.
+    Ours,
+    /// apalis-redis's defaults: a lock per task and a pub/sub event per lock and ack.
+    ApalisDefaults,
+}
+
 /// Pushes `n` no-op jobs, then processes them.
-pub(crate) async fn measure(config: QueueConfig, n: u64) -> anyhow::Result<QueueRate> {
+pub(crate) async fn measure(
+    config: QueueConfig,
+    n: u64,
+    locks: Locks,
+) -> anyhow::Result<QueueRate> {
     let queue = Queue::connect(config.clone()).await?;
     let started = Instant::now();
     let pushers: Vec<_> = (0..CONCURRENCY as u64)
@@ -77,7 +90,16 @@ pub(crate) async fn measure(config: QueueConfig, n: u64) -> anyhow::Result<Queue
         }};
     }
     match queue.storage(mediawarm_shared::jobs::JobKind::Invalidate) {
-        Storage::Redis(s) => register!(s),
+        Storage::Redis(s) => {
+            let s = match locks {
+                Locks::Ours => s,
+                Locks::ApalisDefaults => {
+                    let cfg = s.get_config().clone().lock_tasks(true).emit_events(true);
+                    s.with_config(cfg)
+                }
+            };
+            register!(s)
+        }
         Storage::Sqlite(s) => register!(s),
     }
     let monitor = monitor.shutdown_timeout(Duration::from_secs(5));
@@ -169,9 +191,23 @@ pub(crate) async fn queue_rows(bench: &Bench, report: &mut Report) -> anyhow::Re
             let _ = crate::data::clean_redis(&bench.redis_url, "key:__rand_int__").await;
         }
         let ns = format!("mwbench-q-{}", bench.run_id);
-        let rate = measure(config(Some(bench.redis_url.clone()), &ns), redis_n).await;
+        let rate = measure(
+            config(Some(bench.redis_url.clone()), &ns),
+            redis_n,
+            Locks::Ours,
+        )
+        .await;
         let _ = crate::data::clean_redis(&bench.redis_url, &ns).await;
         let rate = rate?;
+        let ns = format!("mwbench-ql-{}", bench.run_id);
+        let locked = measure(
+            config(Some(bench.redis_url.clone()), &ns),
+            redis_n,
+            Locks::ApalisDefaults,
+        )
+        .await;
+        let _ = crate::data::clean_redis(&bench.redis_url, &ns).await;
+        let locked = locked?;
         report.push(Row::measured(
             "queue, Redis: no-op jobs processed/s / redis-benchmark SET/s",
             format!("{:.3}×", rate.processed / set),
@@ -184,6 +220,18 @@ pub(crate) async fn queue_rows(bench: &Bench, report: &mut Report) -> anyhow::Re
                 thousands(rate.processed),
                 thousands(set),
                 thousands(get)
+            ),
+        ));
+        report.push(Row::measured(
+            "queue, Redis: processed/s, ours / apalis-redis defaults (task locks and events on)",
+            format!("{:.2}×", rate.processed / locked.processed),
+            "",
+            None,
+            format!(
+                "{} jobs each: {} processed/s ours, {} with apalis-redis's defaults",
+                thousands(redis_n as f64),
+                thousands(rate.processed),
+                thousands(locked.processed)
             ),
         ));
         if rate.processed < 10_000.0 {
@@ -214,9 +262,14 @@ pub(crate) async fn queue_rows(bench: &Bench, report: &mut Report) -> anyhow::Re
             "≥ 10,000 jobs/s processed",
             "Redis unreachable",
         ));
+        report.push(Row::skipped(
+            "queue, Redis: processed/s, ours / apalis-redis defaults (task locks and events on)",
+            "",
+            "Redis unreachable",
+        ));
     }
     let path = bench.work.join(format!("queue-{}.db", bench.run_id));
-    let rate = measure(config(None, "mwbench"), sqlite_n).await;
+    let rate = measure(config(None, "mwbench"), sqlite_n, Locks::Ours).await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -241,7 +294,11 @@ pub(crate) async fn queue_rows(bench: &Bench, report: &mut Report) -> anyhow::Re
              every 10 ms) whose handler only counts; processed/s is from the worker's start to \
              the last job counted. Not the real job path (no `jobs` table bookkeeping, which \
              costs a few database writes per job). `redis-benchmark -q -n 100000 -t set,get` \
-             runs on the same Redis just before (50 clients).",
+             runs on the same Redis just before (50 clients). On Redis the worker runs as the \
+             service does, with apalis-redis's task locks and pub/sub task events off \
+             (`shared/src/queue.rs` says why: a fetch already gives each task to one worker, \
+             and the lock script's `LREM` scans the whole waiting list once per task); the \
+             next row runs the same jobs with apalis-redis's defaults, side by side.",
             redis_n, sqlite_n
         ),
     );

@@ -8,6 +8,12 @@
 //! Settings that matter (APALIS-NOTES): idle workers look for work every `poll_interval`; a
 //! worker that stops heart-beating for `heartbeat × missed_heartbeats` has its jobs re-queued
 //! by any live worker, including a fresh one after a deploy.
+//!
+//! On Redis, task locks and pub/sub task events are off. A fetch already moves each task
+//! atomically into the fetching worker's in-flight set, and re-queueing after a lapsed
+//! heartbeat reads only those sets, so the lock adds no exclusivity; what it does cost is a
+//! Lua call per batch whose `LREM` scans the whole waiting list once per task (quadratic in
+//! the backlog). Nothing subscribes to apalis' events: job state is ours.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -123,7 +129,9 @@ impl Queue {
                         .batch_size(config.fetch_batch)
                         .heartbeat_interval(config.heartbeat)
                         .missed_heartbeats(config.missed_heartbeats as usize)
-                        .idempotency_ttl(Some(Duration::from_secs(24 * 3600)));
+                        .idempotency_ttl(Some(Duration::from_secs(24 * 3600)))
+                        .lock_tasks(false)
+                        .emit_events(false);
                     Storage::Redis(RedisStorage::new(conn.clone()).with_config(cfg))
                 };
                 [
