@@ -172,7 +172,9 @@ fn site_name_yields_to_a_person_and_stands_alone_otherwise() {
     assert_eq!(extract(html, None, None).authors, vec!["Ann Lee"]);
     let html = r#"<head><meta property="og:site_name" content="Daily Paper">
     <meta name="author" content="Daily Paper"></head>"#;
-    assert_eq!(extract(html, None, None).authors, vec!["Daily Paper"]);
+    let x = extract(html, None, None);
+    assert!(x.authors.is_empty());
+    assert_eq!(x.publisher.as_deref(), Some("Daily Paper"));
 }
 
 #[test]
@@ -583,10 +585,11 @@ fn an_unsigned_page_is_credited_to_its_publisher() {
     let html = r#"<head><meta property="og:site_name" content="Schnäppchen Blog • Deals jeden Tag"></head>
     <body><h1>Gratis Kekse</h1><p>Text.</p></body>"#;
     let x = extract(html, None, None);
-    assert_eq!(x.authors, vec!["Schnäppchen Blog"]);
-    // No site name, no author.
-    let x = extract("<body><h1>Gratis</h1></body>", None, None);
     assert!(x.authors.is_empty());
+    assert_eq!(x.publisher.as_deref(), Some("Schnäppchen Blog"));
+    // No site name, no publisher.
+    let x = extract("<body><h1>Gratis</h1></body>", None, None);
+    assert_eq!(x.publisher, None);
 }
 
 #[test]

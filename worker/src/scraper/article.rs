@@ -81,7 +81,12 @@ pub(crate) fn assemble(
     let author = extracted
         .map(|x| x.authors.join(", "))
         .and_then(|a| clean(&a))
-        .or_else(|| hints.author.as_deref().and_then(clean));
+        .or_else(|| hints.author.as_deref().and_then(clean))
+        .or_else(|| {
+            extracted
+                .and_then(|x| x.publisher.as_deref())
+                .and_then(clean)
+        });
     let published_at = extracted
         .and_then(|x| x.published)
         .map(|d| d.with_timezone(&Utc))
@@ -135,7 +140,7 @@ pub fn page_article(html: &str, url: Option<&Url>) -> PageArticle {
                 .map(String::from),
         },
         title: x.title.as_deref().and_then(clean),
-        author: clean(&x.authors.join(", ")),
+        author: clean(&x.authors.join(", ")).or_else(|| x.publisher.as_deref().and_then(clean)),
         published_at: x.published,
         summary: x.description.as_deref().and_then(clean).map(clip),
     }
@@ -203,6 +208,23 @@ mod tests {
             Utc.with_ymd_and_hms(2024, 1, 2, 9, 0, 0).single()
         );
         assert_eq!(article.summary.as_deref(), Some("Feed summary"));
+    }
+
+    #[test]
+    fn the_publisher_is_credited_only_when_neither_page_nor_feed_names_an_author() {
+        let mut candidate = Candidate::bare(url("https://g.example/a"));
+        candidate.hints.author = Some("Feed Author".into());
+        let extracted = Extracted {
+            title: Some("Title".into()),
+            publisher: Some("Gazette".into()),
+            ..Extracted::default()
+        };
+        let page = Some((&candidate.url, &extracted));
+        let article = assemble(&name(), &candidate, page).expect("an article");
+        assert_eq!(article.author.as_deref(), Some("Feed Author"));
+        candidate.hints.author = None;
+        let article = assemble(&name(), &candidate, page).expect("an article");
+        assert_eq!(article.author.as_deref(), Some("Gazette"));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! links. Sources are tried from most to least reliable: user selectors, JSON-LD, `<meta>` tags
 //! (OpenGraph, `article:*`, Dublin Core, citation, Parse.ly, Sailthru), microdata, `<time>`,
 //! `rel=author` and byline / date classes, and finally the URL path. A page is read as a
-//! browser with scripting off reads it (`<noscript>` content is markup). A page that credits
-//! no person or organisation is credited to its publisher (the site's name). A date the
+//! browser with scripting off reads it (`<noscript>` content is markup). The site's name,
+//! without its tagline, is the publisher to credit where no author is known. A date the
 //! article labels in words as its publication date ("Erschienen am …", "Published on …")
 //! beats any other date that names a different day.
 //!
@@ -36,6 +36,9 @@ pub struct Extracted {
     pub title: Option<String>,
     /// Author names, cleaned and deduplicated, in page order.
     pub authors: Vec<String>,
+    /// The publisher to credit when no author is known: the site's name without its tagline.
+    /// Kept apart from `authors` so a feed's author still beats it.
+    pub publisher: Option<String>,
     /// Publication date-time in the page's own offset.
     pub published: Option<DateTime<FixedOffset>>,
     /// Summary (JSON-LD, OpenGraph or meta description).
@@ -274,18 +277,6 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     if authors.is_empty() {
         authors = authors::clean_authors(&ld.org_authors, &sites);
     }
-    // An unsigned page is credited to its publisher, by the site's name without its tagline.
-    if authors.is_empty()
-        && let Some(site) = &site_name
-    {
-        let name = [" • ", " – ", " — ", " | ", " - ", ": "]
-            .iter()
-            .fold(site.as_str(), |s, sep| s.split(sep).next().unwrap_or(s))
-            .trim();
-        if !name.is_empty() {
-            authors = vec![name.to_string()];
-        }
-    }
 
     // A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert"):
     // in author metadata, bylines, then any short visible text.
@@ -322,6 +313,18 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             authors = vec![f];
         }
     }
+
+    // An unsigned page is credited to its publisher, by the site's name without its tagline.
+    let publisher = site_name
+        .as_deref()
+        .map(|site| {
+            [" • ", " – ", " — ", " | ", " - ", ": "]
+                .iter()
+                .fold(site, |s, sep| s.split(sep).next().unwrap_or(s))
+                .trim()
+                .to_string()
+        })
+        .filter(|p| !p.is_empty());
 
     // Date.
     let hidden = ld.published.as_deref().and_then(parse_date).or_else(|| {
@@ -424,6 +427,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     Extracted {
         title,
         authors,
+        publisher,
         published,
         description,
         canonical_url,
