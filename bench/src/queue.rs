@@ -190,24 +190,16 @@ pub(crate) async fn queue_rows(bench: &Bench, report: &mut Report) -> anyhow::Re
         if !had_key {
             let _ = crate::data::clean_redis(&bench.redis_url, "key:__rand_int__").await;
         }
-        let ns = format!("mwbench-q-{}", bench.run_id);
-        let rate = measure(
-            config(Some(bench.redis_url.clone()), &ns),
-            redis_n,
-            Locks::Ours,
-        )
-        .await;
-        let _ = crate::data::clean_redis(&bench.redis_url, &ns).await;
-        let rate = rate?;
-        let ns = format!("mwbench-ql-{}", bench.run_id);
-        let locked = measure(
-            config(Some(bench.redis_url.clone()), &ns),
-            redis_n,
-            Locks::ApalisDefaults,
-        )
-        .await;
-        let _ = crate::data::clean_redis(&bench.redis_url, &ns).await;
-        let locked = locked?;
+        let mut rates = Vec::new();
+        for (prefix, locks) in [("q", Locks::Ours), ("ql", Locks::ApalisDefaults)] {
+            let ns = format!("mwbench-{prefix}-{}", bench.run_id);
+            let rate = measure(config(Some(bench.redis_url.clone()), &ns), redis_n, locks).await;
+            let _ = crate::data::clean_redis(&bench.redis_url, &ns).await;
+            rates.push(rate?);
+        }
+        let [rate, locked] = rates[..] else {
+            bail!("two queue runs were measured, not {}", rates.len());
+        };
         report.push(Row::measured(
             "queue, Redis: no-op jobs processed/s / redis-benchmark SET/s",
             format!("{:.3}×", rate.processed / set),

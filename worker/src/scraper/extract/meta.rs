@@ -72,19 +72,8 @@ impl Meta {
     }
 
     /// All values of the first key (in `keys` order) present on the page.
-    pub(crate) fn all(&self, keys: &[&str]) -> Vec<&str> {
-        for k in keys {
-            let v: Vec<&str> = self
-                .entries
-                .iter()
-                .filter(|(ek, _)| ek == k)
-                .map(|(_, v)| v.as_str())
-                .collect();
-            if !v.is_empty() {
-                return v;
-            }
-        }
-        Vec::new()
+    pub(crate) fn all<'a>(&'a self, keys: &'a [&'a str]) -> Vec<&'a str> {
+        self.per_key(keys).next().unwrap_or_default()
     }
 }
 
