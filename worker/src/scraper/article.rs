@@ -119,7 +119,7 @@ pub struct PageArticle {
     pub url: Option<String>,
     /// Headline; `None` means the scraper would store nothing for this page.
     pub title: Option<String>,
-    /// Author(s), joined with ", ".
+    /// Author(s), joined with ", "; the publisher (site name) when the page names none.
     pub author: Option<String>,
     /// Publication date, in the offset the page wrote.
     pub published_at: Option<DateTime<FixedOffset>>,
