@@ -3,6 +3,8 @@
 use std::io::Write as _;
 use std::process::Command;
 
+use mediawarm_testkit::services::{TestRedis, TestServices};
+
 fn api(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mediawarm-api"));
     command
@@ -423,69 +425,37 @@ fn import_draws_a_progress_bar_on_a_terminal_only() {
     assert!(out.contains("0 new, 0 updated, 1 unchanged"), "{out}");
 }
 
-/// A fresh PostgreSQL database and Redis prefix for one production-mode binary, removed when
-/// dropped; `None` (with a message) when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset.
-struct Production {
-    admin_url: String,
-    database: String,
-    database_url: String,
-    redis_url: String,
-    prefix: String,
-}
+/// A fresh PostgreSQL database and Redis prefix for production-mode binaries (removed when
+/// dropped); `None` (with a message) when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset.
+struct Production(TestServices);
 
 impl Production {
     async fn create() -> Option<Self> {
-        let (Ok(admin_url), Ok(redis_url)) = (
-            std::env::var("TEST_DATABASE_URL"),
-            std::env::var("TEST_REDIS_URL"),
-        ) else {
-            println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
-            return None;
-        };
-        let database = format!(
-            "mwcli_{}",
-            ulid::Ulid::generate().to_string().to_lowercase()
-        );
-        let admin = sqlx::PgPool::connect(&admin_url)
-            .await
-            .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let options: sqlx::postgres::PgConnectOptions = admin_url.parse().unwrap();
-        let database_url = format!(
-            "postgres://{}@{}:{}/{database}",
-            options.get_username(),
-            options.get_host(),
-            options.get_port()
-        );
-        Some(Self {
-            admin_url,
-            database,
-            database_url,
-            redis_url,
-            prefix: format!("mwcli:{}:", ulid::Ulid::generate()),
-        })
+        TestServices::create("mwcli").await.map(Self)
+    }
+
+    fn database_url(&self) -> &str {
+        &self.0.database.url
+    }
+
+    fn redis(&self) -> &TestRedis {
+        &self.0.redis
     }
 
     /// The API binary against this database and Redis, on `port`.
     fn api(&self, dir: &std::path::Path, port: u16) -> Command {
         let mut command = api(dir);
         command
-            .env("DATABASE_URL", &self.database_url)
-            .env("REDIS_URL", &self.redis_url)
-            .env("CACHE_PREFIX", &self.prefix)
-            .env("QUEUE_NAMESPACE", self.prefix.trim_end_matches(':'))
+            .env("DATABASE_URL", self.database_url())
+            .env("REDIS_URL", &self.redis().url)
+            .env("CACHE_PREFIX", &self.redis().prefix)
+            .env("QUEUE_NAMESPACE", self.redis().namespace())
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("OPERATOR_TOKEN", "t")
             .env("WORKER_POLL_MS", "50");
         command
     }
-}
 
-impl Production {
     /// Starts the API binary (with `args`) on a free port and waits until it answers;
     /// returns the process and its base URL.
     async fn start(&self, dir: &std::path::Path, args: &[&str]) -> (Server, String) {
@@ -494,53 +464,6 @@ impl Production {
         let base = format!("http://127.0.0.1:{port}");
         wait_healthy(&reqwest::Client::new(), &base).await;
         (server, base)
-    }
-}
-
-impl Drop for Production {
-    fn drop(&mut self) {
-        let (admin_url, database) = (self.admin_url.clone(), self.database.clone());
-        let (redis_url, prefix) = (self.redis_url.clone(), self.prefix.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-                    )))
-                    .execute(&admin)
-                    .await;
-                }
-            });
-            if let Ok(client) = redis::Client::open(redis_url.as_str())
-                && let Ok(mut conn) = client.get_connection()
-            {
-                let namespace = prefix.trim_end_matches(':').to_owned();
-                for pattern in [format!("{prefix}*"), format!("{namespace}*")] {
-                    let keys: Vec<String> = redis::cmd("KEYS")
-                        .arg(&pattern)
-                        .query(&mut conn)
-                        .unwrap_or_default();
-                    for key in keys {
-                        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(key).query(&mut conn);
-                    }
-                }
-                // apalis registers each queue's worker set in a global sorted set and never
-                // removes it.
-                let worker_sets: Vec<String> = ["scrape", "warm", "invalidate"]
-                    .iter()
-                    .map(|kind| format!("{namespace}:{kind}:workers"))
-                    .collect();
-                let _: redis::RedisResult<()> = redis::cmd("ZREM")
-                    .arg("core:apalis:queues:list")
-                    .arg(&worker_sets)
-                    .query(&mut conn);
-            }
-        })
-        .join();
     }
 }
 
@@ -692,7 +615,7 @@ async fn a_near_cache_never_serves_a_value_older_than_a_completed_invalidation()
     let (_a, a_base) = production.start(dir.path(), &[]).await;
     let (b, b_base) = production.start(dir.path(), &[]).await;
     let store = Store::connect(&StoreConfig {
-        database_url: Some(production.database_url.clone()),
+        database_url: Some(production.database_url().to_owned()),
         ..StoreConfig::default()
     })
     .await
@@ -790,9 +713,9 @@ async fn a_stopped_api_gives_up_its_near_cache_lease() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (mut api, _) = production.start(dir.path(), &[]).await;
-    let redis = redis::Client::open(production.redis_url.as_str()).unwrap();
+    let redis = redis::Client::open(production.redis().url.as_str()).unwrap();
     let conn = redis.get_multiplexed_async_connection().await.unwrap();
-    let leases_key = format!("{}near:leases", production.prefix);
+    let leases_key = format!("{}near:leases", production.redis().prefix);
     let leases = |mut conn: redis::aio::MultiplexedConnection| {
         let key = leases_key.clone();
         async move {

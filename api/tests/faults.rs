@@ -29,6 +29,7 @@ use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::Queue;
 use mediawarm_shared::store::{Store, StoreConfig};
 use mediawarm_shared::views::CATEGORIES;
+use mediawarm_testkit::services::TestDatabase;
 use mediawarm_testkit::{FeedBehaviour, FixtureSite};
 use mediawarm_worker::Context;
 use mediawarm_worker::config::WorkerArgs;
@@ -571,70 +572,35 @@ async fn redis_killed_under_read_load_then_restarted() {
 /// A fresh database on the shared server, reached through a proxy; dropped at the end.
 struct ProxiedDatabase {
     proxy: Proxy,
-    admin_url: String,
-    name: String,
+    /// Removed when dropped.
+    _database: TestDatabase,
     url: String,
 }
 
 impl ProxiedDatabase {
     async fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-            println!("skipped: TEST_DATABASE_URL unset");
-            return None;
-        };
-        let options: sqlx::postgres::PgConnectOptions =
-            admin_url.parse().expect("TEST_DATABASE_URL parses");
+        let database = TestDatabase::create("mwfault").await?;
+        let options: sqlx::postgres::PgConnectOptions = database
+            .admin_url
+            .parse()
+            .expect("TEST_DATABASE_URL parses");
         let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
             .await
             .expect("resolve PostgreSQL")
             .next()
             .expect("an address");
-        let name = format!(
-            "mwfault_{}",
-            ulid::Ulid::generate().to_string().to_lowercase()
-        );
-        let admin = sqlx::PgPool::connect(&admin_url)
-            .await
-            .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .expect("create database");
-        admin.close().await;
         let proxy = Proxy::start(upstream).await;
         let url = format!(
-            "postgres://{}@{}/{name}",
+            "postgres://{}@{}/{}",
             options.get_username(),
-            proxy.addr
+            proxy.addr,
+            database.name
         );
         Some(Self {
             proxy,
-            admin_url,
-            name,
+            _database: database,
             url,
         })
-    }
-}
-
-impl Drop for ProxiedDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&admin)
-                    .await;
-                }
-            });
-        })
-        .join();
     }
 }
 

@@ -224,33 +224,10 @@ async fn vacuum_analyze(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes every Redis key starting with `prefix` (SCAN + UNLINK).
+/// Removes every Redis key starting with `prefix`, and apalis' registry entries for queues
+/// under it (`mediawarm_testkit::services::remove_prefix`).
 pub(crate) async fn clean_redis(url: &str, prefix: &str) -> anyhow::Result<u64> {
-    let client = redis::Client::open(url)?;
-    let mut con = client.get_multiplexed_async_connection().await?;
-    let mut cursor: u64 = 0;
-    let mut removed = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut con)
-            .await?;
-        if !keys.is_empty() {
-            let n: u64 = redis::cmd("UNLINK")
-                .arg(&keys)
-                .query_async(&mut con)
-                .await?;
-            removed += n;
-        }
-        cursor = next;
-        if cursor == 0 {
-            return Ok(removed);
-        }
-    }
+    Ok(mediawarm_testkit::services::remove_prefix(url, prefix).await?)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use mediawarm_shared::cache::{CacheConfig, CacheKey, CacheService, KeyPattern, Lookup};
+use mediawarm_testkit::services::TestRedis;
 use tokio::time::{Instant, sleep};
 
 const KNOWN: &[&str] = &["media", "volume", "simplified"];
@@ -48,65 +49,22 @@ where
     }
 }
 
-/// Removes every key under `prefix` (SCAN + UNLINK, never KEYS or FLUSHDB).
-fn remove_prefix(url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(url) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_connection() else {
-        return;
-    };
-    let mut cursor: u64 = 0;
-    loop {
-        let Ok((next, keys)) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(500)
-            .query::<(u64, Vec<String>)>(&mut conn)
-        else {
-            return;
-        };
-        if !keys.is_empty() {
-            let _: redis::RedisResult<u64> = redis::cmd("UNLINK").arg(keys).query(&mut conn);
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
-    }
-}
-
 /// A service on the shared test Redis under its own prefix, cleaned up on drop (even when
 /// the test panics).
 struct RedisHarness {
     service: CacheService,
-    url: String,
-    prefix: String,
+    /// Removed when dropped.
+    _redis: TestRedis,
 }
 
 impl RedisHarness {
     /// `None` (with a message) when `TEST_REDIS_URL` is unset; panics when it is set but
     /// Redis does not answer.
     async fn start() -> Option<Self> {
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            println!("skipped: TEST_REDIS_URL unset");
-            return None;
-        };
-        let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("TEST_REDIS_URL is set but Redis is unreachable");
-        let _: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .expect("TEST_REDIS_URL answers PING");
-        let prefix = format!("mwtest:{}:", ulid::Ulid::generate());
+        let redis = TestRedis::create("mwtest").await?;
         let service = CacheService::new(CacheConfig {
-            redis_url: Some(url.clone()),
-            prefix: prefix.clone(),
+            redis_url: Some(redis.url.clone()),
+            prefix: redis.prefix.clone(),
             redis_timeout: Duration::from_secs(2),
             ..CacheConfig::default()
         })
@@ -118,15 +76,8 @@ impl RedisHarness {
         );
         Some(Self {
             service,
-            url,
-            prefix,
+            _redis: redis,
         })
-    }
-}
-
-impl Drop for RedisHarness {
-    fn drop(&mut self) {
-        remove_prefix(&self.url, &self.prefix);
     }
 }
 

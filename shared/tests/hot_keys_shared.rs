@@ -7,53 +7,22 @@ use std::time::Duration;
 
 use mediawarm_shared::cache::CacheKey;
 use mediawarm_shared::hot::HotKeys;
+use mediawarm_testkit::services::TestRedis;
 
 fn key(raw: &str) -> CacheKey {
     CacheKey::parse(raw).unwrap()
 }
 
 /// A Redis prefix of this test's own, its keys removed when dropped.
-struct Prefix {
-    url: String,
-    prefix: String,
-}
+struct Prefix(TestRedis);
 
 impl Prefix {
     async fn new() -> Option<Self> {
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            println!("skipped: TEST_REDIS_URL unset");
-            return None;
-        };
-        let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("TEST_REDIS_URL is set but Redis is unreachable");
-        let _: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .expect("TEST_REDIS_URL answers PING");
-        Some(Self {
-            url,
-            prefix: format!("mwtest:{}:", ulid::Ulid::generate()),
-        })
+        TestRedis::create("mwtest").await.map(Self)
     }
 
     fn tracker(&self, half_life: Duration) -> HotKeys {
-        HotKeys::shared(&self.url, &self.prefix, half_life).expect("hot keys")
-    }
-}
-
-impl Drop for Prefix {
-    fn drop(&mut self) {
-        if let Ok(client) = redis::Client::open(self.url.as_str())
-            && let Ok(mut conn) = client.get_connection()
-        {
-            let _: redis::RedisResult<()> = redis::cmd("DEL")
-                .arg(format!("{}_hot", self.prefix))
-                .arg(format!("{}_hot_decay", self.prefix))
-                .query(&mut conn);
-        }
+        HotKeys::shared(&self.0.url, &self.0.prefix, half_life).expect("hot keys")
     }
 }
 

@@ -3,8 +3,10 @@
 //! A fixture news site on `127.0.0.1:0` for tests: an RSS feed (`/feed.xml`), an HTML
 //! listing (`/listing`) and one page per article (`/a/{slug}`) with OpenGraph and JSON-LD
 //! metadata. Tests add articles while it runs, make the feed misbehave (404, garbage, fail
-//! N times, slow), and count the requests each path received. Nothing here is used outside
-//! tests.
+//! N times, slow), and count the requests each path received. [`services`] gives a test its
+//! own PostgreSQL database and Redis key prefix. Nothing here is used outside tests.
+
+pub mod services;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

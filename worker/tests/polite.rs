@@ -19,6 +19,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use mediawarm_shared::domain::{Selectors, Source, SourceKind, SourceName};
 use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_testkit::services::TestRedis;
 use mediawarm_worker::scraper::{ScrapeOutput, Scraper, ScraperConfig};
 
 /// How a reply's body is sent.
@@ -818,45 +819,11 @@ async fn endless_and_trickling_bodies_are_cut_off() {
     assert!(err.to_string().contains("cap"), "{err}");
 }
 
-/// Deletes every key under `prefix` (SCAN + UNLINK).
-async fn clean_redis(url: &str, prefix: &str) {
-    let client = redis::Client::open(url).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis answers");
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(500)
-            .query_async(&mut conn)
-            .await
-            .expect("scan");
-        if !keys.is_empty() {
-            let _: i64 = redis::cmd("UNLINK")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .expect("unlink");
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-}
-
 #[tokio::test]
 async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
-    let Ok(redis_url) = std::env::var("TEST_REDIS_URL") else {
-        eprintln!("skipped: TEST_REDIS_URL is not set");
+    let Some(redis) = TestRedis::create("mwpolite").await else {
         return;
     };
-    let prefix = format!("test:polite:{}:", ulid::Ulid::generate());
     let site = Site::start().await;
     let paths: Vec<String> = (0..8).map(|i| format!("/p{i}")).collect();
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
@@ -871,8 +838,8 @@ async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
         );
     }
     let shared = ScraperConfig {
-        redis_url: Some(redis_url.clone()),
-        redis_prefix: prefix.clone(),
+        redis_url: Some(redis.url.clone()),
+        redis_prefix: redis.prefix.clone(),
         per_host_concurrency: 1,
         ..config()
     };
@@ -884,7 +851,6 @@ async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
         b.scrape(&gazette, &store_b.store, false)
     );
     let (out_a, out_b) = (out_a.expect("a scrapes"), out_b.expect("b scrapes"));
-    clean_redis(&redis_url, &prefix).await;
     assert_eq!((out_a.articles.len(), out_b.articles.len()), (8, 8));
 
     let hits = site.all_hits();

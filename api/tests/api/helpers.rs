@@ -9,11 +9,11 @@ use mediawarm_api::{AppParts, AppState, Application, QueueSlot};
 use mediawarm_shared::cache::{CacheConfig, CacheService};
 use mediawarm_shared::domain::{NewArticle, SourceName};
 use mediawarm_shared::hot::HotKeys;
-use mediawarm_shared::jobs::JobKind;
 use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::Queue;
 use mediawarm_shared::store::{Store, StoreConfig};
 use mediawarm_shared::views::CATEGORIES;
+use mediawarm_testkit::services::TestServices;
 use mediawarm_worker::Context;
 use mediawarm_worker::config::WorkerArgs;
 use tokio::sync::{OnceCell, watch};
@@ -263,49 +263,23 @@ pub(crate) async fn spawn_app_with(
             (store, CacheConfig::default(), Isolation::Dir(dir), data_dir)
         }
         Stack::Production => {
-            let (Ok(db_url), Ok(redis_url)) = (
-                std::env::var("TEST_DATABASE_URL"),
-                std::env::var("TEST_REDIS_URL"),
-            ) else {
-                println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
-                return None;
-            };
-            let name = format!(
-                "mwtest_{}",
-                ulid::Ulid::generate().to_string().to_lowercase()
-            );
-            let admin = sqlx::PgPool::connect(&db_url)
-                .await
-                .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&admin)
-                .await
-                .expect("create test database");
-            admin.close().await;
-            let base = db_url.split('?').next().unwrap_or(&db_url);
-            let (server, _) = base.rsplit_once('/').expect("database URL has a path");
+            let services = TestServices::create("mwtest").await?;
             let store = StoreConfig {
-                database_url: Some(format!("{server}/{name}")),
+                database_url: Some(services.database.url.clone()),
                 sqlite_path: "unused.db".into(),
                 max_connections: 5,
                 acquire_timeout: Duration::from_secs(2),
             };
-            let prefix = format!("mwtest:{}:", ulid::Ulid::generate());
             // The production API runs with its near cache: every production test exercises
             // the protocol that keeps it fresh.
             let cache = CacheConfig {
-                redis_url: Some(redis_url.clone()),
-                prefix: prefix.clone(),
+                redis_url: Some(services.redis.url.clone()),
+                prefix: services.redis.prefix.clone(),
                 near: true,
                 ..CacheConfig::default()
             };
-            worker_args.queue_namespace = format!("{prefix}q");
-            let isolation = Isolation::Services {
-                admin_url: db_url,
-                database: name,
-                redis_url,
-                prefix,
-            };
+            worker_args.queue_namespace = services.redis.namespace();
+            let isolation = Isolation::Services(services);
             (store, cache, isolation, std::env::temp_dir())
         }
     };
@@ -381,91 +355,15 @@ pub(crate) async fn spawn_app_with(
 /// The Redis URL and key prefix of a production-stack app.
 fn cache_config_redis(isolation: &Isolation) -> Option<(String, String)> {
     match isolation {
-        Isolation::Services {
-            redis_url, prefix, ..
-        } => Some((redis_url.clone(), prefix.clone())),
+        Isolation::Services(services) => {
+            Some((services.redis.url.clone(), services.redis.prefix.clone()))
+        }
         Isolation::Dir(_) => None,
     }
 }
 
-/// What a test must remove when it ends.
+/// What a test must remove when it ends (each removes itself when dropped).
 enum Isolation {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Services {
-        admin_url: String,
-        database: String,
-        redis_url: String,
-        prefix: String,
-    },
-}
-
-impl Drop for Isolation {
-    fn drop(&mut self) {
-        let Isolation::Services {
-            admin_url,
-            database,
-            redis_url,
-            prefix,
-        } = self
-        else {
-            return;
-        };
-        let (admin_url, database, redis_url, prefix) = (
-            admin_url.clone(),
-            database.clone(),
-            redis_url.clone(),
-            prefix.clone(),
-        );
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-                    )))
-                    .execute(&admin)
-                    .await;
-                }
-                if let Ok(client) = redis::Client::open(redis_url.as_str())
-                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                {
-                    let mut cursor: u64 = 0;
-                    loop {
-                        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(format!("{prefix}*"))
-                            .arg("COUNT")
-                            .arg(1000)
-                            .query_async(&mut conn)
-                            .await
-                            .unwrap_or((0, Vec::new()));
-                        if !keys.is_empty() {
-                            let _: Result<(), _> =
-                                redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-                        }
-                        cursor = next;
-                        if cursor == 0 {
-                            break;
-                        }
-                    }
-                    // apalis registers each queue's worker set in a global sorted set and
-                    // never removes it.
-                    let worker_sets: Vec<String> = JobKind::ALL
-                        .iter()
-                        .map(|k| format!("{prefix}q:{}:workers", k.as_str()))
-                        .collect();
-                    let _: Result<(), _> = redis::cmd("ZREM")
-                        .arg("core:apalis:queues:list")
-                        .arg(&worker_sets)
-                        .query_async(&mut conn)
-                        .await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
+    Services(TestServices),
 }

@@ -18,6 +18,7 @@ use mediawarm_shared::domain::{Article, Source, SourceKind, SourceName};
 use mediawarm_shared::jobs::{JobKind, JobPayload, JobRecord, ScrapeSource};
 use mediawarm_shared::queue::{EnqueueOptions, Queue, QueueConfig, enqueue};
 use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_testkit::services::TestServices;
 
 /// Which services a deployment runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,16 +36,6 @@ pub(crate) const HEARTBEAT_MS: u64 = 1000;
 /// Every scenario waits at most this long for one condition.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Removes a production deployment's database and Redis keys.
-#[derive(Debug)]
-struct Services {
-    admin_url: String,
-    database: String,
-    redis_url: String,
-    prefix: String,
-    namespace: String,
-}
-
 /// One deployment that worker processes join: the store and queue as the test sees them,
 /// and the environment every worker gets.
 #[derive(Debug)]
@@ -59,7 +50,8 @@ pub(crate) struct Deployment {
     pub(crate) peek: Peek,
     env: Vec<(String, String)>,
     dir: tempfile::TempDir,
-    services: Option<Services>,
+    /// A production deployment's database and Redis prefix, removed when it drops.
+    _services: Option<TestServices>,
 }
 
 /// A read-only view of the database the `Store` API does not offer (de-dup keys).
@@ -138,28 +130,11 @@ impl Deployment {
                 None,
             ),
             Stack::Production => {
-                let (Ok(db_url), Ok(redis_url)) = (
-                    std::env::var("TEST_DATABASE_URL"),
-                    std::env::var("TEST_REDIS_URL"),
-                ) else {
-                    println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
-                    return None;
-                };
-                let id = ulid::Ulid::generate().to_string().to_lowercase();
-                let database = format!("mwproc_{id}");
-                let admin = sqlx::PgPool::connect(&db_url)
-                    .await
-                    .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
-                    .execute(&admin)
-                    .await
-                    .expect("creating the test database");
-                admin.close().await;
-                let base = db_url.split('?').next().unwrap_or(&db_url);
-                let (server, _) = base.rsplit_once('/').expect("database URL has a path");
-                let database_url = format!("{server}/{database}");
-                let prefix = format!("mwproc:{id}:");
-                let namespace = format!("{prefix}q");
+                let services = TestServices::create("mwproc").await?;
+                let database_url = services.database.url.clone();
+                let redis_url = services.redis.url.clone();
+                let prefix = services.redis.prefix.clone();
+                let namespace = services.redis.namespace();
                 env.extend([
                     ("DATABASE_URL".into(), database_url.clone()),
                     ("REDIS_URL".into(), redis_url.clone()),
@@ -174,13 +149,7 @@ impl Deployment {
                     },
                     Some(redis_url.clone()),
                     namespace.clone(),
-                    Some(Services {
-                        admin_url: db_url,
-                        database,
-                        redis_url,
-                        prefix,
-                        namespace,
-                    }),
+                    Some(services),
                 )
             }
         };
@@ -217,7 +186,7 @@ impl Deployment {
             peek,
             env,
             dir,
-            services,
+            _services: services,
         })
     }
 
@@ -360,76 +329,6 @@ impl Deployment {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        let Some(services) = self.services.take() else {
-            return;
-        };
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("cleanup runtime");
-            runtime.block_on(remove_services(services));
-        });
-        let _ = cleanup.join();
-    }
-}
-
-/// Drops the database and unlinks the deployment's Redis keys, including apalis's entries
-/// in its global registries (`core:apalis:queues` names queues, `core:apalis:queues:list`
-/// each queue's workers set).
-async fn remove_services(services: Services) {
-    if let Ok(admin) = sqlx::PgPool::connect(&services.admin_url).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            services.database
-        )))
-        .execute(&admin)
-        .await;
-    }
-    let Ok(client) = redis::Client::open(services.redis_url.as_str()) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", services.prefix))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .unwrap_or((0, Vec::new()));
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-        }
-        cursor = next;
-        if cursor == 0 {
-            break;
-        }
-    }
-    let queues: Vec<String> = JobKind::ALL
-        .iter()
-        .map(|k| format!("{}:{}", services.namespace, k.as_str()))
-        .collect();
-    let workers_sets: Vec<String> = queues.iter().map(|q| format!("{q}:workers")).collect();
-    let _: Result<(), _> = redis::cmd("ZREM")
-        .arg("core:apalis:queues")
-        .arg(&queues)
-        .query_async(&mut conn)
-        .await;
-    let _: Result<(), _> = redis::cmd("ZREM")
-        .arg("core:apalis:queues:list")
-        .arg(&workers_sets)
-        .query_async(&mut conn)
-        .await;
 }
 
 /// A running `mediawarm-worker` process; SIGKILLed and reaped when dropped.

@@ -1,0 +1,217 @@
+//! A test's own PostgreSQL database and Redis key prefix on the shared servers named by
+//! `TEST_DATABASE_URL` and `TEST_REDIS_URL`.
+//!
+//! [`remove_prefix`] is the one clean-up of a Redis prefix, also used by the benchmark.
+//!
+//! Guarantees: every value gets a fresh name (a ULID), so tests run in parallel without
+//! seeing each other; dropping it removes what it named — the database (`WITH (FORCE)`), every
+//! Redis key under the prefix, and the entries apalis leaves for queues under the prefix in
+//! its global registries — so a test leaves nothing behind, failing or not. Unset variables
+//! make `create` print that the test is skipped and return `None`; a set variable whose server
+//! does not answer is a panic, never a skip.
+
+/// The global sorted sets where apalis-redis registers every queue and every queue's worker
+/// set, and never unregisters them.
+const APALIS_REGISTRIES: [&str; 2] = ["core:apalis:queues", "core:apalis:queues:list"];
+
+/// A fresh PostgreSQL database, dropped with the value.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// The URL of the server's administrative database (`TEST_DATABASE_URL`).
+    pub admin_url: String,
+    /// The database's name.
+    pub name: String,
+    /// The URL of the database itself.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Creates a database named `{label}_{ulid}`; `None` when `TEST_DATABASE_URL` is unset.
+    pub async fn create(label: &str) -> Option<Self> {
+        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+            println!("skipped: TEST_DATABASE_URL unset");
+            return None;
+        };
+        Some(Self::create_on(admin_url, label).await)
+    }
+
+    async fn create_on(admin_url: String, label: &str) -> Self {
+        let name = format!(
+            "{label}_{}",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        );
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("creating the test database");
+        admin.close().await;
+        let server = admin_url.split('?').next().unwrap_or(&admin_url);
+        let (server, _) = server
+            .rsplit_once('/')
+            .expect("TEST_DATABASE_URL has a database path");
+        let url = format!("{server}/{name}");
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        block_on_own_thread(async move {
+            if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&admin)
+                .await;
+            }
+        });
+    }
+}
+
+/// A fresh Redis key prefix (`{label}:{ulid}:`), its keys removed with the value.
+#[derive(Debug)]
+pub struct TestRedis {
+    /// `TEST_REDIS_URL`.
+    pub url: String,
+    /// The prefix every key of the test starts with.
+    pub prefix: String,
+}
+
+impl TestRedis {
+    /// A prefix `{label}:{ulid}:`; `None` when `TEST_REDIS_URL` is unset.
+    pub async fn create(label: &str) -> Option<Self> {
+        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+            println!("skipped: TEST_REDIS_URL unset");
+            return None;
+        };
+        Some(Self::create_on(url, label).await)
+    }
+
+    /// Panics unless Redis at `url` answers `PING`.
+    async fn create_on(url: String, label: &str) -> Self {
+        let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("TEST_REDIS_URL is set but Redis is unreachable");
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .expect("TEST_REDIS_URL answers PING");
+        Self {
+            url,
+            prefix: format!("{label}:{}:", ulid::Ulid::generate()),
+        }
+    }
+
+    /// An apalis queue namespace under the prefix, so its keys go with the prefix too.
+    pub fn namespace(&self) -> String {
+        format!("{}q", self.prefix)
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let (url, prefix) = (self.url.clone(), self.prefix.clone());
+        block_on_own_thread(async move {
+            let _ = remove_prefix(&url, &prefix).await;
+        });
+    }
+}
+
+/// Removes every Redis key starting with `prefix` (SCAN + UNLINK, never KEYS or FLUSHDB) and
+/// the entries of apalis queues under `prefix` in apalis' global registries; returns how
+/// many keys were removed.
+pub async fn remove_prefix(url: &str, prefix: &str) -> redis::RedisResult<u64> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let pattern = format!("{prefix}*");
+    let (mut cursor, mut removed) = (0u64, 0u64);
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            let n: u64 = redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await?;
+            removed += n;
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    for registry in APALIS_REGISTRIES {
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(registry)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        let ours: Vec<&String> = members.iter().filter(|m| m.starts_with(prefix)).collect();
+        if !ours.is_empty() {
+            let _: u64 = redis::cmd("ZREM")
+                .arg(registry)
+                .arg(&ours)
+                .query_async(&mut conn)
+                .await?;
+        }
+    }
+    Ok(removed)
+}
+
+/// A test's own database and Redis prefix: what a production-stack test runs on.
+#[derive(Debug)]
+pub struct TestServices {
+    /// The database.
+    pub database: TestDatabase,
+    /// The Redis prefix.
+    pub redis: TestRedis,
+}
+
+impl TestServices {
+    /// Creates both, named after `label`; `None` when `TEST_DATABASE_URL` or
+    /// `TEST_REDIS_URL` is unset.
+    pub async fn create(label: &str) -> Option<Self> {
+        let (Ok(admin_url), Ok(redis_url)) = (
+            std::env::var("TEST_DATABASE_URL"),
+            std::env::var("TEST_REDIS_URL"),
+        ) else {
+            println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
+            return None;
+        };
+        Some(Self {
+            database: TestDatabase::create_on(admin_url, label).await,
+            redis: TestRedis::create_on(redis_url, label).await,
+        })
+    }
+}
+
+/// Runs `cleanup` to completion on a runtime of its own in a thread of its own: `Drop` may
+/// run inside a test's runtime, where blocking on another future is not allowed.
+fn block_on_own_thread(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("cleanup runtime");
+        runtime.block_on(cleanup);
+    })
+    .join();
+}
