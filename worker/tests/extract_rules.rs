@@ -621,6 +621,12 @@ fn a_date_labelled_as_the_publication_date_wins() {
     <p>Gewählt.</p></article></body>"#;
     let x = extract(html, None, None);
     assert_eq!(day(&x).unwrap(), "2021-10-13 +0000");
+    // Other articles' dates in a sidebar are not this article's.
+    let html = r#"<head><meta property="article:published_time" content="2022-01-26T09:37:44+00:00"></head>
+    <body><article><h1>Heizjacke im Test</h1><p>Text.</p></article>
+    <div class="sidebar"><span class="wpp-date">veröffentlicht am Januar 20, 2022</span></div></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2022-01-26 +0000");
     // The same day keeps the metadata's time of day; a book's "Erscheinungsdatum" is not it.
     let html = r#"<head><meta property="article:published_time" content="2017-09-09T10:52:00+02:00"></head>
     <body><article><h1>Rezension</h1><p>Veröffentlicht am 9.9.2017</p>

@@ -356,8 +356,8 @@ pub(crate) fn time_values(doc: &Html) -> Vec<String> {
 
 /// The calendar days the page shows outside its chrome (navigation, related articles,
 /// sidebars, footers): dates in its visible text and in `<time>` elements.
-pub(crate) fn visible_days(doc: &Html) -> Vec<chrono::NaiveDate> {
-    let (nodes, _) = text_nodes(doc);
+pub(crate) fn visible_days(doc: &Html, texts: &TextNodes) -> Vec<chrono::NaiveDate> {
+    let (nodes, _) = texts;
     let times = sel("time").map_or_else(Vec::new, |s| {
         doc.select(&s)
             .filter(|e| !in_chrome(*e))
@@ -725,7 +725,8 @@ const MOD_WORDS: &[&str] = &[
 ];
 
 /// Words that label the date after them as the page's publication date (not a book's or a
-/// product's: "Erscheinungsdatum", "publication date" are left out).
+/// product's: "Erscheinungsdatum", "publication date" are left out). Stricter than
+/// [`PUB_WORDS`], which only raise a date's score in [`text_date`].
 const PUBLISHED_LEADS: &[&str] = &[
     "erschienen am",
     "veröffentlicht am",
@@ -740,9 +741,9 @@ const PUBLISHED_LEADS: &[&str] = &[
 /// The date the article labels in words as its publication date ("Erschienen am:
 /// 01.11.2023", or "Published on" with the date in the next text); page chrome is not read.
 pub(crate) fn labelled_publication_date(
-    doc: &Html,
+    texts: &TextNodes,
 ) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    let (nodes, _) = text_nodes(doc);
+    let (nodes, _) = texts;
     for (i, (_, text, chrome)) in nodes.iter().enumerate() {
         if *chrome || text.chars().count() > 200 {
             continue;
@@ -778,8 +779,12 @@ pub(crate) fn labelled_publication_date(
 }
 
 /// Visible text nodes of a page, as (character position, collapsed text, in chrome), and
-/// the character position of the first `<h1>`.
-pub(crate) fn text_nodes(doc: &Html) -> (Vec<(usize, String, bool)>, Option<usize>) {
+/// the character position of the first `<h1>`: [`text_nodes`]' answer, computed once per
+/// page and shared by every rule that reads the page's text.
+pub(crate) type TextNodes = (Vec<(usize, String, bool)>, Option<usize>);
+
+/// The page's [`TextNodes`] (one walk of the whole tree).
+pub(crate) fn text_nodes(doc: &Html) -> TextNodes {
     use scraper::Node;
     let root = doc.root_element();
     let mut h1_at: Option<usize> = None;
@@ -860,8 +865,8 @@ const BYLINE_LEADS: &[&str] = &[
 /// Candidates that only name the site (`sites`) are skipped; the nearest wins, and one more
 /// than 4000 characters below the headline (which must start with a capital: a line of its
 /// own, not a phrase of prose) only when none is nearer. Returns the raw byline.
-pub(crate) fn text_byline(doc: &Html, sites: &[String]) -> Option<String> {
-    let (nodes, h1_at) = text_nodes(doc);
+pub(crate) fn text_byline(texts: &TextNodes, sites: &[String]) -> Option<String> {
+    let (nodes, h1_at) = (&texts.0, texts.1);
     let h = h1_at.unwrap_or(0);
     let mut best: Option<(usize, String)> = None;
     for (i, (p, text, chrome)) in nodes.iter().enumerate() {
@@ -974,8 +979,8 @@ fn name_after_date(text: &str) -> Option<String> {
 /// dates after a publication lead-in ("Veröffentlicht am", "Published") or close to the
 /// headline score higher; dates after "updated" / "Aktualisiert", in chrome or comments lower.
 /// In a paragraph of more than 400 characters only a date in its first 40 counts.
-pub(crate) fn text_date(doc: &Html) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    let (nodes, h1_at) = text_nodes(doc);
+pub(crate) fn text_date(texts: &TextNodes) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let (nodes, h1_at) = (&texts.0, texts.1);
     let mut best: Option<(i32, usize, chrono::DateTime<chrono::FixedOffset>)> = None;
     for (i, (p, text, chrome)) in nodes.iter().enumerate() {
         if !text.chars().any(|c| c.is_ascii_digit()) {

@@ -177,6 +177,7 @@ fn parse_without_scripting(html: &str) -> Html {
 /// generic rules for their field. Never panics.
 pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> Extracted {
     let doc = parse_without_scripting(html);
+    let texts = dom::text_nodes(&doc);
     let meta = meta::Meta::from_doc(&doc);
     let ld = jsonld::parse(&dom::jsonld_blocks(&doc));
     let base = dom::base_url(&doc, url);
@@ -258,7 +259,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         authors = first;
     }
     if authors.is_empty()
-        && let Some(b) = dom::text_byline(&doc, &sites)
+        && let Some(b) = dom::text_byline(&texts, &sites)
     {
         authors = authors::clean_authors(&[b], &sites);
     }
@@ -291,9 +292,9 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             .collect();
         pool.extend(dom::rel_author(&doc));
         pool.extend(dom::bylines(&doc).into_iter().take(10));
-        pool.extend(dom::text_byline(&doc, &sites));
+        pool.extend(dom::text_byline(&texts, &sites));
         // Then any short visible text: the article's own first, page chrome last.
-        let (nodes, _) = dom::text_nodes(&doc);
+        let (nodes, _) = &texts;
         let short = |chrome: bool| {
             nodes
                 .iter()
@@ -338,7 +339,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     // with the article, unless that is the declared modification date or the metadata date
     // read month-first.
     let hidden = hidden.map(|dt| {
-        let shown = dom::visible_days(&doc);
+        let shown = dom::visible_days(&doc, &texts);
         if shown.is_empty() || shown.contains(&dt.date_naive()) {
             return dt;
         }
@@ -374,13 +375,13 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         .or_else(|| dom::times(&doc).iter().find_map(|d| parse_date(d)))
         .or_else(|| dom::date_texts(&doc).iter().find_map(|d| parse_date(d)))
         .or_else(|| url.and_then(|u| dates::date_from_url_day(u.path())))
-        .or_else(|| dom::text_date(&doc))
+        .or_else(|| dom::text_date(&texts))
         .or_else(|| url.and_then(|u| dates::date_from_url(u.path())))
         .or_else(|| ld.modified.as_deref().and_then(parse_date))
         .or_else(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date));
     // The day the article says in words it was published on ("Erschienen am 01.11.2023")
     // beats a date from anywhere else that disagrees; one naming the same day keeps its time.
-    let published = match (published, dom::labelled_publication_date(&doc)) {
+    let published = match (published, dom::labelled_publication_date(&texts)) {
         (Some(p), Some(l)) if sel.date.is_none() && p.date_naive() != l.date_naive() => Some(l),
         (p, l) => p.or(l),
     };
@@ -396,7 +397,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             let visible = dom::date_texts(&doc)
                 .iter()
                 .find_map(|d| parse_date(d))
-                .or_else(|| dom::text_date(&doc));
+                .or_else(|| dom::text_date(&texts));
             dates::settle_day_month(dt, visible)
         } else {
             dt
