@@ -637,3 +637,18 @@ fn a_date_labelled_as_the_publication_date_wins() {
         Some("2017-09-09T10:52:00+02:00")
     );
 }
+
+#[test]
+fn a_publication_date_labelled_in_the_footer_beats_a_date_in_the_text() {
+    let html = r#"<body><article><h1>Die Anleitungen der Vorfahren</h1>
+    <p>Eine Rezension.</p><p>Die nächste Ausgabe erscheint am 6. November 2023.</p></article>
+    <p class="footerFrstLn">Letzte Änderung: 31.10.2023 - 14:49:39<br>Erschienen am: 01.11.2023</p>
+    </body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2023-11-01 +0000");
+    // A date in the article's own markup stays surer than any date labelled in chrome.
+    let html = r#"<body><article><h1>Heizjacke im Test</h1><time>26.01.2022</time><p>Text.</p>
+    </article><div class="sidebar"><span>veröffentlicht am 20. Januar 2022</span></div></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(day(&x).unwrap(), "2022-01-26 +0000");
+}

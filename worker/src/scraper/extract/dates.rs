@@ -2,10 +2,10 @@
 //!
 //! Understands the formats seen in real pages: ISO 8601 (with or without zone, seconds and
 //! fraction, `Z`, `+01:00`, `+0100`), RFC 2822, `YYYY-MM-DD`, `YYYY/MM/DD`, `DD.MM.YYYY`,
-//! `DD/MM/YYYY` (month first only when the day cannot be a month), compact `YYYYMMDD`, and dates
-//! written in words in English, German, French, Spanish, Italian, Portuguese and Dutch
-//! (`3. März 2021`, `12 janvier 2020`, `January 5, 2021`, `5 de marzo de 2021`), plus dates
-//! embedded in URL paths (`/2021/03/05/`).
+//! `DD/MM/YYYY` (month first only when the day cannot be a month; a time after it on a 24- or
+//! 12-hour clock, `05:22 pm`), compact `YYYYMMDD`, and dates written in words in English,
+//! German, French, Spanish, Italian, Portuguese and Dutch (`3. März 2021`, `12 janvier 2020`,
+//! `January 5, 2021`, `5 de marzo de 2021`), plus dates embedded in URL paths (`/2021/03/05/`).
 //!
 //! Guarantees: every function is total (never panics, whatever the input), only returns real
 //! calendar dates with years in 1990..=2100 (a plausible range for web articles), and keeps the
@@ -183,7 +183,7 @@ fn re_dmy() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
         Regex::new(
-            r"\b([0-9]{1,2})\s?([./-])\s?([0-9]{1,2})\s?[./-]\s?([0-9]{4}|[0-9]{2})\b(?:[,\s]+(?:um\s+|at\s+|à\s+|-\s+)?([0-9]{1,2})[:.h]([0-9]{2}))?",
+            r"\b([0-9]{1,2})\s?([./-])\s?([0-9]{1,2})\s?[./-]\s?([0-9]{4}|[0-9]{2})\b(?:[,\s]+(?:um\s+|at\s+|à\s+|-\s+)?([0-9]{1,2})[:.h]([0-9]{2})(?:\s*([AaPp])\.?\s?[Mm]\b\.?)?)?",
         )
         .expect("static regex")
     })
@@ -352,7 +352,7 @@ fn parse_dmy(s: &str) -> Option<DateTime<FixedOffset>> {
             (a, b)
         };
         let hms = match (num::<u32>(c.get(5)), num::<u32>(c.get(6))) {
-            (Some(h), Some(mi)) => Some((h, mi, 0)),
+            (Some(h), Some(mi)) => Some((twelve_hour(h, c.get(7).map(|m| m.as_str())), mi, 0)),
             _ => None,
         };
         if let Some(dt) = make(y, m, d, hms, 0).or_else(|| make(y, m, d, None, 0)) {
@@ -360,6 +360,16 @@ fn parse_dmy(s: &str) -> Option<DateTime<FixedOffset>> {
         }
     }
     None
+}
+
+/// The 24-hour value of hour `h` on a 12-hour clock with `marker` "a"/"p" (any case): 12 am is
+/// 0, 1 pm is 13; without a marker, or for an hour no 12-hour clock shows, `h` unchanged.
+fn twelve_hour(h: u32, marker: Option<&str>) -> u32 {
+    match marker.map(str::to_ascii_lowercase).as_deref() {
+        Some("p") if (1..12).contains(&h) => h + 12,
+        Some("a") if h == 12 => 0,
+        _ => h,
+    }
 }
 
 fn parse_words(s: &str) -> Option<DateTime<FixedOffset>> {
@@ -595,6 +605,20 @@ mod tests {
         );
         assert_eq!(ymd("03/25/2021").unwrap(), "2021-03-25 +0000");
         assert_eq!(ymd("25/03/2021").unwrap(), "2021-03-25 +0000");
+    }
+
+    #[test]
+    fn twelve_hour_clock_after_a_day_first_date() {
+        let t = |s: &str| parse_date(s).map(|d| d.format("%Y-%m-%d %H:%M").to_string());
+        assert_eq!(t("10/05/2022 05:22 pm").unwrap(), "2022-05-10 17:22");
+        assert_eq!(t("10/05/2022 5:22 P.M.").unwrap(), "2022-05-10 17:22");
+        assert_eq!(t("10/05/2022 12:05 a.m.").unwrap(), "2022-05-10 00:05");
+        assert_eq!(t("10/05/2022 12:30 pm").unwrap(), "2022-05-10 12:30");
+        assert_eq!(t("10.05.2022, 17:22 Uhr").unwrap(), "2022-05-10 17:22");
+        assert_eq!(
+            t("10.05.2022 um 9:15 am Abend").unwrap(),
+            "2022-05-10 09:15"
+        );
     }
 
     #[test]

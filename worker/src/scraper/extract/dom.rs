@@ -738,14 +738,17 @@ const PUBLISHED_LEADS: &[&str] = &[
     "gepubliceerd op",
 ];
 
-/// The date the article labels in words as its publication date ("Erschienen am:
-/// 01.11.2023", or "Published on" with the date in the next text); page chrome is not read.
+/// The first date the page labels in words as a publication date ("Erschienen am:
+/// 01.11.2023", or "Published on" with the date in the next text), read outside page chrome
+/// when `chrome` is false and only inside it when `chrome` is true (a page footer's
+/// "Erschienen am" names the page's own day; a sidebar's names another article's).
 pub(crate) fn labelled_publication_date(
     texts: &TextNodes,
+    chrome: bool,
 ) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     let (nodes, _) = texts;
-    for (i, (_, text, chrome)) in nodes.iter().enumerate() {
-        if *chrome || text.chars().count() > 200 {
+    for (i, (_, text, in_chrome)) in nodes.iter().enumerate() {
+        if *in_chrome != chrome || text.chars().count() > 200 {
             continue;
         }
         let low = text.to_lowercase();

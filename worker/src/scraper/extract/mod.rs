@@ -375,13 +375,16 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         .or_else(|| dom::times(&doc).iter().find_map(|d| parse_date(d)))
         .or_else(|| dom::date_texts(&doc).iter().find_map(|d| parse_date(d)))
         .or_else(|| url.and_then(|u| dates::date_from_url_day(u.path())))
+        // With no date in metadata, markup or the URL, a date labelled as published even in
+        // the page's chrome (a footer's "Erschienen am") is surer than a date in running text.
+        .or_else(|| dom::labelled_publication_date(&texts, true))
         .or_else(|| dom::text_date(&texts))
         .or_else(|| url.and_then(|u| dates::date_from_url(u.path())))
         .or_else(|| ld.modified.as_deref().and_then(parse_date))
         .or_else(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date));
     // The day the article says in words it was published on ("Erschienen am 01.11.2023")
     // beats a date from anywhere else that disagrees; one naming the same day keeps its time.
-    let published = match (published, dom::labelled_publication_date(&texts)) {
+    let published = match (published, dom::labelled_publication_date(&texts, false)) {
         (Some(p), Some(l)) if sel.date.is_none() && p.date_naive() != l.date_naive() => Some(l),
         (p, l) => p.or(l),
     };
