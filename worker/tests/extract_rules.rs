@@ -652,3 +652,20 @@ fn a_publication_date_labelled_in_the_footer_beats_a_date_in_the_text() {
     let x = extract(html, None, None);
     assert_eq!(day(&x).unwrap(), "2022-01-26 +0000");
 }
+
+#[test]
+fn a_kicker_set_apart_by_a_separator_only_sighted_readers_see_is_not_the_title() {
+    let html = r#"<head><meta property="og:title" content="Zoonosen – Wie Umweltzerstörung Epidemien begünstigt">
+    </head><body><article><h1><span class="titleheader">Zoonosen</span><span aria-hidden="true"> – </span>
+    <span>Wie Umweltzerstörung Epidemien begünstigt</span></h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.title.as_deref(),
+        Some("Wie Umweltzerstörung Epidemien begünstigt")
+    );
+    // A hidden separator with a single word after it is no headline of its own.
+    let html = r#"<body><article><h1>Zwischen Berg und See<span aria-hidden="true">|</span>
+    <span>Reportage</span></h1></article></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Zwischen Berg und See Reportage"));
+}

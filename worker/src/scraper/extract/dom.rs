@@ -186,21 +186,36 @@ pub(crate) fn heading_text(el: ElementRef<'_>) -> String {
         .filter_map(ElementRef::wrap)
         .find(is_headline_part)
     {
-        let t = joined_text(part);
+        let t = joined_text_from(part, 0);
         if !t.is_empty() {
             return t;
         }
     }
-    let t = joined_text(el);
+    // "Kicker <span aria-hidden> – </span> Headline": the page sets the kicker apart with a
+    // separator only sighted readers see; the headline is what follows it.
+    if let Some(k) = el.children().position(|c| {
+        ElementRef::wrap(c).is_some_and(|e| {
+            let v = e.value();
+            (v.attr("aria-hidden") == Some("true") || v.attr("role") == Some("presentation"))
+                && matches!(text_of(e).as_str(), "–" | "-" | "—" | "|" | ":" | "·" | "/")
+        })
+    }) {
+        let after = joined_text_from(el, k + 1);
+        if after.split_whitespace().count() >= 2 {
+            return after;
+        }
+    }
+    let t = joined_text_from(el, 0);
     if t.is_empty() { text_of(el) } else { t }
 }
 
-fn joined_text(el: ElementRef<'_>) -> String {
-    fn walk(el: ElementRef<'_>, out: &mut String, depth: usize) {
+/// The heading text of `el`'s children from the `skip`-th on (see [`heading_text`]).
+fn joined_text_from(el: ElementRef<'_>, skip: usize) -> String {
+    fn walk(el: ElementRef<'_>, skip: usize, out: &mut String, depth: usize) {
         if depth > 30 {
             return;
         }
-        for child in el.children() {
+        for child in el.children().skip(skip) {
             if let scraper::Node::Text(t) = child.value() {
                 out.push_str(t);
                 continue;
@@ -220,14 +235,14 @@ fn joined_text(el: ElementRef<'_>) -> String {
             if block {
                 out.push(' ');
             }
-            walk(c, out, depth + 1);
+            walk(c, 0, out, depth + 1);
             if block {
                 out.push(' ');
             }
         }
     }
     let mut s = String::new();
-    walk(el, &mut s, 0);
+    walk(el, skip, &mut s, 0);
     super::title::collapse(&s)
 }
 

@@ -130,7 +130,10 @@ pub(crate) fn choose(c: &Candidates, sites: &[String]) -> Option<String> {
             .filter(|s| !s.is_empty())
     };
     let jsonld = clean(&c.jsonld);
-    let meta = clean(&c.meta);
+    let meta = match (&c.meta, &c.title_tag) {
+        (Some(m), Some(t)) if cut_at_quote(m, t) => clean(&c.title_tag),
+        _ => clean(&c.meta),
+    };
     let tag = clean(&c.title_tag);
     let raw_tag = c.title_tag.as_deref().map(squash).unwrap_or_default();
     let raw_meta = c.meta.as_deref().map(squash).unwrap_or_default();
@@ -170,6 +173,16 @@ pub(crate) fn choose(c: &Candidates, sites: &[String]) -> Option<String> {
         .or_else(|| not_site(tag.clone()))
         .or_else(|| h1s.first().cloned())
         .or(tag)
+}
+
+/// Is the meta title `meta` the `<title>` text `tag` cut short by a `"` the page left
+/// unescaped in the attribute (`content="Biden de "incapacitado""` ends the value at `de `)?
+fn cut_at_quote(meta: &str, tag: &str) -> bool {
+    let (meta, tag) = (collapse(meta), collapse(tag));
+    !meta.is_empty()
+        && tag
+            .strip_prefix(meta.as_str())
+            .is_some_and(|rest| rest.trim_start().starts_with('"'))
 }
 
 /// `h1` without a kicker run into it ("Nach Lockerungen Autohäuser rechnen …"): when another
@@ -257,6 +270,26 @@ mod tests {
             article_h1: None,
         };
         assert_eq!(choose(&c, &sites()).as_deref(), Some("Big News today"));
+    }
+
+    #[test]
+    fn a_meta_title_cut_at_an_unescaped_quote_yields_to_the_title_tag() {
+        let c = Candidates {
+            meta: Some("Senador califica a Biden de ".into()),
+            title_tag: Some("Senador califica a Biden de \"incapacitado\"".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            choose(&c, &sites()).as_deref(),
+            Some("Senador califica a Biden de \"incapacitado\"")
+        );
+        // A meta title that is simply shorter than the <title> stays.
+        let c = Candidates {
+            meta: Some("Big News".into()),
+            title_tag: Some("Big News today, and more".into()),
+            ..Default::default()
+        };
+        assert_eq!(choose(&c, &sites()).as_deref(), Some("Big News"));
     }
 
     #[test]
