@@ -669,3 +669,34 @@ fn a_kicker_set_apart_by_a_separator_only_sighted_readers_see_is_not_the_title()
     let x = extract(html, None, None);
     assert_eq!(x.title.as_deref(), Some("Zwischen Berg und See Reportage"));
 }
+
+#[test]
+fn a_site_title_h1_is_not_the_headline() {
+    // Blog themes print the blog's name in an <h1> on every page; it agrees with the raw
+    // <title> only through the part that names the site.
+    let html = r#"<head><title>Ski-Fahren auf den Spuren des Trolls – Columbus entdeckt</title>
+    <meta property="og:site_name" content="Columbus entdeckt"></head><body>
+    <header><h1>Columbus entdeckt</h1></header>
+    <div class="content"><h1 class="entry-title">Ski-Fahren auf den Spuren des Trolls</h1></div></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(
+        x.title.as_deref(),
+        Some("Ski-Fahren auf den Spuren des Trolls")
+    );
+    // A heading classed as the site's title is never the headline.
+    let html = r#"<body><h1 class="site-title">Nur mein Standpunkt</h1>
+    <p>Gedanken.</p><h1 class="entry-title">Blogposting vom Januar</h1></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Blogposting vom Januar"));
+    // Without a class saying so: the heading is wholly a link to the home page.
+    let html = r#"<head><title>Alles hat seine Zeit | Marktplatz für ein gutes Leben</title></head>
+    <body><h1><a href="http://marktplatz.example.org/">Marktplatz für ein gutes Leben</a></h1>
+    <div class="post"><h1 class="entry-title">Alles hat seine Zeit</h1></div></body>"#;
+    let x = extract(html, Some(&u("http://marktplatz.example.org/alles/")), None);
+    assert_eq!(x.title.as_deref(), Some("Alles hat seine Zeit"));
+    // A headline linking to its own article is still the headline.
+    let html = r#"<head><title>Rates rise again | Paper</title></head><body>
+    <h1><a href="/2021/03/rates-rise-again">Rates rise again</a></h1></body>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.title.as_deref(), Some("Rates rise again"));
+}

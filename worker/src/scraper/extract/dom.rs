@@ -252,6 +252,7 @@ pub(crate) fn h1s(doc: &Html) -> Vec<String> {
         return Vec::new();
     };
     let all: Vec<ElementRef<'_>> = doc.select(&s).take(20).collect();
+    let all: Vec<ElementRef<'_>> = all.into_iter().filter(|e| !is_site_heading(*e)).collect();
     let mut out: Vec<String> = all
         .iter()
         .filter(|e| in_article(**e) && !in_chrome(**e))
@@ -268,9 +269,33 @@ pub(crate) fn article_h1(doc: &Html) -> Option<String> {
     let s = sel("h1")?;
     doc.select(&s)
         .take(20)
-        .filter(|e| !in_chrome(*e))
+        .filter(|e| !in_chrome(*e) && !is_site_heading(*e))
         .map(heading_text)
         .find(|t| !t.is_empty() && !t.ends_with(':'))
+}
+
+/// Is this heading the site's name rather than a headline: classed as the site title or logo
+/// (`site-title`, `site-name`, `logo`, `branding`), or wholly a link to the home page (`rel=home`
+/// or a link to the root path), as blog and CMS themes print it on every page?
+fn is_site_heading(el: ElementRef<'_>) -> bool {
+    let ci = class_id(&el);
+    if ["site-title", "site-name", "sitename", "logo", "branding"]
+        .iter()
+        .any(|k| ci.contains(k))
+    {
+        return true;
+    }
+    let Some(a) = sel("a[href]").and_then(|s| el.select(&s).next()) else {
+        return false;
+    };
+    let href = a.value().attr("href").unwrap_or("").trim();
+    let home = a
+        .value()
+        .attr("rel")
+        .is_some_and(|r| r.split_whitespace().any(|w| w.eq_ignore_ascii_case("home")))
+        || matches!(href, "/" | "./")
+        || url::Url::parse(href).is_ok_and(|u| u.path() == "/" && u.query().is_none());
+    home && super::title::squash(&text_of(a)) == super::title::squash(&text_of(el))
 }
 
 /// A value from an element: `datetime`, `content` or `title` attribute, else its text.

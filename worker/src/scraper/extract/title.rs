@@ -5,7 +5,8 @@
 //! equals or contains the site name or the host is dropped, then clearly shorter last parts (a
 //! brand, a section: "Headline | iPhone | Forum") while the first part is the longest. The
 //! final title is the one the page agrees
-//! on: an `<h1>` that matches a candidate wins, then the first headline-sized `<h1>` outside page
+//! on: an `<h1>` that matches a candidate wins (not through a part of the raw title that
+//! cleaning dropped, and never a heading that is the site's own title or a link home), then the first headline-sized `<h1>` outside page
 //! chrome (2+ words, 12..=250 characters, not the site name), then the JSON-LD headline,
 //! `og:title`, the cleaned `<title>` (candidates that only name the site are skipped), and the
 //! first `<h1>`.
@@ -149,11 +150,16 @@ pub(crate) fn choose(c: &Candidates, sites: &[String]) -> Option<String> {
         if hs.len() < 4 {
             continue;
         }
+        let within = |raw: &str, squashed: &str, cleaned: &Option<String>| {
+            squashed.contains(&hs)
+                && hs.len() * 3 >= squashed.len()
+                && !is_dropped_part(&hs, raw, cleaned.as_deref())
+        };
         let agrees = [&jsonld, &meta, &tag]
             .iter()
             .any(|o| o.as_deref().is_some_and(|t| squash(t) == hs))
-            || (raw_tag.contains(&hs) && hs.len() * 3 >= raw_tag.len())
-            || (raw_meta.contains(&hs) && hs.len() * 3 >= raw_meta.len());
+            || within(c.title_tag.as_deref().unwrap_or(""), &raw_tag, &tag)
+            || within(c.meta.as_deref().unwrap_or(""), &raw_meta, &meta);
         if agrees {
             return Some(h.clone());
         }
@@ -173,6 +179,18 @@ pub(crate) fn choose(c: &Candidates, sites: &[String]) -> Option<String> {
         .or_else(|| not_site(tag.clone()))
         .or_else(|| h1s.first().cloned())
         .or(tag)
+}
+
+/// Is `squashed` (a [`squash`]ed heading) a part of the raw title `raw` that cleaning removed
+/// ("Headline | Site" cleaned to "Headline": "Site")? A site-title `<h1>` is such a part and
+/// agrees with the raw title only by naming the site.
+fn is_dropped_part(squashed: &str, raw: &str, cleaned: Option<&str>) -> bool {
+    let kept = cleaned.map(squash).unwrap_or_default();
+    split_parts(&collapse(raw)).is_some_and(|(_, parts)| {
+        parts
+            .iter()
+            .any(|p| squash(p) == squashed && !kept.contains(squashed))
+    })
 }
 
 /// Is the meta title `meta` the `<title>` text `tag` cut short by a `"` the page left
