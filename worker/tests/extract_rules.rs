@@ -381,9 +381,17 @@ fn a_metadata_date_the_page_does_not_show_gives_way_to_the_displayed_date() {
     let modified = r#"<meta property="article:modified_time" content="2022-01-27T09:00:00+01:00">"#;
     let x = extract(&page(modified, "27.01.2022"), None, None);
     assert_eq!(
-        day(&x).unwrap(),
+        x.published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2022-01-27T09:00:00+01:00"),
+        "shown as the article's date, the metadata's modification date is it (with its time)"
+    );
+    let html = r#"<head><meta name="date" content="2021-12-20T11:02:44+01:00"></head><body>
+    <article><h1>Riesling from the steep slopes</h1><span class="byline">Updated
+    <time class="stamp">Jan 27, 2022</time></span><p>Text.</p></article></body>"#;
+    assert_eq!(
+        day(&extract(html, None, None)).unwrap(),
         "2021-12-20 +0100",
-        "a displayed modification date is not the publication date"
+        "a date the page labels as an update is not the publication date"
     );
     let html = r#"<head><meta name="date" content="2017-11-03"></head><body><article>
     <h1>Gadget review of the week</h1><span class="date">11/03/2017</span></article></body>"#;

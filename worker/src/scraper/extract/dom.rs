@@ -425,26 +425,27 @@ pub(crate) fn visible_days(doc: &Html, texts: &TextNodes) -> Vec<chrono::NaiveDa
 pub(crate) fn display_date(doc: &Html) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     date_elements(doc)
         .iter()
-        .filter(|(rank, t)| {
-            let low = t.to_lowercase();
+        .filter(|(rank, t, lead)| {
+            let low = format!("{lead} {t}").to_lowercase();
             matches!(rank, 0 | 2) && !MOD_WORDS.iter().any(|w| low.contains(w))
         })
-        .find_map(|(_, t)| super::dates::parse_date(t))
+        .find_map(|(_, t, _)| super::dates::parse_date(t))
 }
 
 /// Texts of elements whose class or id says they hold the date ("date", "datum", "published",
 /// "posted-on", "meta", "byline" …), short ones only, article ones first.
 pub(crate) fn date_texts(doc: &Html) -> Vec<String> {
-    date_elements(doc).into_iter().map(|(_, t)| t).collect()
+    date_elements(doc).into_iter().map(|(_, t, _)| t).collect()
 }
 
-/// [`date_texts`] with their rank: 0 date class in the article, 1 date class elsewhere,
-/// 2 byline or meta class in the article, 3 elsewhere.
-fn date_elements(doc: &Html) -> Vec<(u8, String)> {
+/// [`date_texts`] with their rank (0 date class in the article, 1 date class elsewhere,
+/// 2 byline or meta class in the article, 3 elsewhere) and the text just before them in
+/// their parent ("Updated " before `<time>`).
+fn date_elements(doc: &Html) -> Vec<(u8, String, String)> {
     let Some(s) = sel("[class], [id]") else {
         return Vec::new();
     };
-    let mut scored: Vec<(u8, usize, String)> = Vec::new();
+    let mut scored: Vec<(u8, usize, String, String)> = Vec::new();
     for (i, e) in doc.select(&s).take(5000).enumerate() {
         let ci = class_id(&e);
         let hit_strong = [
@@ -489,13 +490,32 @@ fn date_elements(doc: &Html) -> Vec<(u8, String)> {
             (false, true) => 2,
             (false, false) => 3,
         };
-        scored.push((rank, i, t));
+        scored.push((rank, i, t, text_before(e)));
         if scored.len() > 200 {
             break;
         }
     }
-    scored.sort_by_key(|(r, i, _)| (*r, *i));
-    scored.into_iter().map(|(r, _, v)| (r, v)).collect()
+    scored.sort_by_key(|(r, i, _, _)| (*r, *i));
+    scored.into_iter().map(|(r, _, v, l)| (r, v, l)).collect()
+}
+
+/// The text of `el`'s preceding siblings, nearest last, at most about 40 characters.
+fn text_before(el: ElementRef<'_>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut len = 0;
+    for sib in el.prev_siblings() {
+        let t = match sib.value() {
+            scraper::Node::Text(t) => t.trim().to_string(),
+            _ => ElementRef::wrap(sib).map(text_of).unwrap_or_default(),
+        };
+        len += t.chars().count();
+        parts.push(t);
+        if len >= 40 {
+            break;
+        }
+    }
+    parts.reverse();
+    parts.join(" ")
 }
 
 /// Texts of `rel=author` links (outside chrome).

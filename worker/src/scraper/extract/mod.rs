@@ -8,7 +8,9 @@
 //! browser with scripting off reads it (`<noscript>` content is markup). The site's name,
 //! without its tagline, is the publisher to credit where no author is known. A date the
 //! article labels in words as its publication date ("Erschienen am …", "Published on …")
-//! beats any other date that names a different day.
+//! beats any other date that names a different day. The publication date is the date the
+//! page shows readers as the article's date: a metadata date the page does not show yields to
+//! the one it displays with the article, unless the page labels that one as an update.
 //!
 //! Guarantees: [`extract`] and [`parse_date`] never panic, whatever the input (checked by
 //! property tests); they do no I/O; every returned string is trimmed and non-empty; dates keep
@@ -335,28 +337,30 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             .find_map(parse_date)
     });
     let hidden = hidden.map(|dt| dates::in_page_offset(dt, &dom::time_values(&doc)));
-    // A metadata date the page does not show gives way to the publication date it displays
-    // with the article, unless that is the declared modification date or the metadata date
-    // read month-first.
+    // A metadata date the page does not show gives way to the date it displays with the
+    // article, unless the page labels that date as an update ("Updated", "Aktualisiert") or
+    // it is the metadata date read month-first. A displayed date that the metadata call the
+    // modification date still wins when the page shows it as the article's date: the
+    // publisher presents it so, as Drupal's "online date" or a re-issued article does.
     let hidden = hidden.map(|dt| {
         let shown = dom::visible_days(&doc, &texts);
         if shown.is_empty() || shown.contains(&dt.date_naive()) {
             return dt;
         }
-        let modified: Vec<_> = ld
-            .modified
-            .iter()
-            .map(String::as_str)
-            .chain(meta.all(meta::MODIFIED_KEYS))
-            .filter_map(parse_date)
-            .map(|m| m.date_naive())
-            .collect();
         match dom::display_date(&doc) {
             Some(d)
-                if !modified.contains(&d.date_naive())
+                if d.date_naive() != dt.date_naive()
                     && !dates::is_day_month_swap(d.date_naive(), dt.date_naive()) =>
             {
-                d
+                // The metadata date-time naming the displayed day gives it its time of day.
+                ld.modified
+                    .iter()
+                    .map(String::as_str)
+                    .chain(meta.all(meta::MODIFIED_KEYS))
+                    .chain(meta::DATE_KEYS.iter().filter_map(|k| meta.get(&[k])))
+                    .filter_map(parse_date)
+                    .find(|m| m.date_naive() == d.date_naive())
+                    .unwrap_or(d)
             }
             _ => dt,
         }
