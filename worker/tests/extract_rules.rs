@@ -708,3 +708,29 @@ fn a_site_title_h1_is_not_the_headline() {
     let x = extract(html, None, None);
     assert_eq!(x.title.as_deref(), Some("Rates rise again"));
 }
+
+#[test]
+fn the_articles_author_page_link_beats_a_site_wide_author_meta() {
+    let page = |article: &str| {
+        format!(
+            r#"<head><meta name="author" content="Matthias Hille - Lukas Balbach"></head><body>
+            <div class="post"><h2>Podcasts in Plex einbinden</h2>{article}</div>
+            <div class="sidebar"><a href="http://www.matthiashille.com">Matthias Hille</a></div></body>"#
+        )
+    };
+    let html = page(
+        r#"<p class="date">Erstellt von <a href="http://blog.example/author/fabian-k/">Fabian Kunz</a>
+        am Dienstag 6. Mai 2014</p><p>Text.</p>"#,
+    );
+    assert_eq!(extract(&html, None, None).authors, vec!["Fabian Kunz"]);
+    // A link to someone's profile inside the article's prose is no byline.
+    let html = page(
+        r#"<p>Die Studenten und <a href="https://other.example/en/profile/francisca-ramirez">Anführer
+        Francisca Ramírez</a> wurden verhaftet, während die Regierung weiterhin jede Verantwortung
+        für die Gewalt gegen die Demonstrierenden zurückweist und die Proteste als Putsch bezeichnet.</p>"#,
+    );
+    assert_eq!(
+        extract(&html, None, None).authors,
+        vec!["Matthias Hille", "Lukas Balbach"]
+    );
+}

@@ -554,8 +554,9 @@ pub(crate) fn submitted_username(doc: &Html) -> Option<String> {
         })
 }
 
-/// Texts of links to author pages (`/author/`, `/autor/`, `/autoren/`), outside chrome.
-pub(crate) fn author_links(doc: &Html) -> Vec<String> {
+/// Texts of links to author pages (`/author/`, `/autor/`, `/autoren/`), outside chrome, and
+/// only inside the article or its header when `article_only`.
+pub(crate) fn author_links(doc: &Html, article_only: bool) -> Vec<String> {
     let Some(s) = sel("a[href]") else {
         return Vec::new();
     };
@@ -575,7 +576,7 @@ pub(crate) fn author_links(doc: &Html) -> Vec<String> {
                 .any(|k| h.contains(k))
             })
         })
-        .filter(|e| !in_chrome(*e))
+        .filter(|e| !in_chrome(*e) && (!article_only || (in_article(*e) && !in_prose(*e))))
         .take(10)
         .map(|e| {
             // A schema.org name inside the link is the name; the rest is a photo credit.
@@ -585,6 +586,15 @@ pub(crate) fn author_links(doc: &Html) -> Vec<String> {
         })
         .filter(|t| !t.is_empty() && t.chars().count() < 80)
         .collect()
+}
+
+/// Is the element inside a paragraph of running text (its nearest block over 150
+/// characters), as a link in an article's prose is, rather than in a byline?
+fn in_prose(el: ElementRef<'_>) -> bool {
+    el.ancestors()
+        .filter_map(ElementRef::wrap)
+        .find(|a| matches!(a.value().name(), "p" | "li" | "div" | "td" | "blockquote"))
+        .is_some_and(|b| text_of(b).chars().count() > 150)
 }
 
 /// Texts of byline elements (class or id with author/byline/autor/verfasser), short ones,

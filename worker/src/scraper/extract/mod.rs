@@ -232,6 +232,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     }
     // An author key naming only the publisher ("author" = the newspaper) yields to a later
     // key that names a person by a full name (`cXenseParse:author`, …), not by a handle.
+    let from_ld = !authors.is_empty();
     for (i, values) in meta.per_key(meta::AUTHOR_KEYS).enumerate() {
         if !authors.is_empty() {
             break;
@@ -245,6 +246,21 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             authors = people;
         }
         organisations.extend(orgs);
+    }
+    // A blog's author meta is often the owners' names on every page; the article's link to
+    // its writer's author page names who wrote this one.
+    if !from_ld && !authors.is_empty() {
+        let linked = authors::clean_authors(&dom::author_links(&doc, true), &sites);
+        let shared = |a: &String| {
+            let a = a.to_lowercase();
+            authors.iter().any(|m| {
+                let m = m.to_lowercase();
+                m.contains(&a) || a.contains(&m)
+            })
+        };
+        if !linked.is_empty() && !linked.iter().any(shared) {
+            authors = linked;
+        }
     }
     if authors.is_empty() {
         authors = authors::clean_authors(&dom::itemprop(&doc, "author"), &sites);
@@ -272,7 +288,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         authors = vec![handle];
     }
     if authors.is_empty() {
-        authors = authors::clean_authors(&dom::author_links(&doc), &sites);
+        authors = authors::clean_authors(&dom::author_links(&doc, false), &sites);
     }
     if authors.is_empty() {
         authors = authors::clean_authors(&organisations, &sites);
