@@ -49,9 +49,13 @@ fn split_parts(t: &str) -> Option<(&'static str, Vec<String>)> {
     })
 }
 
+/// Title parts that name a page type rather than the page: WordPress' "Blog Archive" between
+/// the blog's name and the post's ("Blog » Blog Archive » Post").
+const PAGE_TYPE_PARTS: &[&str] = &["blogarchive", "blogarchiv"];
+
 fn names_site(part: &str, sites: &[String]) -> bool {
     let p = squash(part);
-    if p.is_empty() {
+    if p.is_empty() || PAGE_TYPE_PARTS.contains(&p.as_str()) {
         return true;
     }
     sites.iter().any(|s| {
@@ -249,6 +253,21 @@ mod tests {
             "Big News"
         );
         assert_eq!(strip_site("Plain title", &sites()), "Plain title");
+    }
+
+    #[test]
+    fn wordpress_blog_archive_part_goes_with_the_site() {
+        assert_eq!(
+            strip_site(
+                "Disfunctions.de » Blog Archiv » Podcasts in Plex einbinden",
+                &["disfunctions".into()]
+            ),
+            "Podcasts in Plex einbinden"
+        );
+        assert_eq!(
+            strip_site("Daily Paper » Blog Archive » Big News", &sites()),
+            "Big News"
+        );
     }
 
     #[test]
