@@ -252,6 +252,23 @@ const ORGANISATION_WORDS: &[&str] = &[
     "institut",
     "stiftung",
     "ministerium",
+    "anstalt",
+    "behörde",
+    "bundesamt",
+    "landesamt",
+    "gesellschaft",
+    "akademie",
+    "pressestelle",
+    "ministry",
+    "agency",
+    "association",
+    "foundation",
+    "academy",
+    "commission",
+    "press office",
+    " ltd",
+    " inc.",
+    " llc",
     "university",
     "universität",
     "publishing",
@@ -289,6 +306,63 @@ pub(crate) fn clean_authors<S: AsRef<str>>(raw: &[S], site_names: &[String]) -> 
             if !out.iter().any(|o| o.to_lowercase() == low) {
                 out.push(name);
             }
+        }
+    }
+    out
+}
+
+/// Credits that name a role, not an organisation ("Redaktion" on every page of a paper).
+const GENERIC_CREDITS: &[&str] = &[
+    "redaktion",
+    "die redaktion",
+    "newsroom",
+    "editorial",
+    "editorial staff",
+    "staff",
+    "admin",
+    "administrator",
+];
+
+/// Is the word a web address ("www.x.de", "https://…", "facebook.com/page", "oe24.at")?
+fn looks_like_address(w: &str) -> bool {
+    let w = w.to_lowercase();
+    if w.contains("://") || w.starts_with("www.") {
+        return true;
+    }
+    let host = w.split('/').next().unwrap_or("");
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && labels.last().is_some_and(|tld| {
+            (2..=6).contains(&tld.len()) && tld.chars().all(|c| c.is_ascii_lowercase())
+        })
+}
+
+/// Cleans organisation credits, each as one name: "Bayerische Landesanstalt für Wald und
+/// Forstwirtschaft - LWF" is one body, not people to split at "und" and "-". Web addresses and
+/// e-mail addresses go; `site_names` are dropped as in [`clean_authors`]; `;` still separates
+/// several organisations.
+pub(crate) fn clean_organisations<S: AsRef<str>>(raw: &[S], site_names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in raw.iter().take(20) {
+        for part in super::decode_entities(r.as_ref()).split(';') {
+            let name = part
+                .split_whitespace()
+                .filter(|w| !(w.contains('@') || looks_like_address(w)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let name = name.trim_matches(|c: char| c.is_whitespace() || ".,:;-–—|".contains(c));
+            if name.is_empty()
+                || name.chars().count() > 120
+                || GENERIC_CREDITS.contains(&name.to_lowercase().as_str())
+                || is_site_name(name, site_names)
+                || out.iter().any(|o| o.eq_ignore_ascii_case(name))
+            {
+                continue;
+            }
+            out.push(name.to_string());
         }
     }
     out
@@ -575,6 +649,30 @@ mod tests {
 
     fn c(s: &str) -> Vec<String> {
         clean_authors(&[s], &["Daily Paper".to_string()])
+    }
+
+    #[test]
+    fn an_organisation_is_credited_whole() {
+        let sites = ["Daily Paper".to_string()];
+        let o = |raw: &[&str]| clean_organisations(raw, &sites);
+        assert_eq!(
+            o(&["Bayerische Landesanstalt für Wald und Forstwirtschaft - LWF"]),
+            vec!["Bayerische Landesanstalt für Wald und Forstwirtschaft - LWF"]
+        );
+        assert_eq!(
+            o(&["Web Commerce GmbH www.w-commerce.de"]),
+            vec!["Web Commerce GmbH"]
+        );
+        assert_eq!(o(&["facebook.com/vegolosi", "Vegolosi"]), vec!["Vegolosi"]);
+        assert_eq!(
+            o(&["Redaktion", "Daily Paper", "dpa; AFP"]),
+            vec!["dpa", "AFP"]
+        );
+        assert!(looks_like_organisation(
+            "Bayerische Landesanstalt für Wald und Forstwirtschaft",
+            &[]
+        ));
+        assert!(!looks_like_organisation("Ann Lee", &[]));
     }
 
     #[test]

@@ -291,10 +291,10 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         authors = authors::clean_authors(&dom::author_links(&doc, false), &sites);
     }
     if authors.is_empty() {
-        authors = authors::clean_authors(&organisations, &sites);
+        authors = authors::clean_organisations(&organisations, &sites);
     }
     if authors.is_empty() {
-        authors = authors::clean_authors(&ld.org_authors, &sites);
+        authors = authors::clean_organisations(&ld.org_authors, &sites);
     }
 
     // A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert"):
