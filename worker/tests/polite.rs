@@ -1,7 +1,9 @@
 //! The scraper's manners against a loopback site that misbehaves on purpose (axum on
 //! 127.0.0.1:0): 429/503 with `Retry-After`, robots.txt rules and `Crawl-delay`, conditional
-//! requests, known pages, other hosts, wrong content types, endless and trickling bodies, and
-//! per-host limits shared through Redis (with `TEST_REDIS_URL`).
+//! requests (ETag and Last-Modified), compressed bodies (gzip, br) and a compression bomb,
+//! 504s and timeouts, the configured User-Agent, known pages, other hosts, wrong content
+//! types, endless and trickling bodies, and per-host limits shared through Redis (with
+//! `TEST_REDIS_URL`).
 //!
 //! Timing is asserted only as loose lower bounds on the spacing the scraper must keep.
 
@@ -31,6 +33,8 @@ enum Payload {
     Endless,
     /// One byte every 100 ms forever.
     Trickle,
+    /// These bytes as they are (a compressed body, sent with its `content-encoding`).
+    Raw(Vec<u8>),
 }
 
 #[derive(Clone)]
@@ -41,6 +45,9 @@ struct Reply {
     delay: Option<Duration>,
     /// Answer 304 when the request's `If-None-Match` equals it (and send it as `ETag`).
     etag: Option<String>,
+    /// Answer 304 when the request's `If-Modified-Since` equals it (and send it as
+    /// `Last-Modified`).
+    last_modified: Option<String>,
 }
 
 impl Reply {
@@ -51,6 +58,7 @@ impl Reply {
             payload: Payload::Fixed(body.into()),
             delay: None,
             etag: None,
+            last_modified: None,
         }
     }
 
@@ -78,6 +86,41 @@ impl Reply {
         self.etag = Some(etag.to_owned());
         self
     }
+
+    fn last_modified(mut self, date: &str) -> Self {
+        self.last_modified = Some(date.to_owned());
+        self
+    }
+
+    /// `body` compressed with `encoding` ("gzip" or "br"), sent with `content-encoding`.
+    fn compressed(content_type: &str, body: &str, encoding: &'static str) -> Self {
+        use std::io::Write as _;
+        let bytes = match encoding {
+            "gzip" => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                e.write_all(body.as_bytes()).expect("gzip");
+                e.finish().expect("gzip")
+            }
+            "br" => {
+                let mut out = Vec::new();
+                let mut e = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+                e.write_all(body.as_bytes()).expect("br");
+                drop(e);
+                out
+            }
+            other => panic!("no encoder for {other}"),
+        };
+        Self {
+            payload: Payload::Raw(bytes),
+            ..Self::ok(content_type, "")
+        }
+        .header("content-encoding", encoding)
+    }
+
+    fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
 }
 
 /// One request as the site saw it.
@@ -86,6 +129,8 @@ struct Hit {
     path: String,
     at: Instant,
     if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+    accept_encoding: Option<String>,
     user_agent: Option<String>,
 }
 
@@ -124,6 +169,8 @@ async fn serve(State(state): State<Arc<SiteState>>, uri: Uri, headers: HeaderMap
         path: path.clone(),
         at: Instant::now(),
         if_none_match: if_none_match.clone(),
+        if_modified_since: text(header::IF_MODIFIED_SINCE),
+        accept_encoding: text(header::ACCEPT_ENCODING),
         user_agent: text(header::USER_AGENT),
     });
     let reply = {
@@ -150,6 +197,15 @@ async fn serve(State(state): State<Arc<SiteState>>, uri: Uri, headers: HeaderMap
             .body(Body::empty())
             .expect("valid response");
     }
+    if let Some(date) = &reply.last_modified
+        && text(header::IF_MODIFIED_SINCE).as_deref() == Some(date.as_str())
+    {
+        return Response::builder()
+            .status(304)
+            .header(header::LAST_MODIFIED, date)
+            .body(Body::empty())
+            .expect("valid response");
+    }
     let mut response = Response::builder().status(reply.status);
     for (name, value) in &reply.headers {
         response = response.header(*name, value);
@@ -157,9 +213,13 @@ async fn serve(State(state): State<Arc<SiteState>>, uri: Uri, headers: HeaderMap
     if let Some(etag) = &reply.etag {
         response = response.header(header::ETAG, etag);
     }
+    if let Some(date) = &reply.last_modified {
+        response = response.header(header::LAST_MODIFIED, date);
+    }
     let counter = Arc::clone(&state);
     let body = match reply.payload {
         Payload::Fixed(text) => Body::from(text),
+        Payload::Raw(bytes) => Body::from(bytes),
         Payload::Endless => Body::from_stream(futures::stream::unfold((), move |()| {
             let (counter, path) = (Arc::clone(&counter), path.clone());
             async move {
@@ -876,5 +936,211 @@ async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
         site.state.max_in_flight.load(Ordering::SeqCst),
         1,
         "one request in flight per host across both scrapers"
+    );
+}
+
+#[tokio::test]
+async fn a_304_by_last_modified_costs_no_parse_and_no_write() {
+    let site = Site::start().await;
+    let date = "Tue, 02 Jan 2024 10:00:00 GMT";
+    site.route("/feed.xml", [Reply::rss(rss(&["/a1"])).last_modified(date)]);
+    site.route("/a1", [Reply::html(page("One"))]);
+    let store = test_store().await;
+    let scraper = scraper_with(config());
+    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 100.0);
+    let first = scrape_ok(&scraper, &gazette, &store.store).await;
+    store
+        .store
+        .upsert_articles(&first.articles, Utc::now())
+        .await
+        .expect("the job stores them");
+    let feed_url = site.url("/feed.xml");
+    let before = store
+        .store
+        .fetch_records(std::slice::from_ref(&feed_url))
+        .await
+        .expect("records");
+    assert_eq!(before[&feed_url].last_modified.as_deref(), Some(date));
+
+    let second = scrape_ok(&scraper, &gazette, &store.store).await;
+    assert!(second.articles.is_empty(), "{:#?}", second.articles);
+    assert_eq!((second.pages_not_modified, second.pages_fetched), (1, 0));
+    let feed = site.hits_of("/feed.xml");
+    assert_eq!(feed[0].if_modified_since, None);
+    assert_eq!(feed[1].if_modified_since.as_deref(), Some(date));
+    assert_eq!(site.count("/a1"), 1);
+    let after = store
+        .store
+        .fetch_records(std::slice::from_ref(&feed_url))
+        .await
+        .expect("records");
+    assert_eq!(before, after, "a 304 writes nothing");
+}
+
+#[tokio::test]
+async fn gzip_and_brotli_bodies_are_decoded() {
+    let site = Site::start().await;
+    site.route(
+        "/feed.xml",
+        [Reply::compressed(
+            "application/rss+xml",
+            &rss(&["/a1", "/a2"]).replace("{base}", &site.base),
+            "gzip",
+        )],
+    );
+    site.route(
+        "/a1",
+        [Reply::compressed(
+            "text/html",
+            &page("Gzipped page"),
+            "gzip",
+        )],
+    );
+    site.route(
+        "/a2",
+        [Reply::compressed("text/html", &page("Brotli page"), "br")],
+    );
+    let store = test_store().await;
+    let out = scrape_ok(
+        &scraper_with(config()),
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    let mut titles: Vec<&str> = out.articles.iter().map(|a| a.title.as_str()).collect();
+    titles.sort_unstable();
+    assert_eq!(titles, ["Brotli page", "Gzipped page"]);
+    for hit in site.all_hits() {
+        let accepted = hit.accept_encoding.unwrap_or_default();
+        assert!(
+            accepted.contains("gzip") && accepted.contains("br"),
+            "{}: {accepted}",
+            hit.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_compression_bomb_is_cut_at_the_body_cap() {
+    let site = Site::start().await;
+    // 8 MiB of markup in about 8 KiB on the wire.
+    let bomb = format!("<html><body>{}</body></html>", " ".repeat(8 << 20));
+    site.route(
+        "/feed.xml",
+        [Reply::compressed("application/rss+xml", &bomb, "gzip")],
+    );
+    let store = test_store().await;
+    let scraper = scraper_with(ScraperConfig {
+        max_body_bytes: 256 * 1024,
+        ..config()
+    });
+    let err = scraper
+        .scrape(
+            &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+            &store.store,
+            false,
+        )
+        .await
+        .expect_err("the decompressed body is over the cap");
+    assert!(err.to_string().contains("cap"), "{err}");
+}
+
+#[tokio::test]
+async fn a_504_and_a_timeout_are_retried() {
+    let site = Site::start().await;
+    site.route("/feed.xml", [Reply::status(504), Reply::rss(rss(&["/a1"]))]);
+    site.route(
+        "/a1",
+        [
+            Reply::html(page("Slow")).delayed(Duration::from_secs(3)),
+            Reply::html(page("On time")),
+        ],
+    );
+    let store = test_store().await;
+    let scraper = scraper_with(ScraperConfig {
+        request_timeout: Duration::from_millis(800),
+        ..config()
+    });
+    let out = scrape_ok(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    assert_eq!(site.count("/feed.xml"), 2, "the 504 was retried");
+    assert_eq!(site.count("/a1"), 2, "the timed-out request was retried");
+    assert_eq!(out.articles.len(), 1);
+    assert_eq!(out.articles[0].title, "On time");
+}
+
+#[tokio::test]
+async fn the_configured_user_agent_is_sent_and_is_the_one_robots_rules_address() {
+    let site = Site::start().await;
+    site.route(
+        "/robots.txt",
+        [Reply::ok(
+            "text/plain",
+            "User-agent: acmebot\nDisallow: /private\n\nUser-agent: *\nDisallow: /\n",
+        )],
+    );
+    site.route("/feed.xml", [Reply::rss(rss(&["/a1", "/private/a2"]))]);
+    site.route("/a1", [Reply::html(page("One"))]);
+    site.route("/private/a2", [Reply::html(page("Two"))]);
+    let store = test_store().await;
+    let agent = "acmebot/2.0 (+https://acme.example/bot)";
+    let scraper = scraper_with(ScraperConfig {
+        user_agent: agent.to_owned(),
+        ..config()
+    });
+    let out = scrape_ok(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    assert_eq!(site.count("/a1"), 1, "the page acmebot may fetch");
+    assert_eq!(site.count("/private/a2"), 0, "disallowed to acmebot");
+    assert!(out.articles.iter().any(|a| a.title == "One"));
+    let hits = site.all_hits();
+    assert!(hits.len() >= 3, "{hits:?}");
+    for hit in hits {
+        assert_eq!(hit.user_agent.as_deref(), Some(agent), "{}", hit.path);
+    }
+}
+
+#[tokio::test]
+async fn a_date_the_page_writes_in_its_own_offset_is_stored_as_that_instant_in_utc() {
+    let site = Site::start().await;
+    site.route("/feed.xml", [Reply::rss(rss(&["/a1"]))]);
+    site.route(
+        "/a1",
+        [Reply::html(
+            r#"<html><head><title>Late edition</title>
+            <meta property="article:published_time" content="2024-01-02T00:30:00+01:00">
+            </head><body><h1>Late edition</h1></body></html>"#,
+        )],
+    );
+    let store = test_store().await;
+    let out = scrape_ok(
+        &scraper_with(config()),
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+    )
+    .await;
+    store
+        .store
+        .upsert_articles(&out.articles, Utc::now())
+        .await
+        .expect("stored");
+    let stored = store
+        .store
+        .latest_after(None, None, 10)
+        .await
+        .expect("read back");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].published_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2024-01-01T23:30:00+00:00"),
+        "the page's 00:30 at +01:00 is 23:30 UTC the day before"
     );
 }
