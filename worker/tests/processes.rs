@@ -15,7 +15,11 @@
 //! - the same when every worker died and a fresh one starts (a deploy);
 //! - a job that outlives the orphan window on a live worker is not taken over by a peer,
 //!   even when the heartbeat is configured below apalis's one-second resolution;
-//! - SIGTERM lets the in-flight job finish, then the process exits 0.
+//! - SIGTERM lets the in-flight job finish, then the process exits 0;
+//! - proxy variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are ignored: the scrape goes
+//!   straight to the site and the proxy sees no connection; and without
+//!   `SCRAPE_ALLOW_LOOPBACK` the fixture on 127.0.0.1 is refused before any request reaches
+//!   it, the job ending dead with the refusal as its error.
 //!
 //! Scenarios run one at a time (they share two CPU cores and measure liveness), and every
 //! worker process is killed when its test ends, whatever the outcome. Latencies are printed
@@ -683,6 +687,86 @@ async fn worker_serves_its_metrics(stack: Stack) {
         .await
         .unwrap();
     assert_eq!(other.status(), 404);
+}
+
+/// The real binary ignores proxy variables, and refuses loopback unless told otherwise.
+async fn network_guard_of_the_binary(stack: Stack) {
+    let _serial = SERIAL.lock().await;
+    let Some(dep) = Deployment::new(stack).await else {
+        return;
+    };
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let proxied = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = proxied.clone();
+    let accepting = tokio::spawn(async move {
+        while proxy.accept().await.is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let proxy_env: Vec<(&str, &str)> = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|k| (k, proxy_url.as_str()))
+    .chain([("NO_CRON", "true")])
+    .collect();
+
+    let site = FixtureSite::start().await;
+    site.publish("direct", ARTICLES, Utc::now());
+    let source = dep.add_source("direct", &site.feed_url(), None).await;
+    let mut worker = dep.spawn_worker("proxied", &proxy_env);
+    let job = finished(&dep, &dep.enqueue_scrape(&source.name).await, &[&worker]).await;
+    assert_eq!(job.status, JobStatus::Done, "{stack:?}: {job:?}");
+    assert_articles_once(&dep, &source.name).await;
+    assert!(site.hits("/feed.xml") >= 1);
+    assert_eq!(
+        proxied.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "{stack:?}: the proxy variables were followed"
+    );
+    worker.terminate();
+    assert!(worker.wait_exit().await.success());
+
+    let guarded_site = FixtureSite::start().await;
+    guarded_site.publish("guarded", ARTICLES, Utc::now());
+    let source = dep
+        .add_source("guarded", &guarded_site.feed_url(), None)
+        .await;
+    let worker = dep.spawn_worker_without("guarded", NO_CRON, &["SCRAPE_ALLOW_LOOPBACK"]);
+    let job = finished(&dep, &dep.enqueue_scrape(&source.name).await, &[&worker]).await;
+    assert_eq!(job.status, JobStatus::Dead, "{stack:?}: {job:?}");
+    assert_eq!(
+        job.attempts, 1,
+        "{stack:?}: a refusal is permanent: {job:?}"
+    );
+    let error = job.error.unwrap_or_default();
+    assert!(
+        error.contains("refused") && error.contains("127.0.0.1"),
+        "{stack:?}: {error}"
+    );
+    assert_eq!(
+        guarded_site.hits("/feed.xml") + guarded_site.hits("/robots.txt"),
+        0,
+        "{stack:?}: no request reached the loopback site"
+    );
+    assert!(dep.articles(&source.name).await.is_empty());
+    accepting.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_ignored_and_loopback_refused_by_default_embedded() {
+    network_guard_of_the_binary(Stack::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_ignored_and_loopback_refused_by_default_production() {
+    network_guard_of_the_binary(Stack::Production).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

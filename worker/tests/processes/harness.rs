@@ -193,6 +193,17 @@ impl Deployment {
     /// Starts a worker process named `name` (its log is `name.log`) with the deployment's
     /// environment plus `extra`.
     pub(crate) fn spawn_worker(&self, name: &str, extra: &[(&str, &str)]) -> Worker {
+        self.spawn_worker_without(name, extra, &[])
+    }
+
+    /// [`Deployment::spawn_worker`] with the variables `unset` removed from its environment
+    /// (the deployment's own included).
+    pub(crate) fn spawn_worker_without(
+        &self,
+        name: &str,
+        extra: &[(&str, &str)],
+        unset: &[&str],
+    ) -> Worker {
         let log_path = self.dir.path().join(format!("{name}.log"));
         let log = File::create(&log_path).expect("worker log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_mediawarm-worker"));
@@ -202,7 +213,11 @@ impl Deployment {
             .env_remove("REDIS_URL")
             .env_remove("NO_CRON")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .envs(extra.iter().copied())
+            .envs(extra.iter().copied());
+        for var in unset {
+            command.env_remove(var);
+        }
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
