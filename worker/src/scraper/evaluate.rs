@@ -432,4 +432,35 @@ mod tests {
         let groups: Vec<&str> = eval.groups.iter().map(|g| g.group.as_str()).collect();
         assert_eq!(groups, ["all", "x", "y"]);
     }
+
+    #[test]
+    fn lenient_counts_a_title_containing_the_other_and_overlapping_authors() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("pages")).expect("pages dir");
+        let page = r#"<html><head><title>Harbour reopens after the storm</title>
+<meta name="author" content="Hal Harbour, Ann Lee"></head><body></body></html>"#;
+        std::fs::write(dir.path().join("pages/c.html"), page).expect("page");
+        std::fs::write(dir.path().join("pages/d.html"), "<p>x</p>").expect("page");
+        let labels = concat!(
+            r#"{"file":"c.html","url":null,"origin":"x","title":"Harbour reopens","author":"Hal Harbour","date":null,"description":null}"#,
+            "\n",
+            r#"{"file":"d.html","url":null,"origin":"x","title":"Bare page","author":"Nobody","date":"2024-01-01","description":null}"#,
+            "\n"
+        );
+        std::fs::write(dir.path().join("labels.jsonl"), labels).expect("labels");
+        let eval = evaluate(dir.path(), &mut |_, _| {}).expect("scores");
+        let all = &eval.groups[0];
+        let score = |exact, lenient, labelled| FieldScore {
+            exact,
+            lenient,
+            labelled,
+        };
+        assert_eq!(
+            all.title,
+            score(0, 1, 2),
+            "only the lenient figure counts c"
+        );
+        assert_eq!(all.author, score(0, 1, 2));
+        assert_eq!(all.date, score(0, 0, 1), "no prediction counts wrong");
+    }
 }
