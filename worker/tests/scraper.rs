@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -902,9 +902,15 @@ async fn redirects_are_checked_and_capped() {
     }
     site.route("/old-feed", redirect("/feed.xml"));
     site.route("/feed.xml", ok("application/rss+xml", RSS));
-    for path in ["/to-private", "/to-metadata", "/to-file", "/loop0"] {
+    for (path, reason) in [
+        ("/to-private", "another host"),
+        ("/to-metadata", "another host"),
+        ("/to-file", "answered 302"),
+        ("/loop0", "more than 5 redirects"),
+    ] {
         let err = scrape_err(&scraper(), &source(SourceKind::Rss, &site.url(path), None)).await;
         assert!(err.is_permanent(), "{path}: {err}");
+        assert!(err.to_string().contains(reason), "{path}: {err}");
     }
     assert_eq!(site.hits("/loop5"), 1);
     assert_eq!(
@@ -1032,4 +1038,55 @@ fn normalize_url_drops_fragments_tracking_and_default_ports() {
         normalize_url("story?utm_medium=m", Some(&base)).map(String::from),
         Some("https://example.com/news/story".to_owned())
     );
+}
+
+/// A listener that never accepts, its accept queue filled: the kernel drops further SYNs, so
+/// a connection attempt to it hangs until the client gives up (all on 127.0.0.1).
+async fn unanswered_port() -> (tokio::net::TcpListener, Vec<tokio::net::TcpStream>, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+    let port = socket.local_addr().expect("address").port();
+    let listener = socket.listen(1).expect("listen");
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        match tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(("127.0.0.1", port)),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => held.push(stream),
+            _ => return (listener, held, port),
+        }
+    }
+    panic!("the accept queue never filled");
+}
+
+#[tokio::test]
+async fn a_connection_that_never_completes_ends_at_the_connect_timeout() {
+    let (_listener, _held, port) = unanswered_port().await;
+    let scraper = Scraper::new(ScraperConfig {
+        connect_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_secs(30),
+        max_retries: 0,
+        ..config()
+    })
+    .expect("client builds");
+    let started = Instant::now();
+    let err = scrape_err(
+        &scraper,
+        &source(
+            SourceKind::Rss,
+            &format!("http://127.0.0.1:{port}/feed.xml"),
+            None,
+        ),
+    )
+    .await;
+    assert!(!err.is_permanent(), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("timed out") && message.contains("tcp connect error"),
+        "the connect timeout, not the 30 s request timeout, ended it: {message}"
+    );
+    println!("gave up after {:?}: {err}", started.elapsed());
 }

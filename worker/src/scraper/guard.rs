@@ -272,4 +272,32 @@ mod tests {
         assert!(check_literal_host(&url("https://8.8.8.8/"), false).is_ok());
         assert!(check_literal_host(&url("https://localhost/"), false).is_ok());
     }
+
+    /// The resolver is what the connector dials through: a name that resolves only to
+    /// refused addresses fails before any connection, and only permitted addresses are handed
+    /// on (resolved from /etc/hosts: no traffic leaves the machine).
+    #[tokio::test]
+    async fn the_resolver_hands_on_only_permitted_addresses() {
+        let name = |s: &str| s.parse::<Name>().expect("valid name");
+        let refused = GuardedResolver {
+            allow_loopback: false,
+        }
+        .resolve(name("localhost"))
+        .await
+        .err()
+        .expect("localhost resolves only to loopback");
+        assert!(
+            refused.to_string().contains("refused localhost"),
+            "{refused}"
+        );
+        let addrs: Vec<SocketAddr> = GuardedResolver {
+            allow_loopback: true,
+        }
+        .resolve(name("localhost"))
+        .await
+        .expect("loopback allowed")
+        .collect();
+        assert!(!addrs.is_empty());
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    }
 }
