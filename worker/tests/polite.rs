@@ -1144,3 +1144,58 @@ async fn a_date_the_page_writes_in_its_own_offset_is_stored_as_that_instant_in_u
         "the page's 00:30 at +01:00 is 23:30 UTC the day before"
     );
 }
+
+/// The rate alone, without the concurrency cap doing its work: instant pages, eight requests
+/// in flight allowed, and still 5 a second for both scrapers together (each alone would
+/// make 5 a second, 10 together).
+#[tokio::test]
+async fn two_scrapers_sharing_redis_keep_one_rate_without_a_concurrency_cap() {
+    let Some(redis) = TestRedis::create("mwrate").await else {
+        return;
+    };
+    let site = Site::start().await;
+    let paths: Vec<String> = (0..8).map(|i| format!("/q{i}")).collect();
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    site.route("/feed.xml", [Reply::rss(rss(&refs))]);
+    for path in &paths {
+        site.route(path, [Reply::html(page(path))]);
+    }
+    let shared = ScraperConfig {
+        redis_url: Some(redis.url.clone()),
+        redis_prefix: redis.prefix.clone(),
+        per_host_concurrency: 8,
+        page_concurrency: 8,
+        ..config()
+    };
+    let (a, b) = (scraper_with(shared.clone()), scraper_with(shared));
+    let (store_a, store_b) = (test_store().await, test_store().await);
+    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 5.0);
+    let (out_a, out_b) = tokio::join!(
+        a.scrape(&gazette, &store_a.store, false),
+        b.scrape(&gazette, &store_b.store, false)
+    );
+    let (out_a, out_b) = (out_a.expect("a scrapes"), out_b.expect("b scrapes"));
+    assert_eq!((out_a.articles.len(), out_b.articles.len()), (8, 8));
+
+    let mut hits = site.all_hits();
+    hits.sort_by_key(|h| h.at);
+    assert_eq!(hits.len(), 20, "two robots.txt, two feeds, 16 pages");
+    let span = hits[hits.len() - 1].at - hits[0].at;
+    assert!(
+        span >= Duration::from_millis(3400),
+        "20 requests at 5 a second shared take at least 3.8 s; took {span:?}"
+    );
+    let most_in_any_second = hits
+        .iter()
+        .map(|first| {
+            hits.iter()
+                .filter(|h| h.at >= first.at && h.at < first.at + Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        most_in_any_second <= 7,
+        "5 requests a second shared by both scrapers; saw {most_in_any_second} in one second"
+    );
+}
