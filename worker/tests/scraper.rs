@@ -577,6 +577,23 @@ const RSS_091: &str = r#"<?xml version="1.0" encoding="ISO-8859-1"?>
 <item><title>Old-school two</title><link>{base}/o2</link></item>
 </channel></rss>"#;
 
+/// RSS 0.92 (items may omit the title; an enclosure and a category) and 0.94 (items carry
+/// `pubDate`), as UserLand specified them.
+const RSS_092: &str = r#"<?xml version="1.0"?>
+<rss version="0.92"><channel><title>The Gazette</title><link>{base}/</link>
+<description>News</description>
+<item><link>{base}/n1</link><description>Title-less item &lt;b&gt;bold&lt;/b&gt;</description>
+  <enclosure url="{base}/n1.mp3" length="100" type="audio/mpeg"/><category>Audio</category></item>
+<item><title>Ninety-two two</title><link>{base}/n2</link></item>
+</channel></rss>"#;
+
+const RSS_094: &str = r#"<?xml version="1.0"?>
+<rss version="0.94"><channel><title>The Gazette</title><link>{base}/</link>
+<description>News</description>
+<item><title>Ninety-four one</title><link>{base}/m1</link>
+  <pubDate>Wed, 01 May 2024 12:00:00 +0200</pubDate></item>
+</channel></rss>"#;
+
 const RSS_10_RDF: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
  xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
@@ -628,6 +645,33 @@ async fn rss_091_items_become_articles() {
     assert_eq!(one.summary.as_deref(), Some("Plain summary one"));
     assert_eq!(one.published_at, None, "RSS 0.91 items carry no date");
     assert_eq!(by_url(&out, &site.url("/o2")).title, "Old-school two");
+}
+
+#[tokio::test]
+async fn rss_092_and_094_items_become_articles() {
+    let site = Site::start().await;
+    site.route(
+        "/n1",
+        html("<html><head><title>From the page</title></head><body></body></html>"),
+    );
+    site.route("/n2", html(NO_METADATA));
+    site.route("/m1", html(NO_METADATA));
+    let (out, urls) = scrape_feed(&site, "/rss092.xml", "application/rss+xml", RSS_092).await;
+    assert_eq!(urls, [site.url("/n1"), site.url("/n2")]);
+    assert_eq!(by_url(&out, &site.url("/n2")).title, "Ninety-two two");
+    assert_eq!(
+        by_url(&out, &site.url("/n1")).title,
+        "From the page",
+        "an item without a title (allowed since 0.92) takes its page's"
+    );
+    let (out, urls) = scrape_feed(&site, "/rss094.xml", "application/rss+xml", RSS_094).await;
+    assert_eq!(urls, [site.url("/m1")]);
+    let one = by_url(&out, &site.url("/m1"));
+    assert_eq!(one.title, "Ninety-four one");
+    assert_eq!(
+        one.published_at,
+        Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).single()
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,10 @@
 //! apart by content): each item becomes a [`Candidate`] whose hints are the item's title,
 //! authors, date and summary.
 //!
+//! feed-rs dispatches `<rss>` on its `version` and knows only 0.91, 0.92 and 2.0: an `<rss>`
+//! root of another version (0.93, 0.94, "2.01") or of none is read as RSS 2.0, the superset
+//! of the 0.9x family.
+//!
 //! Guarantees: CPU-bound and synchronous (callers run it on a blocking thread); items without
 //! an http(s) link are dropped; links are normalised and repeated links kept once (first
 //! wins); HTML in titles and summaries is reduced to its text.
@@ -19,7 +23,7 @@ pub(crate) fn feed_candidates(body: &[u8], base: &Url) -> Result<Vec<Candidate>,
     let feed = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         .build()
-        .parse(body)
+        .parse(rss_version_known_to_the_parser(body).as_ref())
         .map_err(|e| ScrapeError::Permanent(format!("{base} is not a parsable feed: {e}")))?;
     let mut seen = std::collections::HashSet::new();
     Ok(feed
@@ -28,6 +32,56 @@ pub(crate) fn feed_candidates(body: &[u8], base: &Url) -> Result<Vec<Candidate>,
         .filter_map(|entry| candidate(entry, base))
         .filter(|c| seen.insert(c.url.clone()))
         .collect())
+}
+
+/// `body` with its `<rss>` root's `version` set to "2.0" when feed-rs would not recognise it
+/// (a version other than 0.91, 0.92 and 2.0, or none); any other body unchanged.
+fn rss_version_known_to_the_parser(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    let head = &body[..body.len().min(8192)];
+    let Some(start) = head.windows(4).position(|w| w == b"<rss").filter(|&i| {
+        head.get(i + 4)
+            .is_some_and(|c| c.is_ascii_whitespace() || *c == b'>')
+    }) else {
+        return Cow::Borrowed(body);
+    };
+    let Some(end) = head[start..]
+        .iter()
+        .position(|&c| c == b'>')
+        .map(|e| start + e)
+    else {
+        return Cow::Borrowed(body);
+    };
+    let tag = &head[start..end];
+    let attr = tag.windows(8).position(|w| w == b"version=").filter(|&i| {
+        tag.get(i.wrapping_sub(1))
+            .is_some_and(u8::is_ascii_whitespace)
+    });
+    let mut out = Vec::with_capacity(body.len() + 16);
+    match attr {
+        Some(i) => {
+            let quote_at = start + i + 8;
+            let Some(&quote) = body.get(quote_at).filter(|q| matches!(q, b'"' | b'\'')) else {
+                return Cow::Borrowed(body);
+            };
+            let Some(close) = body[quote_at + 1..end].iter().position(|&c| c == quote) else {
+                return Cow::Borrowed(body);
+            };
+            let value = &body[quote_at + 1..quote_at + 1 + close];
+            if matches!(value, b"2.0" | b"0.91" | b"0.92" | b"") {
+                return Cow::Borrowed(body);
+            }
+            out.extend_from_slice(&body[..quote_at + 1]);
+            out.extend_from_slice(b"2.0");
+            out.extend_from_slice(&body[quote_at + 1 + close..]);
+        }
+        None => {
+            out.extend_from_slice(&body[..start + 4]);
+            out.extend_from_slice(b" version=\"2.0\"");
+            out.extend_from_slice(&body[start + 4..]);
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn candidate(entry: &Entry, base: &Url) -> Option<Candidate> {
@@ -100,6 +154,32 @@ mod tests {
             items[0].hints.published.map(|d| d.to_rfc3339()).as_deref(),
             Some("2024-01-02T09:00:00+00:00")
         );
+    }
+
+    #[test]
+    fn rss_of_any_0_9x_version_or_none_is_read() {
+        for root in [
+            r#"<rss version="0.93">"#,
+            r#"<rss version='0.94'>"#,
+            r#"<rss version="2.01" xmlns:dc="http://purl.org/dc/elements/1.1/">"#,
+            "<rss>",
+            "<rss\n  xmlns:media=\"http://search.yahoo.com/mrss/\">",
+        ] {
+            let feed = format!(
+                r#"<?xml version="1.0"?>{root}<channel><title>G</title>
+                <item><title>One</title><link>https://g.example/one</link>
+                <pubDate>Wed, 01 May 2024 12:00:00 +0200</pubDate></item></channel></rss>"#
+            );
+            let items = feed_candidates(feed.as_bytes(), &base()).expect(root);
+            assert_eq!(items.len(), 1, "{root}");
+            assert_eq!(items[0].hints.title.as_deref(), Some("One"), "{root}");
+            assert!(items[0].hints.published.is_some(), "{root}");
+        }
+        let known = br#"<rss version="0.91"><channel></channel></rss>"#;
+        assert!(matches!(
+            rss_version_known_to_the_parser(known),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
