@@ -20,9 +20,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use chrono::Utc;
 use mediawarm_shared::domain::{Selectors, Source, SourceKind, SourceName};
-use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_shared::store::{FetchRecord, Store, StoreConfig};
 use mediawarm_testkit::services::TestRedis;
-use mediawarm_worker::scraper::{ScrapeOutput, Scraper, ScraperConfig};
+use mediawarm_worker::scraper::{ScrapeError, ScrapeOutput, Scraper, ScraperConfig};
 
 /// How a reply's body is sent.
 #[derive(Clone)]
@@ -394,6 +394,101 @@ async fn scrape_ok(scraper: &Scraper, source: &Source, store: &Store) -> ScrapeO
         .expect("scrape succeeds")
 }
 
+/// Two scrapers configured as `cfg`, sharing `redis`, scrape the same feed of eight pages
+/// (each answering after `page_delay`) at once, with the source's rate at 5 a second; both
+/// must find all eight. Returns the site, to read its hits.
+async fn two_scrapers_at_5_a_second(
+    redis: &TestRedis,
+    page_delay: Option<Duration>,
+    cfg: ScraperConfig,
+) -> Site {
+    let site = Site::start().await;
+    let paths: Vec<String> = (0..8).map(|i| format!("/p{i}")).collect();
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    site.route("/feed.xml", [Reply::rss(rss(&refs))]);
+    for path in &paths {
+        site.route(
+            path,
+            [Reply {
+                delay: page_delay,
+                ..Reply::html(page(path))
+            }],
+        );
+    }
+    let shared = ScraperConfig {
+        redis_url: Some(redis.url.clone()),
+        redis_prefix: redis.prefix.clone(),
+        ..cfg
+    };
+    let (a, b) = (scraper_with(shared.clone()), scraper_with(shared));
+    let (store_a, store_b) = (test_store().await, test_store().await);
+    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 5.0);
+    let (out_a, out_b) = tokio::join!(
+        a.scrape(&gazette, &store_a.store, false),
+        b.scrape(&gazette, &store_b.store, false)
+    );
+    let (out_a, out_b) = (out_a.expect("a scrapes"), out_b.expect("b scrapes"));
+    assert_eq!((out_a.articles.len(), out_b.articles.len()), (8, 8));
+    site
+}
+
+/// Serves `feed` (with a validator) at /feed.xml linking `pages`, scrapes it and stores the
+/// articles as the job does, then scrapes again: the second run, answered 304, must fetch
+/// and parse nothing more and write nothing. Returns the feed's hits and its stored record.
+async fn rescrape_answered_304(feed: Reply, pages: &[&str]) -> (Vec<Hit>, FetchRecord) {
+    let site = Site::start().await;
+    site.route("/feed.xml", [feed]);
+    for path in pages {
+        site.route(path, [Reply::html(page(path))]);
+    }
+    let store = test_store().await;
+    let scraper = scraper_with(config());
+    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 100.0);
+    let first = scrape_ok(&scraper, &gazette, &store.store).await;
+    assert_eq!(first.articles.len(), pages.len());
+    store
+        .store
+        .upsert_articles(&first.articles, Utc::now())
+        .await
+        .expect("the job stores them");
+    let feed_url = site.url("/feed.xml");
+    let records = || async {
+        store
+            .store
+            .fetch_records(std::slice::from_ref(&feed_url))
+            .await
+            .expect("records")
+    };
+    let before = records().await;
+
+    let second = scrape_ok(&scraper, &gazette, &store.store).await;
+    assert!(second.articles.is_empty(), "{:#?}", second.articles);
+    assert_eq!((second.pages_not_modified, second.pages_fetched), (1, 0));
+    for path in pages {
+        assert_eq!(site.count(path), 1, "{path} fetched once");
+    }
+    assert_eq!(before, records().await, "a 304 writes nothing");
+    let feed = site.hits_of("/feed.xml");
+    assert_eq!(feed.len(), 2);
+    (feed, before[&feed_url].clone())
+}
+
+async fn scrape_fails(scraper: &Scraper, source: &Source, store: &Store, why: &str) -> ScrapeError {
+    scraper.scrape(source, store, false).await.expect_err(why)
+}
+
+/// The most requests the site saw within any one second.
+fn most_in_any_second(hits: &[Hit]) -> usize {
+    hits.iter()
+        .map(|first| {
+            hits.iter()
+                .filter(|h| h.at >= first.at && h.at < first.at + Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 fn gaps(hits: &[Hit]) -> Vec<Duration> {
     hits.windows(2).map(|w| w[1].at - w[0].at).collect()
 }
@@ -490,14 +585,13 @@ async fn server_errors_are_retried_with_backoff_up_to_the_limit() {
         max_retries: 2,
         ..config()
     });
-    let err = scraper
-        .scrape(
-            &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
-            &store.store,
-            false,
-        )
-        .await
-        .expect_err("keeps failing");
+    let err = scrape_fails(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+        "keeps failing",
+    )
+    .await;
     assert!(!err.is_permanent(), "{err}");
     assert_eq!(site.count("/feed.xml"), 3, "one attempt and two retries");
 }
@@ -537,14 +631,13 @@ async fn robots_disallow_is_honoured_and_the_page_is_never_requested() {
         "{titles:?}"
     );
 
-    let err = scraper
-        .scrape(
-            &source(SourceKind::Rss, &site.url("/private/feed.xml"), 100.0),
-            &store.store,
-            false,
-        )
-        .await
-        .expect_err("a disallowed start URL fails");
+    let err = scrape_fails(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/private/feed.xml"), 100.0),
+        &store.store,
+        "a disallowed start URL fails",
+    )
+    .await;
     assert!(err.is_permanent(), "{err}");
     assert!(err.to_string().contains("robots.txt"), "{err}");
     assert_eq!(site.count("/private/feed.xml"), 0);
@@ -610,46 +703,14 @@ async fn crawl_delay_spaces_the_requests_to_the_host() {
 
 #[tokio::test]
 async fn a_304_on_the_start_url_costs_no_parse_and_no_write() {
-    let site = Site::start().await;
-    site.route(
-        "/feed.xml",
-        [Reply::rss(rss(&["/a1", "/a2"])).etag("\"v1\"")],
-    );
-    site.route("/a1", [Reply::html(page("One"))]);
-    site.route("/a2", [Reply::html(page("Two"))]);
-    let store = test_store().await;
-    let scraper = scraper_with(config());
-    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 100.0);
-
-    let first = scrape_ok(&scraper, &gazette, &store.store).await;
-    assert_eq!(first.articles.len(), 2);
-    store
-        .store
-        .upsert_articles(&first.articles, Utc::now())
-        .await
-        .expect("the job stores them");
-    let feed_url = site.url("/feed.xml");
-    let before = store
-        .store
-        .fetch_records(std::slice::from_ref(&feed_url))
-        .await
-        .expect("records");
-    assert_eq!(before[&feed_url].etag.as_deref(), Some("\"v1\""));
-
-    let second = scrape_ok(&scraper, &gazette, &store.store).await;
-    assert!(second.articles.is_empty(), "{:#?}", second.articles);
-    assert_eq!(second.pages_not_modified, 1);
-    assert_eq!(second.pages_fetched, 0);
-    let feed = site.hits_of("/feed.xml");
-    assert_eq!(feed.len(), 2);
+    let (feed, stored) = rescrape_answered_304(
+        Reply::rss(rss(&["/a1", "/a2"])).etag("\"v1\""),
+        &["/a1", "/a2"],
+    )
+    .await;
+    assert_eq!(stored.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(feed[0].if_none_match, None);
     assert_eq!(feed[1].if_none_match.as_deref(), Some("\"v1\""));
-    assert_eq!((site.count("/a1"), site.count("/a2")), (1, 1));
-    let after = store
-        .store
-        .fetch_records(std::slice::from_ref(&feed_url))
-        .await
-        .expect("records");
-    assert_eq!(before, after, "a 304 writes nothing");
 }
 
 #[tokio::test]
@@ -807,14 +868,13 @@ async fn wrong_content_types_are_skipped_without_reading_the_body() {
         "the PDF was dropped unread ({} bytes produced)",
         site.bytes_sent("/doc.pdf")
     );
-    let err = scraper
-        .scrape(
-            &source(SourceKind::Rss, &site.url("/data.json"), 100.0),
-            &store.store,
-            false,
-        )
-        .await
-        .expect_err("not a feed");
+    let err = scrape_fails(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/data.json"), 100.0),
+        &store.store,
+        "not a feed",
+    )
+    .await;
     assert!(err.is_permanent(), "{err}");
 }
 
@@ -868,14 +928,13 @@ async fn endless_and_trickling_bodies_are_cut_off() {
     );
     assert_eq!(out.pages_fetched, 2, "the feed and /fine");
     assert!(site.bytes_sent("/endless") < 32 * 1024 * 1024);
-    let err = scraper
-        .scrape(
-            &source(SourceKind::Rss, &site.url("/endless-feed.xml"), 100.0),
-            &store.store,
-            false,
-        )
-        .await
-        .expect_err("an endless start URL fails");
+    let err = scrape_fails(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/endless-feed.xml"), 100.0),
+        &store.store,
+        "an endless start URL fails",
+    )
+    .await;
     assert!(err.to_string().contains("cap"), "{err}");
 }
 
@@ -884,34 +943,15 @@ async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
     let Some(redis) = TestRedis::create("mwpolite").await else {
         return;
     };
-    let site = Site::start().await;
-    let paths: Vec<String> = (0..8).map(|i| format!("/p{i}")).collect();
-    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    site.route("/feed.xml", [Reply::rss(rss(&refs))]);
-    for path in &paths {
-        site.route(
-            path,
-            [Reply {
-                delay: Some(Duration::from_millis(300)),
-                ..Reply::html(page(path))
-            }],
-        );
-    }
-    let shared = ScraperConfig {
-        redis_url: Some(redis.url.clone()),
-        redis_prefix: redis.prefix.clone(),
-        per_host_concurrency: 1,
-        ..config()
-    };
-    let (a, b) = (scraper_with(shared.clone()), scraper_with(shared));
-    let (store_a, store_b) = (test_store().await, test_store().await);
-    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 5.0);
-    let (out_a, out_b) = tokio::join!(
-        a.scrape(&gazette, &store_a.store, false),
-        b.scrape(&gazette, &store_b.store, false)
-    );
-    let (out_a, out_b) = (out_a.expect("a scrapes"), out_b.expect("b scrapes"));
-    assert_eq!((out_a.articles.len(), out_b.articles.len()), (8, 8));
+    let site = two_scrapers_at_5_a_second(
+        &redis,
+        Some(Duration::from_millis(300)),
+        ScraperConfig {
+            per_host_concurrency: 1,
+            ..config()
+        },
+    )
+    .await;
 
     let hits = site.all_hits();
     assert_eq!(
@@ -919,15 +959,7 @@ async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
         2 + 2 + 16,
         "two robots.txt, two feeds, 16 pages"
     );
-    let most_in_any_second = hits
-        .iter()
-        .map(|first| {
-            hits.iter()
-                .filter(|h| h.at >= first.at && h.at < first.at + Duration::from_secs(1))
-                .count()
-        })
-        .max()
-        .unwrap_or(0);
+    let most_in_any_second = most_in_any_second(&hits);
     assert!(
         most_in_any_second <= 8,
         "5 requests a second shared by both scrapers; saw {most_in_any_second} in one second"
@@ -941,40 +973,12 @@ async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
 
 #[tokio::test]
 async fn a_304_by_last_modified_costs_no_parse_and_no_write() {
-    let site = Site::start().await;
     let date = "Tue, 02 Jan 2024 10:00:00 GMT";
-    site.route("/feed.xml", [Reply::rss(rss(&["/a1"])).last_modified(date)]);
-    site.route("/a1", [Reply::html(page("One"))]);
-    let store = test_store().await;
-    let scraper = scraper_with(config());
-    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 100.0);
-    let first = scrape_ok(&scraper, &gazette, &store.store).await;
-    store
-        .store
-        .upsert_articles(&first.articles, Utc::now())
-        .await
-        .expect("the job stores them");
-    let feed_url = site.url("/feed.xml");
-    let before = store
-        .store
-        .fetch_records(std::slice::from_ref(&feed_url))
-        .await
-        .expect("records");
-    assert_eq!(before[&feed_url].last_modified.as_deref(), Some(date));
-
-    let second = scrape_ok(&scraper, &gazette, &store.store).await;
-    assert!(second.articles.is_empty(), "{:#?}", second.articles);
-    assert_eq!((second.pages_not_modified, second.pages_fetched), (1, 0));
-    let feed = site.hits_of("/feed.xml");
+    let (feed, stored) =
+        rescrape_answered_304(Reply::rss(rss(&["/a1"])).last_modified(date), &["/a1"]).await;
+    assert_eq!(stored.last_modified.as_deref(), Some(date));
     assert_eq!(feed[0].if_modified_since, None);
     assert_eq!(feed[1].if_modified_since.as_deref(), Some(date));
-    assert_eq!(site.count("/a1"), 1);
-    let after = store
-        .store
-        .fetch_records(std::slice::from_ref(&feed_url))
-        .await
-        .expect("records");
-    assert_eq!(before, after, "a 304 writes nothing");
 }
 
 #[tokio::test]
@@ -1034,14 +1038,13 @@ async fn a_compression_bomb_is_cut_at_the_body_cap() {
         max_body_bytes: 256 * 1024,
         ..config()
     });
-    let err = scraper
-        .scrape(
-            &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
-            &store.store,
-            false,
-        )
-        .await
-        .expect_err("the decompressed body is over the cap");
+    let err = scrape_fails(
+        &scraper,
+        &source(SourceKind::Rss, &site.url("/feed.xml"), 100.0),
+        &store.store,
+        "the decompressed body is over the cap",
+    )
+    .await;
     assert!(err.to_string().contains("cap"), "{err}");
 }
 
@@ -1153,29 +1156,16 @@ async fn two_scrapers_sharing_redis_keep_one_rate_without_a_concurrency_cap() {
     let Some(redis) = TestRedis::create("mwrate").await else {
         return;
     };
-    let site = Site::start().await;
-    let paths: Vec<String> = (0..8).map(|i| format!("/q{i}")).collect();
-    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    site.route("/feed.xml", [Reply::rss(rss(&refs))]);
-    for path in &paths {
-        site.route(path, [Reply::html(page(path))]);
-    }
-    let shared = ScraperConfig {
-        redis_url: Some(redis.url.clone()),
-        redis_prefix: redis.prefix.clone(),
-        per_host_concurrency: 8,
-        page_concurrency: 8,
-        ..config()
-    };
-    let (a, b) = (scraper_with(shared.clone()), scraper_with(shared));
-    let (store_a, store_b) = (test_store().await, test_store().await);
-    let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 5.0);
-    let (out_a, out_b) = tokio::join!(
-        a.scrape(&gazette, &store_a.store, false),
-        b.scrape(&gazette, &store_b.store, false)
-    );
-    let (out_a, out_b) = (out_a.expect("a scrapes"), out_b.expect("b scrapes"));
-    assert_eq!((out_a.articles.len(), out_b.articles.len()), (8, 8));
+    let site = two_scrapers_at_5_a_second(
+        &redis,
+        None,
+        ScraperConfig {
+            per_host_concurrency: 8,
+            page_concurrency: 8,
+            ..config()
+        },
+    )
+    .await;
 
     let mut hits = site.all_hits();
     hits.sort_by_key(|h| h.at);
@@ -1185,15 +1175,7 @@ async fn two_scrapers_sharing_redis_keep_one_rate_without_a_concurrency_cap() {
         span >= Duration::from_millis(3400),
         "20 requests at 5 a second shared take at least 3.8 s; took {span:?}"
     );
-    let most_in_any_second = hits
-        .iter()
-        .map(|first| {
-            hits.iter()
-                .filter(|h| h.at >= first.at && h.at < first.at + Duration::from_secs(1))
-                .count()
-        })
-        .max()
-        .unwrap_or(0);
+    let most_in_any_second = most_in_any_second(&hits);
     assert!(
         most_in_any_second <= 7,
         "5 requests a second shared by both scrapers; saw {most_in_any_second} in one second"
