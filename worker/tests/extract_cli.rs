@@ -116,3 +116,25 @@ fn scoring_draws_a_progress_bar_on_a_terminal() {
     assert!(out.contains("extract ["), "a bar on a terminal: {out}");
     assert!(out.contains("title=1.000"), "{out}");
 }
+
+#[test]
+fn a_page_it_cannot_use_fails_on_stderr_and_leaves_stdout_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("bare.html");
+    std::fs::write(
+        &bare,
+        "<html><body><p>No headline anywhere.</p></body></html>",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.html");
+    for (file, says) in [(&bare, "has no title"), (&missing, "reading")] {
+        let output = worker().arg("extract").arg(file).output().unwrap();
+        assert!(!output.status.success(), "{}", file.display());
+        assert!(output.stdout.is_empty(), "{}", file.display());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(says) && stderr.contains(&*file.file_name().unwrap().to_string_lossy()),
+            "{stderr}"
+        );
+    }
+}
