@@ -251,8 +251,11 @@ pub(crate) fn h1s(doc: &Html) -> Vec<String> {
     let Some(s) = sel("h1") else {
         return Vec::new();
     };
-    let all: Vec<ElementRef<'_>> = doc.select(&s).take(20).collect();
-    let all: Vec<ElementRef<'_>> = all.into_iter().filter(|e| !is_site_heading(*e)).collect();
+    let all: Vec<ElementRef<'_>> = doc
+        .select(&s)
+        .take(20)
+        .filter(|e| !is_site_heading(*e))
+        .collect();
     let mut out: Vec<String> = all
         .iter()
         .filter(|e| in_article(**e) && !in_chrome(**e))
@@ -499,14 +502,24 @@ fn date_elements(doc: &Html) -> Vec<(u8, String, String)> {
     scored.into_iter().map(|(r, _, v, l)| (r, v, l)).collect()
 }
 
-/// The text of `el`'s preceding siblings, nearest last, at most about 40 characters.
+/// The text just before `el` in its parent: its preceding text and inline siblings ("Updated "
+/// before `<time>`), nearest last, up to the previous block element and about 40 characters.
 fn text_before(el: ElementRef<'_>) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut len = 0;
     for sib in el.prev_siblings() {
         let t = match sib.value() {
             scraper::Node::Text(t) => t.trim().to_string(),
-            _ => ElementRef::wrap(sib).map(text_of).unwrap_or_default(),
+            scraper::Node::Element(e)
+                if matches!(
+                    e.name(),
+                    "span" | "b" | "strong" | "em" | "i" | "small" | "label" | "abbr"
+                ) =>
+            {
+                ElementRef::wrap(sib).map(text_of).unwrap_or_default()
+            }
+            scraper::Node::Element(_) => break,
+            _ => continue,
         };
         len += t.chars().count();
         parts.push(t);
