@@ -52,6 +52,14 @@ fn rss_version_known_to_the_parser(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     else {
         return Cow::Borrowed(body);
     };
+    // Only the root element: before it, nothing but the prolog (`<?xml …?>`, comments, a
+    // doctype).
+    if head[..start]
+        .windows(2)
+        .any(|w| w[0] == b'<' && !matches!(w[1], b'?' | b'!'))
+    {
+        return Cow::Borrowed(body);
+    }
     let tag = &head[start..end];
     let attr = tag.windows(8).position(|w| w == b"version=").filter(|&i| {
         tag.get(i.wrapping_sub(1))
@@ -175,11 +183,15 @@ mod tests {
             assert_eq!(items[0].hints.title.as_deref(), Some("One"), "{root}");
             assert!(items[0].hints.published.is_some(), "{root}");
         }
-        let known = br#"<rss version="0.91"><channel></channel></rss>"#;
-        assert!(matches!(
-            rss_version_known_to_the_parser(known),
-            std::borrow::Cow::Borrowed(_)
-        ));
+        for untouched in [
+            &br#"<rss version="0.91"><channel></channel></rss>"#[..],
+            br#"<feed xmlns="http://www.w3.org/2005/Atom"><title><![CDATA[<rss version="9">]]></title></feed>"#,
+        ] {
+            assert!(matches!(
+                rss_version_known_to_the_parser(untouched),
+                std::borrow::Cow::Borrowed(_)
+            ));
+        }
     }
 
     #[test]

@@ -232,7 +232,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     }
     // An author key naming only the publisher ("author" = the newspaper) yields to a later
     // key that names a person by a full name (`cXenseParse:author`, …), not by a handle.
-    let from_ld = !authors.is_empty();
+    let from_selectors_or_ld = !authors.is_empty();
     for (i, values) in meta.per_key(meta::AUTHOR_KEYS).enumerate() {
         if !authors.is_empty() {
             break;
@@ -249,7 +249,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     }
     // A blog's author meta is often the owners' names on every page; the article's link to
     // its writer's author page names who wrote this one.
-    if !from_ld && !authors.is_empty() {
+    if !from_selectors_or_ld && !authors.is_empty() {
         let linked = authors::clean_authors(&dom::author_links(&doc, true), &sites);
         let shared = |a: &String| {
             let a = a.to_lowercase();

@@ -2,14 +2,14 @@
 //!
 //! `<title>` and `og:title` often read "Headline | Site" or "Site – Headline". The raw title is
 //! split on ` | `, ` - `, ` – `, ` — `, ` :: `, ` · `, ` » `, ` // `; a part at either end that
-//! equals or contains the site name or the host is dropped, then clearly shorter last parts (a
-//! brand, a section: "Headline | iPhone | Forum") while the first part is the longest. The
-//! final title is the one the page agrees
-//! on: an `<h1>` that matches a candidate wins (not through a part of the raw title that
-//! cleaning dropped, and never a heading that is the site's own title or a link home), then the first headline-sized `<h1>` outside page
-//! chrome (2+ words, 12..=250 characters, not the site name), then the JSON-LD headline,
-//! `og:title`, the cleaned `<title>` (candidates that only name the site are skipped), and the
-//! first `<h1>`.
+//! equals or contains the site name or the host (or WordPress' "Blog Archive") is dropped, then
+//! clearly shorter last parts (a brand, a section: "Headline | iPhone | Forum") while the first
+//! part is the longest. The final title is the one the page agrees on: an `<h1>` that matches a
+//! candidate wins (not through a part of the raw title that cleaning dropped; a heading that is
+//! the site's own title or a link home is never one), then the first headline-sized `<h1>`
+//! outside page chrome (2+ words, 12..=250 characters, not the site name), then the JSON-LD
+//! headline, `og:title` (unless an unescaped quote cut it short of the `<title>`), the cleaned
+//! `<title>` (candidates that only name the site are skipped), and the first `<h1>`.
 //!
 //! Guarantees: never panics; returns trimmed, whitespace-collapsed, non-empty text without soft
 //! hyphens or zero-width characters, or `None`.
