@@ -18,6 +18,7 @@ use mediawarm_shared::domain::{
 use mediawarm_shared::error::{ImportError, StoreError};
 use mediawarm_shared::jobs::{JobKind, JobStatus};
 use mediawarm_shared::store::{ImportProgress, NewJob, SourceActivity, Store, StoreConfig};
+use mediawarm_testkit::services::TestDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
 /// One test's store plus what it needs to connect again and to clean up.
@@ -29,37 +30,7 @@ struct Harness {
 
 enum Cleanup {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, database: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Cleanup::Postgres {
-            admin_url,
-            database,
-        } = self
-        {
-            let admin_url = admin_url.clone();
-            let sql = format!("drop database if exists {database} with (force)");
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async {
-                    let admin = PgPool::connect(&admin_url).await?;
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&admin)
-                        .await?;
-                    admin.close().await;
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-                })
-            })
-            .join();
-            if !matches!(dropped, Ok(Ok(()))) {
-                eprintln!("could not drop test database {database}");
-            }
-        }
-    }
+    Postgres(#[allow(dead_code)] TestDatabase),
 }
 
 impl Harness {
@@ -80,28 +51,9 @@ impl Harness {
     }
 
     async fn postgres() -> Option<Harness> {
-        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-            println!("skipped: TEST_DATABASE_URL unset");
-            return None;
-        };
-        let database = format!(
-            "mwtest_{}",
-            ulid::Ulid::generate().to_string().to_lowercase()
-        );
-        let admin = PgPool::connect(&admin_url)
-            .await
-            .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
-            .execute(&admin)
-            .await
-            .expect("create test database");
-        admin.close().await;
-        let cleanup = Cleanup::Postgres {
-            admin_url: admin_url.clone(),
-            database: database.clone(),
-        };
+        let database = TestDatabase::create("mwtest").await?;
         let cfg = StoreConfig {
-            database_url: Some(with_database(&admin_url, &database)),
+            database_url: Some(database.url.clone()),
             ..StoreConfig::default()
         };
         let store = Store::connect(&cfg).await.expect("postgres connects");
@@ -109,7 +61,7 @@ impl Harness {
         Some(Harness {
             store,
             cfg,
-            _cleanup: cleanup,
+            _cleanup: Cleanup::Postgres(database),
         })
     }
 
@@ -122,19 +74,6 @@ impl Harness {
             pool.close().await;
         }
     }
-}
-
-/// `url` with its database path replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    format!("{}/{database}{query}", &base[..host_end])
 }
 
 type Contract = for<'a> fn(&'a Harness) -> Pin<Box<dyn Future<Output = ()> + 'a>>;

@@ -48,11 +48,7 @@ impl TestDatabase {
             .await
             .expect("creating the test database");
         admin.close().await;
-        let server = admin_url.split('?').next().unwrap_or(&admin_url);
-        let (server, _) = server
-            .rsplit_once('/')
-            .expect("TEST_DATABASE_URL has a database path");
-        let url = format!("{server}/{name}");
+        let url = with_database(&admin_url, &name);
         Self {
             admin_url,
             name,
@@ -61,16 +57,34 @@ impl TestDatabase {
     }
 }
 
+/// `url` with its database path replaced by `database`, its query (`?sslmode=…`) kept.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    format!("{}/{database}{query}", &base[..host_end])
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         block_on_own_thread(async move {
-            if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let dropped = match sqlx::PgPool::connect(&admin_url).await {
+                Ok(admin) => sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                 )))
                 .execute(&admin)
-                .await;
+                .await
+                .map(drop),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = dropped {
+                eprintln!("could not drop test database {name}: {e}");
             }
         });
     }
@@ -214,4 +228,22 @@ fn block_on_own_thread(cleanup: impl std::future::Future<Output = ()> + Send + '
         runtime.block_on(cleanup);
     })
     .join();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_path_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "mw_x"),
+            "postgres://postgres@127.0.0.1:5432/mw_x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@db/postgres?sslmode=disable", "mw_x"),
+            "postgres://u:p@db/mw_x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://db", "mw_x"), "postgres://db/mw_x");
+    }
 }

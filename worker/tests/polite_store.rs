@@ -4,52 +4,7 @@
 use chrono::{TimeZone, Utc};
 use mediawarm_shared::domain::{NewArticle, SourceName};
 use mediawarm_shared::store::{FetchRecord, Store, StoreConfig};
-use sqlx::PgPool;
-
-/// Drops the PostgreSQL test database when the test ends, even on panic.
-struct DropDatabase {
-    admin_url: String,
-    database: String,
-}
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let (admin_url, sql) = (
-            self.admin_url.clone(),
-            format!("drop database if exists {} with (force)", self.database),
-        );
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let admin = PgPool::connect(&admin_url).await?;
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&admin)
-                    .await?;
-                admin.close().await;
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}", self.database);
-        }
-    }
-}
-
-/// `url` with its database replaced by `database` (query kept).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    format!("{}/{database}{query}", &base[..host_end])
-}
+use mediawarm_testkit::services::TestDatabase;
 
 async fn contract(store: &Store) {
     let at = |s: i64| {
@@ -162,28 +117,11 @@ async fn the_fetch_cache_round_trips_on_sqlite() {
 
 #[tokio::test]
 async fn the_fetch_cache_round_trips_on_postgres() {
-    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-        println!("skipped: TEST_DATABASE_URL unset");
+    let Some(database) = TestDatabase::create("mwtest").await else {
         return;
     };
-    let database = format!(
-        "mwtest_{}",
-        ulid::Ulid::generate().to_string().to_lowercase()
-    );
-    let admin = PgPool::connect(&admin_url)
-        .await
-        .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
-        .execute(&admin)
-        .await
-        .expect("create test database");
-    admin.close().await;
-    let _drop = DropDatabase {
-        admin_url: admin_url.clone(),
-        database: database.clone(),
-    };
     let cfg = StoreConfig {
-        database_url: Some(with_database(&admin_url, &database)),
+        database_url: Some(database.url.clone()),
         ..StoreConfig::default()
     };
     let store = Store::connect(&cfg).await.expect("postgres connects");
