@@ -234,13 +234,11 @@ pub(crate) async fn queue_rows(bench: &Bench, report: &mut Report) -> anyhow::Re
                      our envelope a few dozen bytes of JSON — so {} processed/s is \
                      apalis-redis's rate here: every fetch and every acknowledgement is a Lua \
                      script run by the Redis server, which shares the {} cores with the \
-                     pushing and processing process. A profile of the bench process (`perf \
-                     record -g` on `mediawarm-bench --skip-hit --skip-miss --skip-cursor \
-                     --skip-scrape --skip-warming --no-write`) puts its time in the kernel's \
-                     socket wake-ups and in the SQLite row's JSON functions; nothing of ours is \
-                     on that path. Pushes reach {}/s against `redis-benchmark`'s SET {}/s on \
-                     the same Redis. Raising the processed rate means changing apalis-redis's \
-                     fetch and ack scripts (fewer round trips per batch), not our handler.",
+                     pushing and processing process. Its task-lock script (an LREM over the \
+                     whole waiting list per task) is already off in ours (see the row against \
+                     apalis-redis's defaults); `redis-cli info commandstats` around this row \
+                     shows where Redis spends the rest. Pushes reach {}/s against \
+                     `redis-benchmark`'s SET {}/s on the same Redis.",
                     thousands(rate.processed),
                     std::thread::available_parallelism().map_or(0, usize::from),
                     thousands(rate.pushed),
