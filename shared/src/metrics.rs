@@ -405,8 +405,9 @@ impl Metrics {
     /// `mediawarm_database_up` reads 0), then encodes everything as OpenMetrics text.
     pub async fn render(&self, store: &Store) -> String {
         let inner = &*self.0;
-        let stats = inner.cache.stats().await;
-        inner.redis_connected.set(i64::from(stats.redis_connected));
+        inner
+            .redis_connected
+            .set(i64::from(inner.cache.redis_connected()));
         inner
             .cache_fallback
             .set(i64::from(inner.cache.on_fallback()));
