@@ -422,33 +422,39 @@ pub(crate) fn visible_days(doc: &Html, texts: &TextNodes) -> Vec<chrono::NaiveDa
     out
 }
 
+/// An element whose class or id says it holds the date ("date", "datum", "published",
+/// "posted-on", "meta", "byline" …): [`date_elements`]' answer, computed once per page.
+pub(crate) struct DateElement {
+    /// 0 date class in the article, 1 date class elsewhere, 2 byline or meta class in the
+    /// article, 3 elsewhere.
+    rank: u8,
+    /// Its text (short ones only).
+    pub(crate) text: String,
+    /// The text just before it in its parent ("Updated " before `<time>`).
+    lead: String,
+}
+
 /// The publication date the page displays with its article: the first date in a date,
 /// byline or meta element inside the article (not chrome) that is not an update or copyright
 /// notice.
-pub(crate) fn display_date(doc: &Html) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    date_elements(doc)
+pub(crate) fn display_date(
+    elements: &[DateElement],
+) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    elements
         .iter()
-        .filter(|(rank, t, lead)| {
-            let low = format!("{lead} {t}").to_lowercase();
-            matches!(rank, 0 | 2) && !MOD_WORDS.iter().any(|w| low.contains(w))
+        .filter(|e| {
+            let low = format!("{} {}", e.lead, e.text).to_lowercase();
+            matches!(e.rank, 0 | 2) && !MOD_WORDS.iter().any(|w| low.contains(w))
         })
-        .find_map(|(_, t, _)| super::dates::parse_date(t))
+        .find_map(|e| super::dates::parse_date(&e.text))
 }
 
-/// Texts of elements whose class or id says they hold the date ("date", "datum", "published",
-/// "posted-on", "meta", "byline" …), short ones only, article ones first.
-pub(crate) fn date_texts(doc: &Html) -> Vec<String> {
-    date_elements(doc).into_iter().map(|(_, t, _)| t).collect()
-}
-
-/// [`date_texts`] with their rank (0 date class in the article, 1 date class elsewhere,
-/// 2 byline or meta class in the article, 3 elsewhere) and the text just before them in
-/// their parent ("Updated " before `<time>`).
-fn date_elements(doc: &Html) -> Vec<(u8, String, String)> {
+/// The page's [`DateElement`]s outside chrome and not classed as updates, article ones first.
+pub(crate) fn date_elements(doc: &Html) -> Vec<DateElement> {
     let Some(s) = sel("[class], [id]") else {
         return Vec::new();
     };
-    let mut scored: Vec<(u8, usize, String, String)> = Vec::new();
+    let mut scored: Vec<(usize, DateElement)> = Vec::new();
     for (i, e) in doc.select(&s).take(5000).enumerate() {
         let ci = class_id(&e);
         let hit_strong = [
@@ -493,13 +499,20 @@ fn date_elements(doc: &Html) -> Vec<(u8, String, String)> {
             (false, true) => 2,
             (false, false) => 3,
         };
-        scored.push((rank, i, t, text_before(e)));
+        scored.push((
+            i,
+            DateElement {
+                rank,
+                text: t,
+                lead: text_before(e),
+            },
+        ));
         if scored.len() > 200 {
             break;
         }
     }
-    scored.sort_by_key(|(r, i, _, _)| (*r, *i));
-    scored.into_iter().map(|(r, _, v, l)| (r, v, l)).collect()
+    scored.sort_by_key(|(i, e)| (e.rank, *i));
+    scored.into_iter().map(|(_, e)| e).collect()
 }
 
 /// The text just before `el` in its parent: its preceding text and inline siblings ("Updated "

@@ -345,7 +345,14 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         })
         .filter(|p| !p.is_empty());
 
-    // Date.
+    // Date. The page's date elements are read at most once, and only when needed.
+    let date_elements = std::cell::OnceCell::new();
+    let date_elements = || {
+        date_elements
+            .get_or_init(|| dom::date_elements(&doc))
+            .as_slice()
+    };
+    let date_text = || date_elements().iter().find_map(|e| parse_date(&e.text));
     let hidden = ld.published.as_deref().and_then(parse_date).or_else(|| {
         meta::DATE_KEYS
             .iter()
@@ -363,7 +370,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         if shown.is_empty() || shown.contains(&dt.date_naive()) {
             return dt;
         }
-        match dom::display_date(&doc) {
+        match dom::display_date(date_elements()) {
             Some(d)
                 if d.date_naive() != dt.date_naive()
                     && !dates::is_day_month_swap(d.date_naive(), dt.date_naive()) =>
@@ -393,7 +400,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
                 .find_map(|d| parse_date(d))
         })
         .or_else(|| dom::times(&doc).iter().find_map(|d| parse_date(d)))
-        .or_else(|| dom::date_texts(&doc).iter().find_map(|d| parse_date(d)))
+        .or_else(date_text)
         .or_else(|| url.and_then(|u| dates::date_from_url_day(u.path())))
         // With no date in metadata, markup or the URL, a date labelled as published even in
         // the page's chrome (a footer's "Erschienen am") is surer than a date in running text.
@@ -417,10 +424,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
                 .chain(meta::DATE_KEYS.iter().filter_map(|k| meta.get(&[k])))
                 .any(|raw| dates::is_ambiguous_slash_date(raw) && parse_date(raw) == Some(dt));
         let dt = if ambiguous {
-            let visible = dom::date_texts(&doc)
-                .iter()
-                .find_map(|d| parse_date(d))
-                .or_else(|| dom::text_date(&texts));
+            let visible = date_text().or_else(|| dom::text_date(&texts));
             dates::settle_day_month(dt, visible)
         } else {
             dt
