@@ -28,11 +28,7 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates a database named `{label}_{ulid}`; `None` when `TEST_DATABASE_URL` is unset.
     pub async fn create(label: &str) -> Option<Self> {
-        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-            println!("skipped: TEST_DATABASE_URL unset");
-            return None;
-        };
-        Some(Self::create_on(admin_url, label).await)
+        Some(Self::create_on(service_url("TEST_DATABASE_URL")?, label).await)
     }
 
     async fn create_on(admin_url: String, label: &str) -> Self {
@@ -102,11 +98,7 @@ pub struct TestRedis {
 impl TestRedis {
     /// A prefix `{label}:{ulid}:`; `None` when `TEST_REDIS_URL` is unset.
     pub async fn create(label: &str) -> Option<Self> {
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            println!("skipped: TEST_REDIS_URL unset");
-            return None;
-        };
-        Some(Self::create_on(url, label).await)
+        Some(Self::create_on(service_url("TEST_REDIS_URL")?, label).await)
     }
 
     /// Panics unless Redis at `url` answers `PING`.
@@ -215,6 +207,16 @@ impl TestServices {
             redis: TestRedis::create_on(redis_url, label).await,
         })
     }
+}
+
+/// The value of the environment variable `var`, or `None` after printing that the test is
+/// skipped.
+fn service_url(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok();
+    if url.is_none() {
+        println!("skipped: {var} unset");
+    }
+    url
 }
 
 /// Runs `cleanup` to completion on a runtime of its own in a thread of its own: `Drop` may
