@@ -162,6 +162,37 @@ fn canonical_resolved() {
     let html = r#"<head><link rel="canonical" href="/a/b"></head>"#;
     let x = extract(html, Some(&u("https://ex.org/x?utm=1")), None);
     assert_eq!(x.canonical_url.as_deref(), Some("https://ex.org/a/b"));
+    // Without <link rel=canonical>: og:url, then the JSON-LD url, each resolved.
+    let page = |og: &str| {
+        format!(
+            r#"<head>{og}<script type="application/ld+json">{{"@type":"NewsArticle",
+            "headline":"H","url":"/from-jsonld"}}</script></head>"#
+        )
+    };
+    let x = extract(
+        &page(r#"<meta property="og:url" content="/from-og">"#),
+        Some(&u("https://ex.org/x")),
+        None,
+    );
+    assert_eq!(x.canonical_url.as_deref(), Some("https://ex.org/from-og"));
+    let x = extract(&page(""), Some(&u("https://ex.org/x")), None);
+    assert_eq!(
+        x.canonical_url.as_deref(),
+        Some("https://ex.org/from-jsonld")
+    );
+}
+
+#[test]
+fn description_from_opengraph_before_the_plain_meta() {
+    let html = r#"<head><meta name="description" content="Plain &amp; short">
+    <meta property="og:description" content="  Shared   summary "></head>"#;
+    let x = extract(html, None, None);
+    assert_eq!(x.description.as_deref(), Some("Shared summary"));
+    let html = r#"<head><meta name="description" content="Plain &amp; short"></head>"#;
+    assert_eq!(
+        extract(html, None, None).description.as_deref(),
+        Some("Plain & short")
+    );
 }
 
 #[test]
