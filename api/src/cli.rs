@@ -171,9 +171,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             hot.clone(),
             metrics.clone(),
         );
-        let queue_config = args
-            .worker
-            .queue_config(args.cache.redis_url.as_deref(), &args.store.data_dir);
+        let queue_config = args.worker.queue_config(
+            args.worker.queue_redis(args.cache.redis_url.as_deref()),
+            &args.store.data_dir,
+        );
         let worker_args = args.worker.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {

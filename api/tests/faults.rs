@@ -364,6 +364,12 @@ fn worker_args() -> WorkerArgs {
         scrape_user_agent: "mediawarm-faults".to_owned(),
         scrape_max_retries: 0,
         no_cron: true,
+        queue_redis_url: None,
+        job_lease_ms: 6_000,
+        reconcile_interval_ms: 1_000,
+        scrape_deadline_secs: 660,
+        warm_deadline_secs: 120,
+        invalidate_deadline_secs: 120,
     }
 }
 

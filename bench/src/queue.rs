@@ -62,7 +62,9 @@ pub(crate) async fn measure(
                         payload: JobPayload::Invalidate(InvalidateCache { patterns: vec![] }),
                         request_id: None,
                     };
-                    queue.push(envelope, None).await?;
+                    queue
+                        .push(envelope, &mediawarm_shared::queue::new_task_id(), None)
+                        .await?;
                 }
                 anyhow::Ok(())
             })

@@ -190,6 +190,7 @@ async fn job_path(
         max_depth: 1_000,
         dedup_key: None,
         request_id: None,
+        on_push_failure: mediawarm_shared::queue::OnPushFailure::Withdraw,
     };
     let started = Instant::now();
     let mut ids = Vec::new();

@@ -202,6 +202,12 @@ pub struct JobRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// The id of the HTTP request that enqueued it (`x-request-id`), if any.
     pub request_id: Option<String>,
+    /// The queue task id of its latest push.
+    pub task_id: Option<String>,
+    /// Deliveries that started it so far (never reset).
+    pub delivery: i64,
+    /// Until when its running delivery holds it.
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 /// A new ULID job id.

@@ -171,6 +171,9 @@ struct Inner {
     scrape_articles: Family<SourceChangeLabels, Counter>,
     scrape_errors: Family<SourceLabels, Counter>,
     warm_duration: Histograms<CategoryLabels>,
+    jobs_repushed: Family<KindLabels, Counter>,
+    jobs_rescued: Family<KindLabels, Counter>,
+    stale_deliveries: Family<KindLabels, Counter>,
 }
 
 impl Metrics {
@@ -271,9 +274,31 @@ impl Metrics {
             warm_duration.clone(),
         );
 
+        let jobs_repushed = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "mediawarm_jobs_repushed",
+            "Pending jobs the reconciler pushed again because the queue no longer carried them, by kind",
+            Described(jobs_repushed.clone()),
+        );
+        let jobs_rescued = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "mediawarm_jobs_rescued",
+            "Running jobs whose lease lapsed (a stopped delivery) that the reconciler requeued or ended dead, by kind",
+            Described(jobs_rescued.clone()),
+        );
+        let stale_deliveries = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "mediawarm_stale_deliveries",
+            "Deliveries that found their job taken over by a later delivery and wrote nothing, by kind",
+            Described(stale_deliveries.clone()),
+        );
+
         for kind in JobKind::ALL {
             let kind = kind.as_str();
             let _ = queue_depth.get_or_create(&KindLabels { kind });
+            let _ = jobs_repushed.get_or_create(&KindLabels { kind });
+            let _ = jobs_rescued.get_or_create(&KindLabels { kind });
+            let _ = stale_deliveries.get_or_create(&KindLabels { kind });
             for status in JobStatus::ALL {
                 let _ = jobs.get_or_create(&KindStatusLabels {
                     kind,
@@ -309,6 +334,9 @@ impl Metrics {
             scrape_articles,
             scrape_errors,
             warm_duration,
+            jobs_repushed,
+            jobs_rescued,
+            stale_deliveries,
         }))
     }
 
@@ -388,6 +416,36 @@ impl Metrics {
         };
         self.0.scrape_pages.get_or_create(&labels).inc_by(pages);
         self.0.scrape_errors.get_or_create(&labels).inc();
+    }
+
+    /// Counts a pending job of `kind` pushed again by the reconciler.
+    pub fn observe_repushed(&self, kind: JobKind) {
+        self.0
+            .jobs_repushed
+            .get_or_create(&KindLabels {
+                kind: kind.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts a lapsed running job of `kind` rescued by the reconciler.
+    pub fn observe_rescued(&self, kind: JobKind) {
+        self.0
+            .jobs_rescued
+            .get_or_create(&KindLabels {
+                kind: kind.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts a delivery of `kind` that was fenced off by a later one.
+    pub fn observe_stale_delivery(&self, kind: JobKind) {
+        self.0
+            .stale_deliveries
+            .get_or_create(&KindLabels {
+                kind: kind.as_str(),
+            })
+            .inc();
     }
 
     /// Records one warm run of `category`.

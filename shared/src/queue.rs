@@ -3,9 +3,17 @@
 //! One queue per [`JobKind`] (`{namespace}:scrape`, `…:warm`, `…:invalidate`), each carrying
 //! [`JobEnvelope`]s: on Redis (`apalis-redis`) when `REDIS_URL` is set, else on a SQLite file
 //! of its own (`apalis-sqlite` runs its own migrations, so it cannot share the store's file).
-//! The queue only transports work; job state lives in the store's `jobs` table.
+//! The queue only transports work; job state lives in the store's `jobs` table, which
+//! records the task id of each job's latest push. The queue is a disposable carrier: what
+//! it forgets (a Redis restarted empty, a crash between recording a job and pushing it), the
+//! reconciler pushes again from the table (docs/ARCHITECTURE.md, "Job states and delivery").
 //!
-//! Settings that matter (APALIS-NOTES): idle workers look for work every `poll_interval`; a
+//! Besides pushing, this module answers the reconciler's questions about the carrier: which
+//! task ids it still holds ([`Queue::holds`]), how many entries wait in a queue
+//! ([`Queue::backlog`]), and it removes the records apalis keeps of acknowledged tasks
+//! ([`Queue::sweep_acknowledged`]), which it would otherwise keep for the whole retention.
+//!
+//! Settings that matter (docs/ARCHITECTURE.md, "apalis"): idle workers look for work every `poll_interval`; a
 //! worker that stops heart-beating for `heartbeat × missed_heartbeats` has its jobs re-queued
 //! by any live worker, including a fresh one after a deploy.
 //!
@@ -23,11 +31,12 @@ use apalis_core::backend::TaskSink;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
 use apalis_redis::{Config as RedisConfig, RedisStorage};
+use apalis_sqlite::SqlitePool as QueuePool;
 use apalis_sqlite::{Config as SqliteConfig, SqlitePool, SqliteStorage};
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
-use crate::jobs::{JobEnvelope, JobKind, JobPayload, JobStatus, new_job_id};
+use crate::jobs::{JobEnvelope, JobKind, JobPayload, new_job_id};
 use crate::store::{NewJob, Store};
 
 /// How to reach the queue and how workers poll it.
@@ -105,7 +114,53 @@ pub struct Queue {
     scrape: Storage,
     warm: Storage,
     invalidate: Storage,
+    /// The SQLite queue file's pool (embedded mode), for the reconciler's questions.
+    sqlite: Option<QueuePool>,
 }
+
+/// The largest number of due entries one Redis queue may hold before the reconciler stops
+/// pushing into it: apalis-redis promotes every due scheduled entry of a queue with one Lua
+/// `unpack`, which fails for good past about 8,000 entries (docs/ARCHITECTURE.md, "apalis").
+pub const MAX_CARRIER_BACKLOG: u64 = 4_000;
+
+/// A task id for a push: a ULID, which both backends accept.
+pub fn new_task_id() -> String {
+    ulid::Ulid::generate().to_string()
+}
+
+/// Which of `ids` a Redis queue still carries (its task record exists and is not final).
+static HOLDS_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local out = {}
+        for i, id in ipairs(ARGV) do
+            local status = redis.call('hget', KEYS[1] .. ':' .. id, 'status')
+            if status and status ~= 'Done' and status ~= 'Failed' and status ~= 'Killed' then
+                out[i] = 1
+            else
+                out[i] = 0
+            end
+        end
+        return out
+        ",
+    )
+});
+
+/// Removes up to `ARGV[1]` acknowledged tasks of a Redis queue: their entry in the done set,
+/// their data and result fields and their meta hash. Returns how many it removed.
+static SWEEP_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local ids = redis.call('spop', KEYS[1], tonumber(ARGV[1]))
+        for _, id in ipairs(ids) do
+            redis.call('hdel', KEYS[2], id)
+            redis.call('hdel', KEYS[3] .. ':result', id)
+            redis.call('del', KEYS[3] .. ':' .. id)
+        end
+        return #ids
+        ",
+    )
+});
 
 impl Queue {
     /// Connects to Redis, or opens (and sets up) the SQLite queue file. The heartbeat and
@@ -114,6 +169,7 @@ impl Queue {
     pub async fn connect(mut config: QueueConfig) -> Result<Self, QueueError> {
         config.heartbeat = config.heartbeat.max(MIN_HEARTBEAT);
         config.missed_heartbeats = config.missed_heartbeats.max(MIN_MISSED_HEARTBEATS);
+        let mut sqlite = None;
         let storages = match &config.redis_url {
             Some(url) => {
                 let conn = tokio::time::timeout(
@@ -162,6 +218,7 @@ impl Queue {
                 SqliteStorage::<()>::setup(&pool)
                     .await
                     .map_err(|e| QueueError::Sqlite(e.to_string()))?;
+                sqlite = Some(pool.clone());
                 let make = |kind: JobKind| {
                     let cfg = SqliteConfig::default()
                         .queue(format!("{}:{}", config.namespace, kind.as_str()))
@@ -183,6 +240,7 @@ impl Queue {
             scrape,
             warm,
             invalidate,
+            sqlite,
         })
     }
 
@@ -208,30 +266,159 @@ impl Queue {
         }
     }
 
-    /// Pushes a job, to run as soon as a worker is free or not before `run_at`.
-    #[tracing::instrument(skip_all, fields(job_id = %envelope.job_id), err)]
+    /// Pushes a job under `task_id`, to run as soon as a worker is free or not before
+    /// `run_at`. On Redis a failed push is tried once more with the same task id (the first
+    /// command after a Redis restart meets the old, broken connection); a push of a task id
+    /// the queue already holds changes nothing, so the retry cannot make a duplicate.
+    #[tracing::instrument(skip_all, fields(job_id = %envelope.job_id, task_id), err)]
     pub async fn push(
         &self,
         envelope: JobEnvelope,
+        task_id: &str,
         run_at: Option<DateTime<Utc>>,
     ) -> Result<(), QueueError> {
         let kind = envelope.payload.kind();
-        let mut builder =
-            TaskBuilder::new(envelope).task_id(TaskId::from_ulid(ulid::Ulid::generate()));
+        let id = ulid::Ulid::from_string(task_id)
+            .map_err(|e| QueueError::Push(format!("task id {task_id:?}: {e}")))?;
+        let mut builder = TaskBuilder::new(envelope).task_id(TaskId::from_ulid(id));
         if let Some(at) = run_at {
             builder = builder.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0));
         }
         let task = builder.build();
         match self.storage(kind) {
-            Storage::Redis(mut s) => s
-                .push_task(task)
-                .await
-                .map_err(|e| QueueError::Push(e.to_string())),
+            Storage::Redis(mut s) => match s.push_task(task.clone()).await {
+                Ok(()) => Ok(()),
+                Err(first) => {
+                    tracing::debug!(error = %first, "push failed; trying once more");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    s.push_task(task)
+                        .await
+                        .map_err(|e| QueueError::Push(e.to_string()))
+                }
+            },
             Storage::Sqlite(mut s) => s
                 .push_task(task)
                 .await
                 .map_err(|e| QueueError::Push(e.to_string())),
         }
+    }
+
+    /// Which of `task_ids` the queue of `kind` still carries: waiting, scheduled or in
+    /// flight, not acknowledged. Answers in the order asked.
+    pub async fn holds(&self, kind: JobKind, task_ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        if task_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.storage(kind) {
+            Storage::Redis(mut s) => {
+                let meta = s.get_config().job_meta_hash();
+                let mut invocation = HOLDS_SCRIPT.key(meta);
+                for id in task_ids {
+                    invocation.arg(id);
+                }
+                let held: Vec<i64> = invocation
+                    .invoke_async(s.get_connection())
+                    .await
+                    .map_err(|e| QueueError::Redis(e.to_string()))?;
+                Ok(held.into_iter().map(|h| h == 1).collect())
+            }
+            Storage::Sqlite(_) => {
+                let pool = self.sqlite_pool()?;
+                let mut held = Vec::with_capacity(task_ids.len());
+                for chunk in task_ids.chunks(500) {
+                    let placeholders = vec!["?"; chunk.len()].join(", ");
+                    let sql = format!(
+                        "select id from Jobs where id in ({placeholders}) \
+                         and status in ('Pending', 'Queued', 'Running')"
+                    );
+                    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    let found: std::collections::HashSet<String> = query
+                        .fetch_all(pool)
+                        .await
+                        .map_err(|e| QueueError::Sqlite(e.to_string()))?
+                        .into_iter()
+                        .collect();
+                    held.extend(chunk.iter().map(|id| found.contains(id)));
+                }
+                Ok(held)
+            }
+        }
+    }
+
+    /// Entries waiting in the queue of `kind` (due or scheduled), which bounds how many the
+    /// reconciler may add ([`MAX_CARRIER_BACKLOG`]).
+    pub async fn backlog(&self, kind: JobKind) -> Result<u64, QueueError> {
+        match self.storage(kind) {
+            Storage::Redis(mut s) => {
+                let config = s.get_config().clone();
+                let (active, scheduled): (u64, u64) = redis::pipe()
+                    .cmd("LLEN")
+                    .arg(config.active_jobs_list())
+                    .cmd("ZCARD")
+                    .arg(config.scheduled_jobs_set())
+                    .query_async(s.get_connection())
+                    .await
+                    .map_err(|e| QueueError::Redis(e.to_string()))?;
+                Ok(active + scheduled)
+            }
+            Storage::Sqlite(_) => {
+                let pool = self.sqlite_pool()?;
+                let waiting: i64 = sqlx::query_scalar(
+                    "select count(*) from Jobs where job_type = ?1 and status in ('Pending', 'Queued')",
+                )
+                .bind(self.queue_name(kind))
+                .fetch_one(pool)
+                .await
+                .map_err(|e| QueueError::Sqlite(e.to_string()))?;
+                Ok(u64::try_from(waiting).unwrap_or(0))
+            }
+        }
+    }
+
+    /// Removes up to `max` of the records apalis keeps of tasks of `kind` it has
+    /// acknowledged (the job table holds their outcome); returns how many it removed.
+    pub async fn sweep_acknowledged(&self, kind: JobKind, max: usize) -> Result<u64, QueueError> {
+        match self.storage(kind) {
+            Storage::Redis(mut s) => {
+                let config = s.get_config().clone();
+                SWEEP_SCRIPT
+                    .key(config.done_jobs_set())
+                    .key(config.job_data_hash())
+                    .key(config.job_meta_hash())
+                    .arg(max)
+                    .invoke_async(s.get_connection())
+                    .await
+                    .map_err(|e| QueueError::Redis(e.to_string()))
+            }
+            Storage::Sqlite(_) => {
+                let pool = self.sqlite_pool()?;
+                let removed = sqlx::query(
+                    "delete from Jobs where rowid in (select rowid from Jobs \
+                     where job_type = ?1 and status in ('Done', 'Killed') limit ?2)",
+                )
+                .bind(self.queue_name(kind))
+                .bind(i64::try_from(max).unwrap_or(i64::MAX))
+                .execute(pool)
+                .await
+                .map_err(|e| QueueError::Sqlite(e.to_string()))?
+                .rows_affected();
+                Ok(removed)
+            }
+        }
+    }
+
+    /// The name of `kind`'s queue (Redis key prefix, SQLite job type).
+    fn queue_name(&self, kind: JobKind) -> String {
+        format!("{}:{}", self.config.namespace, kind.as_str())
+    }
+
+    fn sqlite_pool(&self) -> Result<&QueuePool, QueueError> {
+        self.sqlite
+            .as_ref()
+            .ok_or_else(|| QueueError::Sqlite("the SQLite queue has no pool".to_owned()))
     }
 }
 
@@ -266,13 +453,26 @@ pub struct EnqueueOptions {
     /// Attempts before the job ends dead.
     pub max_attempts: i32,
     /// Refuse when this many jobs are already waiting or running (backpressure: apalis-redis
-    /// bricks its queue past ~8,000 due jobs, APALIS-NOTES 15).
+    /// bricks its queue past ~8,000 due jobs, see [`MAX_CARRIER_BACKLOG`]).
     pub max_depth: i64,
     /// A de-duplication key (a scheduler tick): a second job with the same key is dropped.
     pub dedup_key: Option<String>,
     /// The id of the HTTP request enqueueing the job, recorded with it and carried to the
     /// worker that runs it.
     pub request_id: Option<String>,
+    /// What happens to the job's record when the push fails.
+    pub on_push_failure: OnPushFailure,
+}
+
+/// What [`enqueue`] does with a recorded job whose push failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPushFailure {
+    /// Delete the record and report the failure: the caller (an API client) is told to
+    /// retry, and its retry makes no duplicate.
+    Withdraw,
+    /// Keep the record `pending` and report success: the reconciler pushes it once the
+    /// queue answers (the scheduler's ticks).
+    LeaveForReconciler,
 }
 
 /// Why a job was not enqueued.
@@ -287,13 +487,15 @@ pub enum EnqueueError {
     /// The jobs table failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The queue refused the push (the job was recorded dead).
+    /// The queue refused the push (the job's record was withdrawn).
     #[error(transparent)]
     Queue(#[from] QueueError),
 }
 
 /// Records `payload` as a new pending job and pushes it. Returns the job id, or `None`
-/// when `dedup_key` was already used (the job exists already).
+/// when `dedup_key` was already used (the job exists already). The record is written before
+/// the push, with the push's task id, so a crash between the two leaves a row that the
+/// reconciler pushes; a failed push is handled as `options.on_push_failure` says.
 #[tracing::instrument(skip_all, fields(kind = %payload.kind()), err)]
 pub async fn enqueue(
     store: &Store,
@@ -306,6 +508,7 @@ pub async fn enqueue(
         return Err(EnqueueError::QueueFull { depth });
     }
     let id = new_job_id();
+    let task_id = new_task_id();
     let json = serde_json::to_value(&payload).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let job = NewJob {
         id: &id,
@@ -314,6 +517,7 @@ pub async fn enqueue(
         max_attempts: options.max_attempts,
         dedup_key: options.dedup_key.as_deref(),
         request_id: options.request_id.as_deref(),
+        task_id: &task_id,
     };
     if !store.insert_job(&job, Utc::now()).await? {
         return Ok(None);
@@ -323,12 +527,16 @@ pub async fn enqueue(
         payload,
         request_id: options.request_id.clone(),
     };
-    if let Err(error) = queue.push(envelope, None).await {
-        let message = format!("could not be queued: {error}");
-        store
-            .finish_job(&id, JobStatus::Dead, None, Some(&message), Utc::now())
-            .await?;
-        return Err(error.into());
+    if let Err(error) = queue.push(envelope, &task_id, None).await {
+        match options.on_push_failure {
+            OnPushFailure::Withdraw => {
+                store.delete_unstarted_job(&id).await?;
+                return Err(error.into());
+            }
+            OnPushFailure::LeaveForReconciler => {
+                tracing::warn!(job_id = %id, %error, "push failed; the reconciler will push the job");
+            }
+        }
     }
     Ok(Some(id))
 }

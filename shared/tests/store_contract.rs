@@ -16,8 +16,10 @@ use mediawarm_shared::domain::{
     NewArticle, RunCounts, RunStatus, Selectors, SortKey, Source, SourceKind, SourceName,
 };
 use mediawarm_shared::error::{ImportError, StoreError};
-use mediawarm_shared::jobs::{JobKind, JobStatus};
-use mediawarm_shared::store::{ImportProgress, NewJob, SourceActivity, Store, StoreConfig};
+use mediawarm_shared::jobs::{JobKind, JobRecord, JobStatus};
+use mediawarm_shared::store::{
+    ImportProgress, JobStart, NewJob, Rescue, SourceActivity, Store, StoreConfig,
+};
 use mediawarm_testkit::services::TestDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
@@ -130,6 +132,12 @@ contract_suite!(
     a_dedup_key_records_one_job,
     retention_deletes_only_finished_jobs_older_than_the_cutoff,
     a_source_lease_admits_one_job_until_released_or_lapsed,
+    a_running_job_is_taken_over_only_once_its_lease_lapsed,
+    two_racing_deliveries_start_one_attempt,
+    a_delivery_finding_the_attempts_spent_ends_the_job_dead_unrun,
+    the_reconciler_finds_unqueued_and_lapsed_jobs_and_rescues_them,
+    one_process_at_a_time_holds_a_process_lease,
+    a_stale_delivery_neither_restarts_nor_finishes_a_run,
 );
 
 fn new_job<'a>(id: &'a str, payload: &'a serde_json::Value, dedup: Option<&'a str>) -> NewJob<'a> {
@@ -140,6 +148,23 @@ fn new_job<'a>(id: &'a str, payload: &'a serde_json::Value, dedup: Option<&'a st
         max_attempts: 3,
         dedup_key: dedup,
         request_id: Some("contract-request"),
+        task_id: "01J00000000000000000000T00",
+    }
+}
+
+fn secs(n: i64) -> chrono::Duration {
+    chrono::Duration::seconds(n)
+}
+
+/// Starts a delivery of `id` for `owner` at `now` with a 10 s lease; panics unless it starts.
+async fn started(store: &Store, id: &str, owner: &str, now: DateTime<Utc>) -> JobRecord {
+    match store
+        .start_job(id, owner, now + secs(10), now)
+        .await
+        .unwrap()
+    {
+        JobStart::Started(record) => record,
+        other => panic!("the delivery of {id} did not start: {other:?}"),
     }
 }
 
@@ -161,45 +186,68 @@ async fn jobs_move_through_their_states_and_never_back_from_final(h: &Harness) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (job.status, job.attempts, job.payload.clone()),
-        (JobStatus::Pending, 0, payload.clone())
+        (job.status, job.attempts, job.payload.clone(), job.delivery),
+        (JobStatus::Pending, 0, payload.clone(), 0)
     );
     assert_eq!(job.request_id.as_deref(), Some("contract-request"));
-    let running = store.start_job(&job.id, base()).await.unwrap().unwrap();
-    assert_eq!((running.status, running.attempts), (JobStatus::Running, 1));
-    store
-        .retry_job_later(
-            &job.id,
-            "flaky",
-            base() + chrono::Duration::seconds(2),
-            base(),
-        )
-        .await
-        .unwrap();
+    assert_eq!(job.task_id.as_deref(), Some("01J00000000000000000000T00"));
+    let running = started(store, &job.id, "w1", base()).await;
+    assert_eq!(
+        (running.status, running.attempts, running.delivery),
+        (JobStatus::Running, 1, 1)
+    );
+    assert!(
+        store
+            .retry_job_later(
+                &job.id,
+                running.delivery,
+                "flaky",
+                base() + secs(2),
+                "01J00000000000000000000T01",
+                base(),
+            )
+            .await
+            .unwrap()
+    );
     let pending = store.job(&job.id).await.unwrap().unwrap();
     assert_eq!(
-        (pending.status, pending.error.as_deref()),
-        (JobStatus::Pending, Some("flaky"))
+        (
+            pending.status,
+            pending.error.as_deref(),
+            pending.task_id.as_deref()
+        ),
+        (
+            JobStatus::Pending,
+            Some("flaky"),
+            Some("01J00000000000000000000T01")
+        )
     );
     assert!(pending.run_after.is_some());
-    store.start_job(&job.id, base()).await.unwrap().unwrap();
+    let second = started(store, &job.id, "w2", base()).await;
+    assert_eq!((second.attempts, second.delivery), (2, 2));
     let result = serde_json::json!({"warmed": 5});
-    store
-        .finish_job(&job.id, JobStatus::Done, Some(&result), None, base())
-        .await
-        .unwrap();
+    assert!(
+        store
+            .finish_delivery(&job.id, 2, JobStatus::Done, Some(&result), None, base())
+            .await
+            .unwrap()
+    );
     let done = store.job(&job.id).await.unwrap().unwrap();
     assert_eq!(
         (done.status, done.attempts, done.result),
         (JobStatus::Done, 2, Some(result))
     );
-    assert!(
-        store.start_job(&job.id, base()).await.unwrap().is_none(),
+    assert_eq!(
+        store
+            .start_job(&job.id, "w3", base() + secs(10), base())
+            .await
+            .unwrap(),
+        JobStart::Finished,
         "a duplicate delivery of a done job is ignored"
     );
     assert!(
         store
-            .requeue_dead_job(&job.id, base())
+            .requeue_dead_job(&job.id, "01J00000000000000000000T02", base())
             .await
             .unwrap()
             .is_none(),
@@ -212,13 +260,11 @@ async fn jobs_move_through_their_states_and_never_back_from_final(h: &Harness) {
         )
         .await
         .unwrap();
+    let b = started(store, "01J0000000000000000000000B", "w1", base()).await;
     store
-        .start_job("01J0000000000000000000000B", base())
-        .await
-        .unwrap();
-    store
-        .finish_job(
+        .finish_delivery(
             "01J0000000000000000000000B",
+            b.delivery,
             JobStatus::Dead,
             None,
             Some("boom"),
@@ -235,11 +281,19 @@ async fn jobs_move_through_their_states_and_never_back_from_final(h: &Harness) {
         ["01J0000000000000000000000B"]
     );
     let again = store
-        .requeue_dead_job("01J0000000000000000000000B", base())
+        .requeue_dead_job(
+            "01J0000000000000000000000B",
+            "01J00000000000000000000T03",
+            base(),
+        )
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((again.status, again.attempts), (JobStatus::Pending, 0));
+    assert_eq!(
+        (again.status, again.attempts, again.delivery),
+        (JobStatus::Pending, 0, 1),
+        "a retry by hand gives fresh attempts but keeps the delivery count"
+    );
     assert_eq!(store.unfinished_jobs().await.unwrap(), 1);
     assert_eq!(
         store
@@ -248,6 +302,381 @@ async fn jobs_move_through_their_states_and_never_back_from_final(h: &Harness) {
             .unwrap()
             .len(),
         0
+    );
+}
+
+async fn a_running_job_is_taken_over_only_once_its_lease_lapsed(h: &Harness) {
+    let store = &h.store;
+    let payload = serde_json::json!({"kind": "warm", "target": {"top_n": 5}});
+    let id = "01J0000000000000000000001A";
+    store
+        .insert_job(&new_job(id, &payload, None), base())
+        .await
+        .unwrap();
+    let first = started(store, id, "w1", base()).await;
+    assert_eq!(
+        store
+            .start_job(id, "w2", base() + secs(15), base() + secs(5))
+            .await
+            .unwrap(),
+        JobStart::Busy,
+        "a duplicate delivery does not run beside a live one"
+    );
+    assert!(
+        store
+            .renew_job_lease(id, first.delivery, base() + secs(20))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .start_job(id, "w2", base() + secs(25), base() + secs(15))
+            .await
+            .unwrap(),
+        JobStart::Busy,
+        "a renewed lease still holds"
+    );
+    let second = started(store, id, "w2", base() + secs(21)).await;
+    assert_eq!((second.delivery, second.attempts), (2, 2));
+    assert!(
+        !store
+            .renew_job_lease(id, first.delivery, base() + secs(40))
+            .await
+            .unwrap(),
+        "the first delivery learns it lost the job"
+    );
+    assert!(
+        !store
+            .finish_delivery(
+                id,
+                first.delivery,
+                JobStatus::Done,
+                None,
+                None,
+                base() + secs(22)
+            )
+            .await
+            .unwrap(),
+        "a stale delivery's completion changes nothing"
+    );
+    assert!(
+        !store
+            .retry_job_later(
+                id,
+                first.delivery,
+                "late",
+                base() + secs(30),
+                "01J00000000000000000000T09",
+                base() + secs(22)
+            )
+            .await
+            .unwrap(),
+        "nor does its retry"
+    );
+    let row = store.job(id).await.unwrap().unwrap();
+    assert_eq!((row.status, row.delivery), (JobStatus::Running, 2));
+    assert!(
+        store
+            .finish_delivery(id, 2, JobStatus::Done, None, None, base() + secs(23))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .retry_job_later(
+                id,
+                2,
+                "late",
+                base() + secs(30),
+                "01J00000000000000000000T09",
+                base() + secs(24)
+            )
+            .await
+            .unwrap(),
+        "a done job never goes back to pending"
+    );
+}
+
+async fn two_racing_deliveries_start_one_attempt(h: &Harness) {
+    let store = &h.store;
+    let payload = serde_json::json!({"kind": "warm", "target": {"top_n": 5}});
+    for round in 0..10 {
+        let id = format!("01J00000000000000000002{round:03}");
+        store
+            .insert_job(&new_job(&id, &payload, None), base())
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            store.start_job(&id, "wa", base() + secs(10), base()),
+            store.start_job(&id, "wb", base() + secs(10), base()),
+        );
+        let outcomes = [a.unwrap(), b.unwrap()];
+        let winners: Vec<&JobRecord> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                JobStart::Started(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        assert!(
+            outcomes.iter().any(|o| *o == JobStart::Busy),
+            "round {round}: the loser sees a live lease: {outcomes:?}"
+        );
+        let finished: Vec<bool> = futures::future::join_all([1, 2].map(|delivery| {
+            store.finish_delivery(&id, delivery, JobStatus::Done, None, None, base())
+        }))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+        assert_eq!(finished, [true, false], "round {round}: one completion");
+    }
+}
+
+async fn a_delivery_finding_the_attempts_spent_ends_the_job_dead_unrun(h: &Harness) {
+    let store = &h.store;
+    let payload = serde_json::json!({"kind": "warm", "target": {"top_n": 5}});
+    let id = "01J0000000000000000000003A";
+    store
+        .insert_job(&new_job(id, &payload, None), base())
+        .await
+        .unwrap();
+    let mut now = base();
+    for attempt in 1..=3 {
+        let record = started(store, id, "crashing", now).await;
+        assert_eq!(record.attempts, attempt);
+        now += secs(11);
+    }
+    match store
+        .start_job(id, "late", now + secs(10), now)
+        .await
+        .unwrap()
+    {
+        JobStart::Spent(record) => {
+            assert_eq!((record.status, record.attempts), (JobStatus::Dead, 3));
+            assert!(
+                record
+                    .error
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("attempts spent"),
+                "{:?}",
+                record.error
+            );
+        }
+        other => panic!("expected the attempts to be spent: {other:?}"),
+    }
+}
+
+async fn the_reconciler_finds_unqueued_and_lapsed_jobs_and_rescues_them(h: &Harness) {
+    let store = &h.store;
+    let payload = serde_json::json!({"kind": "warm", "target": {"top_n": 5}});
+    for id in [
+        "01J0000000000000000000004A",
+        "01J0000000000000000000004B",
+        "01J0000000000000000000004C",
+    ] {
+        store
+            .insert_job(&new_job(id, &payload, None), base())
+            .await
+            .unwrap();
+    }
+    let fresh = store
+        .unqueued_candidates(base() + secs(1), base(), None, 10)
+        .await
+        .unwrap();
+    assert!(
+        fresh.is_empty(),
+        "rows written at the cut-off are not settled yet: {fresh:?}"
+    );
+    let settled = store
+        .unqueued_candidates(base() + secs(10), base() + secs(5), None, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        settled.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["01J0000000000000000000004A", "01J0000000000000000000004B"]
+    );
+    assert_eq!(settled[0].payload, payload);
+    let rest = store
+        .unqueued_candidates(
+            base() + secs(10),
+            base() + secs(5),
+            Some("01J0000000000000000000004B"),
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(
+        store
+            .set_job_task(
+                "01J0000000000000000000004C",
+                Some("01J00000000000000000000T00"),
+                "01J00000000000000000000T05",
+                base() + secs(10)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_job_task(
+                "01J0000000000000000000004C",
+                Some("01J00000000000000000000T00"),
+                "01J00000000000000000000T06",
+                base() + secs(10)
+            )
+            .await
+            .unwrap(),
+        "a second reconciler working from the old task id changes nothing"
+    );
+
+    let a = started(store, "01J0000000000000000000004A", "dies", base()).await;
+    assert!(
+        store
+            .lapsed_jobs(base() + secs(5), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a live lease is not lapsed"
+    );
+    let lapsed = store.lapsed_jobs(base() + secs(11), 10).await.unwrap();
+    assert_eq!(
+        lapsed
+            .iter()
+            .map(|j| (j.id.as_str(), j.delivery))
+            .collect::<Vec<_>>(),
+        [("01J0000000000000000000004A", a.delivery)]
+    );
+    assert_eq!(
+        store
+            .rescue_job(
+                &a.id,
+                a.delivery,
+                "01J00000000000000000000T07",
+                base() + secs(5),
+                base() + secs(5)
+            )
+            .await
+            .unwrap(),
+        Rescue::Moved,
+        "nothing is rescued before its lease lapsed"
+    );
+    assert_eq!(
+        store
+            .rescue_job(
+                &a.id,
+                a.delivery,
+                "01J00000000000000000000T07",
+                base() + secs(11),
+                base() + secs(11)
+            )
+            .await
+            .unwrap(),
+        Rescue::Requeued
+    );
+    let row = store.job(&a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.status, row.attempts, row.task_id.as_deref()),
+        (JobStatus::Pending, 1, Some("01J00000000000000000000T07")),
+        "the crashed attempt counts"
+    );
+    assert!(
+        row.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("did not finish")
+    );
+    assert_eq!(
+        store
+            .rescue_job(
+                &a.id,
+                a.delivery,
+                "01J00000000000000000000T08",
+                base() + secs(11),
+                base() + secs(11)
+            )
+            .await
+            .unwrap(),
+        Rescue::Moved,
+        "a second rescue of the same delivery changes nothing"
+    );
+    let mut now = base() + secs(12);
+    for _ in 0..2 {
+        started(store, &a.id, "dies", now).await;
+        now += secs(11);
+    }
+    let last = store.job(&a.id).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .rescue_job(&a.id, last.delivery, "01J00000000000000000000T09", now, now)
+            .await
+            .unwrap(),
+        Rescue::Buried,
+        "the third crashed attempt spends the job"
+    );
+    assert_eq!(
+        store.job(&a.id).await.unwrap().unwrap().status,
+        JobStatus::Dead
+    );
+}
+
+async fn one_process_at_a_time_holds_a_process_lease(h: &Harness) {
+    let store = &h.store;
+    assert!(
+        store
+            .take_process_lease("reconciler", "p1", base() + secs(30), base())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_process_lease("reconciler", "p2", base() + secs(30), base() + secs(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_process_lease("reconciler", "p1", base() + secs(40), base() + secs(10))
+            .await
+            .unwrap(),
+        "the holder renews"
+    );
+    assert!(
+        !store
+            .take_process_lease("reconciler", "p2", base() + secs(60), base() + secs(35))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_process_lease("reconciler", "p2", base() + secs(80), base() + secs(41))
+            .await
+            .unwrap(),
+        "a lapsed lease is taken over"
+    );
+    store
+        .release_process_lease("reconciler", "p1")
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .take_process_lease("reconciler", "p1", base() + secs(80), base() + secs(42))
+            .await
+            .unwrap(),
+        "only the holder gives it up"
+    );
+    store
+        .release_process_lease("reconciler", "p2")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .take_process_lease("reconciler", "p1", base() + secs(80), base() + secs(42))
+            .await
+            .unwrap()
     );
 }
 
@@ -297,7 +726,11 @@ async fn retention_deletes_only_finished_jobs_older_than_the_cutoff(h: &Harness)
             .insert_job(&new_job(id, &payload, None), base())
             .await
             .unwrap();
-        store.finish_job(id, status, None, None, at).await.unwrap();
+        let delivery = started(store, id, "w", at).await.delivery;
+        store
+            .finish_delivery(id, delivery, status, None, None, at)
+            .await
+            .unwrap();
     }
     store
         .insert_job(
@@ -336,27 +769,48 @@ async fn a_source_lease_admits_one_job_until_released_or_lapsed(h: &Harness) {
     let until = base() + chrono::Duration::minutes(15);
     assert!(
         store
-            .acquire_source_lease(&gazette, "job-a", until, base())
+            .acquire_source_lease(&gazette, "job-a", 1, until, base())
             .await
             .unwrap()
     );
     assert!(
         !store
-            .acquire_source_lease(&gazette, "job-b", until, base())
+            .acquire_source_lease(&gazette, "job-b", 1, until, base())
             .await
             .unwrap()
     );
     assert!(
+        !store
+            .acquire_source_lease(&gazette, "job-a", 2, until, base())
+            .await
+            .unwrap(),
+        "another delivery of the same job is refused"
+    );
+    assert!(
         store
-            .acquire_source_lease(&gazette, "job-a", until, base())
+            .acquire_source_lease(&gazette, "job-a", 1, until, base())
             .await
             .unwrap(),
         "the holder may renew"
     );
-    store.release_source_lease(&gazette, "job-a").await.unwrap();
+    store
+        .release_source_lease(&gazette, "job-a", 2)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .acquire_source_lease(&gazette, "job-b", 1, until, base())
+            .await
+            .unwrap(),
+        "a stale delivery cannot release the lease"
+    );
+    store
+        .release_source_lease(&gazette, "job-a", 1)
+        .await
+        .unwrap();
     assert!(
         store
-            .acquire_source_lease(&gazette, "job-b", until, base())
+            .acquire_source_lease(&gazette, "job-b", 1, until, base())
             .await
             .unwrap()
     );
@@ -366,6 +820,7 @@ async fn a_source_lease_admits_one_job_until_released_or_lapsed(h: &Harness) {
             .acquire_source_lease(
                 &gazette,
                 "job-c",
+                1,
                 later + chrono::Duration::minutes(15),
                 later
             )
@@ -1112,11 +1567,11 @@ async fn deleting_a_source_keeps_its_articles_unless_purged(h: &Harness) {
 async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     let gazette = name("gazette");
     h.store
-        .start_run("job-1", &gazette, at(100))
+        .start_run("job-1", 1, &gazette, at(100))
         .await
         .expect("start");
     h.store
-        .start_run("job-2", &gazette, at(200))
+        .start_run("job-2", 1, &gazette, at(200))
         .await
         .expect("start");
     let counts = RunCounts {
@@ -1126,23 +1581,23 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     };
     assert!(
         h.store
-            .finish_run("job-1", RunStatus::Failed, counts, Some("boom"), at(150))
+            .finish_run("job-1", 1, RunStatus::Failed, counts, Some("boom"), at(150))
             .await
             .expect("finish")
     );
     h.store
-        .start_run("job-1", &gazette, at(300))
+        .start_run("job-1", 2, &gazette, at(300))
         .await
         .expect("retry restarts the row");
     assert!(
         h.store
-            .finish_run("job-1", RunStatus::Succeeded, counts, None, at(350))
+            .finish_run("job-1", 2, RunStatus::Succeeded, counts, None, at(350))
             .await
             .expect("finish")
     );
     assert!(
         !h.store
-            .finish_run("job-x", RunStatus::Succeeded, counts, None, at(350))
+            .finish_run("job-x", 1, RunStatus::Succeeded, counts, None, at(350))
             .await
             .expect("finish unknown")
     );
@@ -1159,6 +1614,56 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     assert_eq!(runs[1].status, RunStatus::Running);
     assert_eq!(runs[1].finished_at, None);
     assert_eq!(h.store.runs_for(&gazette, 1).await.expect("runs").len(), 1);
+}
+
+async fn a_stale_delivery_neither_restarts_nor_finishes_a_run(h: &Harness) {
+    let gazette = name("gazette");
+    let counts = RunCounts::default();
+    assert!(
+        h.store
+            .start_run("job-s", 1, &gazette, at(100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        h.store
+            .start_run("job-s", 2, &gazette, at(200))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !h.store
+            .start_run("job-s", 1, &gazette, at(300))
+            .await
+            .unwrap(),
+        "the earlier delivery cannot restart the later one's run"
+    );
+    assert!(
+        !h.store
+            .finish_run(
+                "job-s",
+                1,
+                RunStatus::Failed,
+                counts,
+                Some("stale"),
+                at(310)
+            )
+            .await
+            .unwrap(),
+        "nor finish it"
+    );
+    assert!(
+        h.store
+            .finish_run("job-s", 2, RunStatus::Succeeded, counts, None, at(320))
+            .await
+            .unwrap()
+    );
+    let runs = h.store.runs_for(&gazette, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "one run row per job");
+    assert_eq!(
+        (runs[0].status, runs[0].started_at, runs[0].error.clone()),
+        (RunStatus::Succeeded, at(200), None)
+    );
 }
 
 async fn known_urls_reports_stored_urls_across_batches(h: &Harness) {
@@ -1209,12 +1714,12 @@ async fn latest_runs_give_one_run_per_live_source(h: &Harness) {
         ("o-1", "orphan", 500),
     ] {
         h.store
-            .start_run(job, &name(source), at(started))
+            .start_run(job, 1, &name(source), at(started))
             .await
             .expect("start");
     }
     h.store
-        .finish_run("g-2", RunStatus::Failed, counts, Some("boom"), at(310))
+        .finish_run("g-2", 1, RunStatus::Failed, counts, Some("boom"), at(310))
         .await
         .expect("finish");
     h.store

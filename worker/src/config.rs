@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mediawarm_shared::queue::{EnqueueOptions, MIN_HEARTBEAT, QueueConfig};
+use mediawarm_shared::queue::{EnqueueOptions, MIN_HEARTBEAT, OnPushFailure, QueueConfig};
 
 use crate::scraper::ScraperConfig;
 
@@ -57,9 +57,62 @@ pub struct WorkerArgs {
     /// Do not run the cron scheduler in this process (consume jobs only).
     #[arg(long, env = "NO_CRON", default_value_t = false)]
     pub no_cron: bool,
+    /// The queue's own Redis (persistent, `noeviction`); unset: the cache's `REDIS_URL`.
+    #[arg(long, env = "QUEUE_REDIS_URL")]
+    pub queue_redis_url: Option<String>,
+    /// How long a running job is held by its delivery without a renewal, in milliseconds
+    /// (renewed every third of it). Raised to twice the queue's orphan window (heartbeat × 3),
+    /// so apalis' own re-queue of a dead worker's tasks comes before the reconciler's.
+    #[arg(long, env = "JOB_LEASE_MS", default_value_t = 10_000)]
+    pub job_lease_ms: u64,
+    /// How often the reconciler runs (one process at a time), in milliseconds.
+    #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 10_000)]
+    pub reconcile_interval_ms: u64,
+    /// Wall-clock limit of one scrape attempt, in seconds (the scraper's 600 s run budget
+    /// plus 60 s); past it the attempt fails as transient and frees its worker slot.
+    #[arg(long, env = "SCRAPE_DEADLINE_SECS", default_value_t = 660)]
+    pub scrape_deadline_secs: u64,
+    /// Wall-clock limit of one warm attempt, in seconds.
+    #[arg(long, env = "WARM_DEADLINE_SECS", default_value_t = 120)]
+    pub warm_deadline_secs: u64,
+    /// Wall-clock limit of one invalidate attempt, in seconds.
+    #[arg(long, env = "INVALIDATE_DEADLINE_SECS", default_value_t = 120)]
+    pub invalidate_deadline_secs: u64,
 }
 
 impl WorkerArgs {
+    /// The queue's Redis: `QUEUE_REDIS_URL`, else `cache_redis_url` (the cache's).
+    pub fn queue_redis<'a>(&'a self, cache_redis_url: Option<&'a str>) -> Option<&'a str> {
+        self.queue_redis_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .or(cache_redis_url)
+    }
+
+    /// How long a delivery holds its running job without renewing: `JOB_LEASE_MS`, raised to
+    /// twice the queue's orphan window.
+    pub fn job_lease(&self) -> Duration {
+        let heartbeat = Duration::from_millis(self.worker_heartbeat_ms).max(MIN_HEARTBEAT);
+        let orphan = heartbeat * mediawarm_shared::queue::MIN_MISSED_HEARTBEATS;
+        Duration::from_millis(self.job_lease_ms).max(orphan * 2)
+    }
+
+    /// How often the reconciler runs.
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_millis(self.reconcile_interval_ms.max(100))
+    }
+
+    /// The wall-clock limit of one attempt of a job of `kind`.
+    pub fn deadline(&self, kind: mediawarm_shared::jobs::JobKind) -> Duration {
+        use mediawarm_shared::jobs::JobKind;
+        let secs = match kind {
+            JobKind::Scrape => self.scrape_deadline_secs,
+            JobKind::Warm => self.warm_deadline_secs,
+            JobKind::Invalidate => self.invalidate_deadline_secs,
+        };
+        Duration::from_secs(secs.max(1))
+    }
+
     /// The queue configuration for `redis_url` (or the SQLite file in `data_dir`).
     pub fn queue_config(&self, redis_url: Option<&str>, data_dir: &Path) -> QueueConfig {
         let concurrency = self.worker_concurrency.max(1);
@@ -81,6 +134,7 @@ impl WorkerArgs {
             max_depth: self.queue_max_depth.max(1),
             dedup_key: None,
             request_id: None,
+            on_push_failure: OnPushFailure::Withdraw,
         }
     }
 
@@ -90,7 +144,7 @@ impl WorkerArgs {
     }
 
     /// The scraper's configuration, with per-host rate and concurrency limits shared through
-    /// the Redis at `redis_url` (the queue's and cache's) by every process of the deployment,
+    /// the Redis at `redis_url` (the cache's) by every process of the deployment,
     /// under the queue namespace; `None` keeps them per process.
     pub fn scraper_config_shared(&self, redis_url: Option<&str>) -> ScraperConfig {
         ScraperConfig {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use mediawarm_shared::domain::SourceName;
 use mediawarm_shared::jobs::{JobPayload, ScrapeSource};
-use mediawarm_shared::queue::{EnqueueError, EnqueueOptions, enqueue};
+use mediawarm_shared::queue::{EnqueueError, EnqueueOptions, OnPushFailure, enqueue};
 use mediawarm_shared::store::SourcesVersion;
 
 use crate::Context;
@@ -132,6 +132,7 @@ async fn fire_due(ctx: &Context, plans: &mut HashMap<SourceName, Plan>) {
 async fn enqueue_tick(ctx: &Context, source: &SourceName, tick: DateTime<Utc>) {
     let options = EnqueueOptions {
         dedup_key: Some(format!("cron:{source}:{}", tick.timestamp())),
+        on_push_failure: OnPushFailure::LeaveForReconciler,
         ..ctx.args.enqueue_options()
     };
     let payload = JobPayload::Scrape(ScrapeSource {

@@ -12,6 +12,7 @@
 //!   shutdown.
 //! - [`jobs`]: delivery, the retry policy and the handlers.
 //! - [`cron`]: the scheduler (one job per tick across every process).
+//! - [`reconcile`]: runs every accepted job whatever the queue forgot (one process at a time).
 //! - [`config`]: the worker's options.
 //! - [`metrics_server`]: the worker's own `/metrics` listener (`WORKER_METRICS_BIND`).
 //! - `scraper`: fetching, feeds, listings and article extraction.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod cron;
 pub mod jobs;
 pub mod metrics_server;
+pub mod reconcile;
 pub mod scraper;
 
 use std::future::Future;
@@ -61,6 +63,8 @@ pub struct Context {
     pub args: WorkerArgs,
     /// The process' metrics (shared with the API in embedded mode).
     pub metrics: Metrics,
+    /// This process' name as a job owner and reconciler: unique per process start.
+    pub instance: String,
 }
 
 /// Why the worker could not start.
@@ -85,8 +89,7 @@ impl Context {
         metrics: Metrics,
     ) -> Result<Arc<Self>, StartError> {
         let secret = store.cursor_secret().await?;
-        let scraper =
-            Scraper::new(args.scraper_config_shared(queue.config().redis_url.as_deref()))?;
+        let scraper = Scraper::new(args.scraper_config_shared(cache.redis_url()))?;
         Ok(Arc::new(Self {
             views: ViewContext {
                 cursors: CursorCodec::new(&secret),
@@ -98,12 +101,16 @@ impl Context {
             scraper,
             args,
             metrics,
+            instance: format!("{}-{}", std::process::id(), ulid::Ulid::generate()),
         }))
     }
 }
 
+/// Every delivery is acknowledged: what it could not record, the reconciler repairs from
+/// the jobs table, instead of apalis' fixed redelivery schedule.
 async fn handle(envelope: JobEnvelope, ctx: Data<Arc<Context>>) -> Result<(), BoxDynError> {
-    jobs::deliver(&ctx, envelope).await.map_err(Into::into)
+    jobs::deliver(&ctx, envelope).await;
+    Ok(())
 }
 
 /// A worker name unique to this process and restart (apalis never forgets a name).
@@ -111,7 +118,7 @@ fn worker_name(kind: JobKind, instance: &str, restart: usize) -> String {
     format!("{}-{instance}-{restart}", kind.as_str())
 }
 
-/// Runs the workers, the scheduler (unless `no_cron`) and the retention task until
+/// Runs the workers, the scheduler (unless `no_cron`), the reconciler and the retention task until
 /// `shutdown` completes; in-flight jobs are given 30 s to finish (an unfinished one is
 /// re-queued by the next worker, since its heartbeat stops).
 pub async fn run(
@@ -119,7 +126,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let instance = format!("{}-{}", std::process::id(), ulid::Ulid::generate());
+    let instance = ctx.instance.clone();
     let poll = ctx.queue.config().poll_interval;
     let mut monitor = Monitor::new();
     for kind in JobKind::ALL {
@@ -159,6 +166,7 @@ pub async fn run(
         }))
     });
     let retention = tokio::spawn(retain(Arc::clone(&ctx), stop_rx.clone()));
+    let reconciler = tokio::spawn(reconcile::run(Arc::clone(&ctx), stop_rx.clone()));
     match ctx.store.list_sources().await {
         Ok(sources) => {
             for source in &sources {
@@ -188,6 +196,7 @@ pub async fn run(
         let _ = scheduler.await;
     }
     let _ = retention.await;
+    let _ = reconciler.await;
     tracing::info!("worker stopped");
     result.map_err(|e| anyhow::anyhow!("worker monitor: {e}"))
 }

@@ -96,10 +96,10 @@ async fn worker(cli: RunArgs) -> anyhow::Result<()> {
     store.migrate().await.context("applying migrations")?;
     let cache = CacheService::new(cli.cache.cache_config()).await;
     let hot = cli.cache.hot_keys().context("hot keys")?;
-    let queue = connect_queue(
-        cli.worker
-            .queue_config(cli.cache.redis_url.as_deref(), &cli.store.data_dir),
-    )
+    let queue = connect_queue(cli.worker.queue_config(
+        cli.worker.queue_redis(cli.cache.redis_url.as_deref()),
+        &cli.store.data_dir,
+    ))
     .await
     .context("connecting to the queue")?;
     let metrics = Metrics::new(&cache, CATEGORIES);

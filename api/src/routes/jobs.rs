@@ -17,7 +17,7 @@ use mediawarm_shared::jobs::{
     InvalidateCache, JobEnvelope, JobKind, JobPayload, JobRecord, JobStatus, ScrapeSource,
     WarmCache,
 };
-use mediawarm_shared::queue::{EnqueueError, EnqueueOptions, enqueue};
+use mediawarm_shared::queue::{EnqueueError, EnqueueOptions, enqueue, new_task_id};
 use mediawarm_shared::views::{CATEGORIES, View};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -387,7 +387,12 @@ async fn retry(
 ) -> Result<Response> {
     let id = parse_job_id(path)?;
     let queue = state.queue()?;
-    let Some(job) = state.store.requeue_dead_job(&id, Utc::now()).await? else {
+    let task_id = new_task_id();
+    let Some(job) = state
+        .store
+        .requeue_dead_job(&id, &task_id, Utc::now())
+        .await?
+    else {
         return match state.store.job(&id).await? {
             None => Err(ApiError::not_found("unknown_job", format!("no job {id}"))),
             Some(job) => Err(ApiError::conflict(
@@ -406,11 +411,11 @@ async fn retry(
         payload,
         request_id: job.request_id.clone(),
     };
-    if let Err(error) = queue.push(envelope, None).await {
+    if let Err(error) = queue.push(envelope, &task_id, None).await {
         let message = format!("could not be queued: {error}");
         state
             .store
-            .finish_job(&id, JobStatus::Dead, None, Some(&message), Utc::now())
+            .abandon_pending_job(&id, &message, Utc::now())
             .await?;
         return Err(ApiError::QueueUnavailable(error.to_string()));
     }

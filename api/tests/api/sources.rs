@@ -154,7 +154,7 @@ async fn one_source_shows_its_runs_newest_first(app: TestApp) {
     let start = Utc::now() - Duration::minutes(30);
     for (i, job) in ["job-a", "job-b", "job-c"].iter().enumerate() {
         let at = start + Duration::minutes(i as i64 * 10);
-        app.store.start_run(job, &name, at).await.unwrap();
+        app.store.start_run(job, 1, &name, at).await.unwrap();
         let counts = RunCounts {
             pages_fetched: 3,
             articles_new: 2,
@@ -163,6 +163,7 @@ async fn one_source_shows_its_runs_newest_first(app: TestApp) {
         app.store
             .finish_run(
                 job,
+                1,
                 RunStatus::Succeeded,
                 counts,
                 None,
@@ -541,12 +542,13 @@ async fn the_list_shows_each_source_with_its_latest_run(app: TestApp) {
         articles_updated: 0,
     };
     app.store
-        .start_run("run-old", &gazette, start)
+        .start_run("run-old", 1, &gazette, start)
         .await
         .unwrap();
     app.store
         .finish_run(
             "run-old",
+            1,
             RunStatus::Succeeded,
             counts,
             None,
@@ -556,12 +558,13 @@ async fn the_list_shows_each_source_with_its_latest_run(app: TestApp) {
         .unwrap();
     let later = start + Duration::minutes(10);
     app.store
-        .start_run("run-new", &gazette, later)
+        .start_run("run-new", 1, &gazette, later)
         .await
         .unwrap();
     app.store
         .finish_run(
             "run-new",
+            1,
             RunStatus::Failed,
             RunCounts::default(),
             Some("feed answered 404 <Not Found>"),

@@ -442,6 +442,12 @@ impl CacheService {
         }
     }
 
+    /// The Redis it was configured with (`None`: memory only). Other users of the cache's
+    /// Redis (the scraper's shared rate limiter) connect to the same one.
+    pub fn redis_url(&self) -> Option<&str> {
+        self.shared.config.redis_url.as_deref()
+    }
+
     /// Reads `key`; counts a hit or a miss for its category.
     pub async fn get(&self, key: &CacheKey) -> Option<Bytes> {
         let (value, ticket) = self.lookup(key).await;

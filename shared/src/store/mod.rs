@@ -45,7 +45,7 @@ use crate::error::StoreError;
 pub use articles::UpsertOutcome;
 pub use fetch_cache::FetchRecord;
 pub use import::{ImportProgress, ImportReport, parse_import_line};
-pub use jobs::NewJob;
+pub use jobs::{JobStart, LapsedJob, NewJob, Rescue, UnqueuedCandidate};
 pub use sources::SourcesVersion;
 pub use stats::SourceActivity;
 

@@ -1,7 +1,9 @@
 //! Scrape runs: one row per scrape job, keyed by job id.
 //!
 //! A retry of a job calls [`Store::start_run`] again with the same id and restarts the same
-//! row (status `running`, counts and error cleared), so a job never has two records.
+//! row (status `running`, counts and error cleared), so a job never has two records. Each
+//! write names the job's delivery number: a stale delivery (one the job row has fenced off)
+//! neither restarts nor finishes a later delivery's run.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -13,52 +15,60 @@ use crate::domain::{RunCounts, RunStatus, ScrapeRun, SourceName};
 use crate::error::StoreError;
 
 impl Store {
-    /// Records that a scrape job started (or restarted, on retry).
+    /// Records that delivery `delivery` of a scrape job started (or restarted, on retry);
+    /// `false` (nothing written) when a later delivery already wrote the row.
     #[tracing::instrument(skip_all, fields(job_id, source = %source), err)]
     pub async fn start_run(
         &self,
         job_id: &str,
+        delivery: i64,
         source: &SourceName,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Postgres(pool) => {
-                sqlx::query(
-                    "insert into scrape_runs (job_id, source, started_at, status) \
-                     values ($1, $2, $3, 'running') \
+    ) -> Result<bool, StoreError> {
+        let affected = match &self.backend {
+            Backend::Postgres(pool) => sqlx::query(
+                "insert into scrape_runs (job_id, source, started_at, status, delivery) \
+                     values ($1, $2, $3, 'running', $4) \
                      on conflict (job_id) do update set source = excluded.source, \
                        started_at = excluded.started_at, finished_at = null, status = 'running', \
-                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null",
-                )
-                .bind(job_id)
-                .bind(source.as_str())
-                .bind(now)
-                .execute(pool)
-                .await?;
-            }
-            Backend::Sqlite(pool) => {
-                sqlx::query(
-                    "insert into scrape_runs (job_id, source, started_at, status) \
-                     values (?, ?, ?, 'running') \
+                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null, \
+                       delivery = excluded.delivery \
+                     where scrape_runs.delivery <= excluded.delivery",
+            )
+            .bind(job_id)
+            .bind(source.as_str())
+            .bind(now)
+            .bind(delivery)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Backend::Sqlite(pool) => sqlx::query(
+                "insert into scrape_runs (job_id, source, started_at, status, delivery) \
+                     values (?1, ?2, ?3, 'running', ?4) \
                      on conflict (job_id) do update set source = excluded.source, \
                        started_at = excluded.started_at, finished_at = null, status = 'running', \
-                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null",
-                )
-                .bind(job_id)
-                .bind(source.as_str())
-                .bind(now.timestamp_micros())
-                .execute(pool)
-                .await?;
-            }
-        }
-        Ok(())
+                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null, \
+                       delivery = excluded.delivery \
+                     where scrape_runs.delivery <= excluded.delivery",
+            )
+            .bind(job_id)
+            .bind(source.as_str())
+            .bind(now.timestamp_micros())
+            .bind(delivery)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(affected == 1)
     }
 
-    /// Records how a run ended; `false` if no run of that job id was started.
+    /// Records how delivery `delivery`'s run ended; `false` if no run of that job id and
+    /// delivery was started (or a later delivery restarted it).
     #[tracing::instrument(skip_all, fields(job_id, status = %status), err)]
     pub async fn finish_run(
         &self,
         job_id: &str,
+        delivery: i64,
         status: RunStatus,
         counts: RunCounts,
         error: Option<&str>,
@@ -68,7 +78,7 @@ impl Store {
             Backend::Postgres(pool) => sqlx::query(
                 "update scrape_runs set finished_at = $2, status = $3, pages_fetched = $4, \
                    articles_new = $5, articles_updated = $6, error = $7 \
-                 where job_id = $1",
+                 where job_id = $1 and delivery = $8",
             )
             .bind(job_id)
             .bind(now)
@@ -77,13 +87,14 @@ impl Store {
             .bind(counts.articles_new)
             .bind(counts.articles_updated)
             .bind(error)
+            .bind(delivery)
             .execute(pool)
             .await?
             .rows_affected(),
             Backend::Sqlite(pool) => sqlx::query(
                 "update scrape_runs set finished_at = ?2, status = ?3, pages_fetched = ?4, \
                    articles_new = ?5, articles_updated = ?6, error = ?7 \
-                 where job_id = ?1",
+                 where job_id = ?1 and delivery = ?8",
             )
             .bind(job_id)
             .bind(now.timestamp_micros())
@@ -92,6 +103,7 @@ impl Store {
             .bind(counts.articles_new)
             .bind(counts.articles_updated)
             .bind(error)
+            .bind(delivery)
             .execute(pool)
             .await?
             .rows_affected(),

@@ -1,16 +1,24 @@
 //! Job handlers, and the policy every job runs under.
 //!
-//! A delivery of a [`JobEnvelope`] first moves the job's record to `running` (a delivery of
-//! a job that is already `done` or `dead` is a duplicate and is dropped), then runs it:
+//! A delivery of a [`JobEnvelope`] first takes the job's record ([`Store::start_job`]): it
+//! counts the delivery and the attempt and holds the row under a lease that it renews while
+//! it runs. A delivery of a job that is `done` or `dead`, or that another delivery holds
+//! under a live lease, is a duplicate and is dropped; one that finds the attempts spent (by
+//! attempts that never finished) ends the job `dead` unrun. Then it runs the job, bounded by
+//! the kind's deadline:
 //! - success → `done` with its result;
 //! - a permanent failure (a 404 feed, garbage instead of a feed, an unknown source, a panic)
 //!   or the last allowed attempt → `dead` with the error, visible in `GET /api/v1/jobs?status=dead`;
-//! - a transient failure → `pending` again, re-pushed to run after an exponential backoff
-//!   with jitter (base × 2^(attempt−1), at most 5 minutes).
+//! - a transient failure, or the deadline passed → `pending` again, re-pushed to run after an
+//!   exponential backoff with jitter (base × 2^(attempt−1), at most 5 minutes).
 //!
-//! apalis sees every handled delivery as a success: retries are ours, because its own
-//! differ by backend (APALIS-NOTES 6). An error reaches apalis only when the job's record
-//! cannot be read or written (the database is down), and apalis then redelivers it.
+//! Every write names the delivery number, so a delivery that was taken over (its lease
+//! lapsed and the reconciler or a newer delivery moved the row) changes nothing; it stops
+//! as soon as its lease renewal finds that out. apalis sees every delivery as a success:
+//! retries are ours (apalis' own differ by backend), and a delivery that could not record its
+//! outcome (the database is down) leaves the row to the reconciler.
+//!
+//! [`Store::start_job`]: mediawarm_shared::store::Store::start_job
 
 mod invalidate;
 mod scrape;
@@ -25,6 +33,8 @@ use futures::FutureExt;
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::jobs::{JobEnvelope, JobPayload, JobRecord, JobStatus};
 use mediawarm_shared::metrics::JobOutcome;
+use mediawarm_shared::queue::new_task_id;
+use mediawarm_shared::store::JobStart;
 use rand::Rng;
 
 use crate::Context;
@@ -60,37 +70,91 @@ impl From<StoreError> for JobError {
     }
 }
 
-/// Why a delivery could not even be handled (apalis redelivers it).
-#[derive(Debug, thiserror::Error)]
-#[error("job bookkeeping failed: {0}")]
-pub struct DeliveryError(#[from] StoreError);
+/// One delivery that owns its job: which job, and which delivery of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    /// The job id.
+    pub(crate) job_id: String,
+    /// The delivery number every write of this delivery names.
+    pub(crate) number: i64,
+}
 
-/// Handles one delivery under the retry policy above.
+/// Handles one delivery under the policy above. It never fails: what it cannot record, it
+/// logs, and the reconciler repairs from the jobs table.
 #[tracing::instrument(
     skip_all,
-    fields(job_id = %envelope.job_id, kind = %envelope.payload.kind(), request_id = envelope.request_id.as_deref()),
-    err
+    fields(job_id = %envelope.job_id, kind = %envelope.payload.kind(), request_id = envelope.request_id.as_deref())
 )]
-pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), DeliveryError> {
-    let Some(record) = ctx.store.start_job(&envelope.job_id, Utc::now()).await? else {
-        tracing::debug!("duplicate delivery of a finished or unknown job: dropped");
-        return Ok(());
+pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) {
+    if let Err(error) = run_delivery(ctx, &envelope).await {
+        tracing::warn!(%error, "job bookkeeping failed; the reconciler will take the job up");
+    }
+}
+
+async fn run_delivery(ctx: &Arc<Context>, envelope: &JobEnvelope) -> Result<(), StoreError> {
+    let kind = envelope.payload.kind();
+    let lease = ctx.args.job_lease();
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+    let record = match ctx
+        .store
+        .start_job(&envelope.job_id, &ctx.instance, until, now)
+        .await?
+    {
+        JobStart::Started(record) => record,
+        JobStart::Spent(record) => {
+            tracing::warn!(
+                attempts = record.attempts,
+                "attempts spent by unfinished attempts: job dead unrun"
+            );
+            ctx.metrics
+                .observe_job(kind, JobOutcome::Dead, Duration::ZERO);
+            return Ok(());
+        }
+        JobStart::Busy => {
+            tracing::debug!("another delivery runs this job under a live lease: dropped");
+            return Ok(());
+        }
+        JobStart::Finished | JobStart::Unknown => {
+            tracing::debug!("duplicate delivery of a finished or unknown job: dropped");
+            return Ok(());
+        }
+    };
+    let delivery = Delivery {
+        job_id: envelope.job_id.clone(),
+        number: record.delivery,
     };
     let started = Instant::now();
-    let kind = envelope.payload.kind();
-    let outcome = AssertUnwindSafe(execute(ctx, &envelope, &record))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(JobError::permanent(format!("the job panicked: {what}")))
-        });
+    let deadline = ctx.args.deadline(kind);
+    let attempt = AssertUnwindSafe(tokio::time::timeout(
+        deadline,
+        execute(ctx, envelope, &record, &delivery),
+    ))
+    .catch_unwind();
+    let outcome = tokio::select! {
+        outcome = attempt => match outcome {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_elapsed)) => Err(JobError::transient(format!(
+                "the attempt passed its deadline of {} s and was stopped",
+                deadline.as_secs()
+            ))),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                Err(JobError::permanent(format!("the job panicked: {what}")))
+            }
+        },
+        () = keep_lease(ctx, &delivery, lease) => {
+            tracing::warn!(delivery = delivery.number, "the job was taken over by a later delivery: this attempt stopped");
+            ctx.metrics.observe_stale_delivery(kind);
+            return Ok(());
+        }
+    };
     let now = Utc::now();
-    match outcome {
+    let written = match outcome {
         Ok(result) => {
             tracing::info!(attempt = record.attempts, "job done");
             let skipped = result.get("skipped").and_then(serde_json::Value::as_bool) == Some(true);
@@ -101,22 +165,30 @@ pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), De
             };
             ctx.metrics.observe_job(kind, label, started.elapsed());
             ctx.store
-                .finish_job(&envelope.job_id, JobStatus::Done, Some(&result), None, now)
-                .await?;
+                .finish_delivery(
+                    &delivery.job_id,
+                    delivery.number,
+                    JobStatus::Done,
+                    Some(&result),
+                    None,
+                    now,
+                )
+                .await?
         }
         Err(error) if error.permanent || record.attempts >= record.max_attempts => {
             tracing::warn!(attempt = record.attempts, error = %error.message, permanent = error.permanent, "job dead");
             ctx.metrics
                 .observe_job(kind, JobOutcome::Dead, started.elapsed());
             ctx.store
-                .finish_job(
-                    &envelope.job_id,
+                .finish_delivery(
+                    &delivery.job_id,
+                    delivery.number,
                     JobStatus::Dead,
                     None,
                     Some(&error.message),
                     now,
                 )
-                .await?;
+                .await?
         }
         Err(error) => {
             let delay = backoff(ctx.args.job_retry_base_ms, record.attempts);
@@ -124,36 +196,70 @@ pub async fn deliver(ctx: &Arc<Context>, envelope: JobEnvelope) -> Result<(), De
             tracing::info!(attempt = record.attempts, error = %error.message, ?delay, "job failed; retrying later");
             ctx.metrics
                 .observe_job(kind, JobOutcome::Retry, started.elapsed());
-            ctx.store
-                .retry_job_later(&envelope.job_id, &error.message, run_after, now)
+            let task_id = new_task_id();
+            let written = ctx
+                .store
+                .retry_job_later(
+                    &delivery.job_id,
+                    delivery.number,
+                    &error.message,
+                    run_after,
+                    &task_id,
+                    now,
+                )
                 .await?;
-            if let Err(push) = ctx.queue.push(envelope.clone(), Some(run_after)).await {
-                let message = format!(
-                    "{}; and the retry could not be queued: {push}",
-                    error.message
-                );
-                ctx.store
-                    .finish_job(
-                        &envelope.job_id,
-                        JobStatus::Dead,
-                        None,
-                        Some(&message),
-                        Utc::now(),
-                    )
-                    .await?;
+            if written {
+                if let Err(push) = ctx
+                    .queue
+                    .push(envelope.clone(), &task_id, Some(run_after))
+                    .await
+                {
+                    tracing::warn!(error = %push, "the retry could not be queued; the reconciler will push it");
+                }
             }
+            written
         }
+    };
+    if !written {
+        tracing::warn!(
+            delivery = delivery.number,
+            "stale delivery: a later delivery owns the job; its outcome was not recorded"
+        );
+        ctx.metrics.observe_stale_delivery(kind);
     }
     Ok(())
+}
+
+/// Renews `delivery`'s lease every third of `lease`; completes only when the row is no
+/// longer this delivery's. A renewal that fails (the database is down) is tried again: the
+/// lease may lapse meanwhile, and the reconciler then rescues the job.
+async fn keep_lease(ctx: &Arc<Context>, delivery: &Delivery, lease: Duration) {
+    let mut ticks = tokio::time::interval(lease / 3);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        match ctx
+            .store
+            .renew_job_lease(&delivery.job_id, delivery.number, until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => tracing::warn!(%error, "renewing the job's lease failed"),
+        }
+    }
 }
 
 async fn execute(
     ctx: &Arc<Context>,
     envelope: &JobEnvelope,
     record: &JobRecord,
+    delivery: &Delivery,
 ) -> Result<serde_json::Value, JobError> {
     match &envelope.payload {
-        JobPayload::Scrape(job) => scrape::run(ctx, &envelope.job_id, record, job).await,
+        JobPayload::Scrape(job) => scrape::run(ctx, delivery, record, job).await,
         JobPayload::Warm { target } => warm::run(ctx, target).await,
         JobPayload::Invalidate(job) => invalidate::run(ctx, job).await,
     }

@@ -2,32 +2,69 @@
 //! invalidate the derived views and rewarm the hot keys, before the job is reported done.
 //!
 //! One scrape per source runs at a time across every worker: a second one finds the
-//! source's lease taken and ends `done` as skipped (its run is recorded `skipped`).
+//! source's lease taken and ends `done` as skipped (its run is recorded `skipped`). The lease
+//! names the delivery that holds it, outlasts the attempt's deadline by a margin, and is
+//! given back by a guard whichever way the attempt ends (done, failed, panicked, or stopped
+//! at its deadline).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 use mediawarm_shared::cache::CacheKey;
-use mediawarm_shared::domain::{RunCounts, RunStatus, Source, SourceKind};
+use mediawarm_shared::domain::{RunCounts, RunStatus, Source, SourceKind, SourceName};
 use mediawarm_shared::error::StoreError;
-use mediawarm_shared::jobs::{JobRecord, ScrapeSource};
+use mediawarm_shared::jobs::{JobKind, JobRecord, ScrapeSource};
 use mediawarm_shared::views::{DATA_CATEGORIES, View};
 use serde_json::json;
 
-use super::JobError;
+use super::{Delivery, JobError};
 use crate::Context;
 
-/// How long a scrape holds its source's lease; a worker that dies mid-scrape frees the
-/// source after this.
-const LEASE: chrono::Duration = chrono::Duration::minutes(15);
+/// How much longer than the attempt's deadline a scrape holds its source's lease; a worker
+/// that dies mid-scrape frees the source after the two.
+const LEASE_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Gives a source's lease back when dropped, unless [`SourceLease::release`] did.
+struct SourceLease {
+    held: Option<(Arc<Context>, SourceName, Delivery)>,
+}
+
+impl SourceLease {
+    async fn release(mut self) {
+        if let Some((ctx, source, delivery)) = self.held.take() {
+            release(&ctx, &source, &delivery).await;
+        }
+    }
+}
+
+impl Drop for SourceLease {
+    fn drop(&mut self) {
+        if let Some((ctx, source, delivery)) = self.held.take() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move { release(&ctx, &source, &delivery).await });
+            }
+        }
+    }
+}
+
+async fn release(ctx: &Context, source: &SourceName, delivery: &Delivery) {
+    if let Err(error) = ctx
+        .store
+        .release_source_lease(source, &delivery.job_id, delivery.number)
+        .await
+    {
+        tracing::warn!(%error, "releasing the source lease failed; it lapses on its own");
+    }
+}
 
 pub(super) async fn run(
     ctx: &Arc<Context>,
-    job_id: &str,
+    delivery: &Delivery,
     record: &JobRecord,
     job: &ScrapeSource,
 ) -> Result<serde_json::Value, JobError> {
+    let job_id = delivery.job_id.as_str();
     let source =
         ctx.store.get_source(&job.source).await?.ok_or_else(|| {
             JobError::permanent(format!("unknown source {:?}", job.source.as_str()))
@@ -39,16 +76,27 @@ pub(super) async fn run(
         )));
     }
     let now = Utc::now();
+    let deadline =
+        chrono::Duration::from_std(ctx.args.deadline(JobKind::Scrape)).unwrap_or_default();
     if !ctx
         .store
-        .acquire_source_lease(&source.name, job_id, now + LEASE, now)
+        .acquire_source_lease(
+            &source.name,
+            job_id,
+            delivery.number,
+            now + deadline + LEASE_MARGIN,
+            now,
+        )
         .await?
     {
         let reason = "another scrape of this source was running";
-        ctx.store.start_run(job_id, &source.name, now).await?;
+        ctx.store
+            .start_run(job_id, delivery.number, &source.name, now)
+            .await?;
         ctx.store
             .finish_run(
                 job_id,
+                delivery.number,
                 RunStatus::Skipped,
                 RunCounts::default(),
                 Some(reason),
@@ -57,23 +105,31 @@ pub(super) async fn run(
             .await?;
         return Ok(json!({"source": source.name, "skipped": true, "reason": reason}));
     }
-    let result = scrape_with_lease(ctx, job_id, record, job, &source).await;
-    if let Err(error) = ctx.store.release_source_lease(&source.name, job_id).await {
-        tracing::warn!(%error, "releasing the source lease failed; it lapses on its own");
-    }
+    let lease = SourceLease {
+        held: Some((Arc::clone(ctx), source.name.clone(), delivery.clone())),
+    };
+    let result = scrape_with_lease(ctx, delivery, record, job, &source).await;
+    lease.release().await;
     result
 }
 
 async fn scrape_with_lease(
     ctx: &Arc<Context>,
-    job_id: &str,
+    delivery: &Delivery,
     record: &JobRecord,
     job: &ScrapeSource,
     source: &Source,
 ) -> Result<serde_json::Value, JobError> {
-    ctx.store
-        .start_run(job_id, &source.name, Utc::now())
-        .await?;
+    let job_id = delivery.job_id.as_str();
+    if !ctx
+        .store
+        .start_run(job_id, delivery.number, &source.name, Utc::now())
+        .await?
+    {
+        return Err(JobError::transient(
+            "a later delivery of this job has started its run",
+        ));
+    }
     let mut counts = RunCounts::default();
     let outcome = async {
         let output = ctx
@@ -132,7 +188,7 @@ async fn scrape_with_lease(
             .observe_scrape_error(source.name.as_str(), pages),
     }
     ctx.store
-        .finish_run(job_id, status, counts, error, Utc::now())
+        .finish_run(job_id, delivery.number, status, counts, error, Utc::now())
         .await?;
     outcome
 }

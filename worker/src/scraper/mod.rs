@@ -740,14 +740,34 @@ fn not_html(page: &Page) -> ScrapeError {
     ))
 }
 
-/// Runs CPU-bound parsing on a blocking thread. A panic there is permanent (the same input
-/// would panic again); a cancelled task (shutdown) is transient.
+/// Parses running at once in this process: one per core. A parse cannot be interrupted, so
+/// an attempt stopped at its deadline leaves its parse running; the bound keeps such parses
+/// from taking more than the cores, and the slot is held until the parse itself ends.
+static PARSE_SLOTS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Arc::new(tokio::sync::Semaphore::new(cores))
+    });
+
+/// Runs CPU-bound parsing on a blocking thread, at most one per core (see [`PARSE_SLOTS`]).
+/// A panic there is permanent (the same input would panic again); a cancelled task
+/// (shutdown) is transient.
 async fn off_task<T, F>(f: F) -> Result<T, ScrapeError>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
+    let slot = Arc::clone(&PARSE_SLOTS)
+        .acquire_owned()
+        .await
+        .map_err(|e| ScrapeError::Transient(format!("parse slots closed: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let parsed = f();
+        drop(slot);
+        parsed
+    })
+    .await
+    .map_err(|e| {
         if e.is_panic() {
             ScrapeError::Permanent(format!("parsing panicked: {e}"))
         } else {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use mediawarm_shared::domain::{Article, Source, SourceKind, SourceName};
 use mediawarm_shared::jobs::{JobKind, JobPayload, JobRecord, ScrapeSource};
-use mediawarm_shared::queue::{EnqueueOptions, Queue, QueueConfig, enqueue};
+use mediawarm_shared::queue::{EnqueueOptions, OnPushFailure, Queue, QueueConfig, enqueue};
 use mediawarm_shared::store::{Store, StoreConfig};
 use mediawarm_testkit::services::TestServices;
 
@@ -264,6 +264,7 @@ impl Deployment {
             max_depth: 1000,
             dedup_key: None,
             request_id: None,
+            on_push_failure: OnPushFailure::Withdraw,
         };
         enqueue(&self.store, &self.queue, payload, &options)
             .await
