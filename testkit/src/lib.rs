@@ -6,6 +6,7 @@
 //! N times, slow), and count the requests each path received. [`services`] gives a test its
 //! own PostgreSQL database and Redis key prefix. Nothing here is used outside tests.
 
+pub mod faults;
 pub mod services;
 
 use std::collections::HashMap;

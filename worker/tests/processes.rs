@@ -27,6 +27,8 @@
 
 #[path = "processes/harness.rs"]
 mod harness;
+#[path = "processes/recovery.rs"]
+mod recovery;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -38,7 +40,7 @@ use mediawarm_shared::jobs::{JobRecord, JobStatus};
 use mediawarm_testkit::{FeedBehaviour, FixtureSite};
 
 /// One scenario at a time in this binary.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Ticks the cron scenario checks (one per second) unless `CRON_WINDOW_SECS` says otherwise.
 const CRON_WINDOW_TICKS: i64 = 30;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use mediawarm_shared::domain::{Article, Source, SourceKind, SourceName};
-use mediawarm_shared::jobs::{JobKind, JobPayload, JobRecord, ScrapeSource};
+use mediawarm_shared::jobs::{JobKind, JobPayload, JobRecord, JobStatus, ScrapeSource};
 use mediawarm_shared::queue::{EnqueueOptions, OnPushFailure, Queue, QueueConfig, enqueue};
 use mediawarm_shared::store::{Store, StoreConfig};
 use mediawarm_testkit::services::TestServices;
@@ -76,6 +76,26 @@ impl Peek {
         rows.into_iter().collect()
     }
 
+    /// Whether no job holds `source`'s scrape lease.
+    pub(crate) async fn source_lease_free(&self, source: &SourceName) -> bool {
+        let holder: Option<String> = match self {
+            Peek::Postgres(pool) => {
+                sqlx::query_scalar("select lease_job from sources where name = $1")
+                    .bind(source.as_str())
+                    .fetch_one(pool)
+                    .await
+            }
+            Peek::Sqlite(pool) => {
+                sqlx::query_scalar("select lease_job from sources where name = ?1")
+                    .bind(source.as_str())
+                    .fetch_one(pool)
+                    .await
+            }
+        }
+        .expect("reading the source lease");
+        holder.is_none()
+    }
+
     /// `(dedup_key, job id)` of every job whose de-dup key starts with `prefix`.
     pub(crate) async fn dedup_keys(&self, prefix: &str) -> Vec<(String, String)> {
         let pattern = format!("{prefix}%");
@@ -102,6 +122,12 @@ impl Deployment {
     /// A fresh deployment, or `None` (after printing `skipped: …`) when the production
     /// stack is asked for and `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset.
     pub(crate) async fn new(stack: Stack) -> Option<Self> {
+        Self::new_with(stack, None).await
+    }
+
+    /// [`Deployment::new`], with the production stack's cache and queue on `own_redis` (a
+    /// Redis the test owns and may restart) instead of the shared one.
+    pub(crate) async fn new_with(stack: Stack, own_redis: Option<String>) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temporary DATA_DIR");
         let data_dir = dir.path().to_owned();
         let mut env: Vec<(String, String)> = vec![
@@ -132,7 +158,7 @@ impl Deployment {
             Stack::Production => {
                 let services = TestServices::create("mwproc").await?;
                 let database_url = services.database.url.clone();
-                let redis_url = services.redis.url.clone();
+                let redis_url = own_redis.unwrap_or_else(|| services.redis.url.clone());
                 let prefix = services.redis.prefix.clone();
                 let namespace = services.redis.namespace();
                 env.extend([
@@ -255,21 +281,43 @@ impl Deployment {
 
     /// Enqueues a scrape of `source` as the API does; returns the job id.
     pub(crate) async fn enqueue_scrape(&self, source: &SourceName) -> String {
-        let payload = JobPayload::Scrape(ScrapeSource {
+        self.enqueue(JobPayload::Scrape(ScrapeSource {
             source: source.clone(),
             refresh: false,
-        });
+        }))
+        .await
+    }
+
+    /// Enqueues `payload` as the API does (4 attempts); returns the job id.
+    pub(crate) async fn enqueue(&self, payload: JobPayload) -> String {
         let options = EnqueueOptions {
             max_attempts: 4,
-            max_depth: 1000,
+            max_depth: 5000,
             dedup_key: None,
             request_id: None,
             on_push_failure: OnPushFailure::Withdraw,
         };
         enqueue(&self.store, &self.queue, payload, &options)
             .await
-            .expect("enqueueing the scrape")
+            .expect("enqueueing the job")
             .expect("a job without de-dup key is always enqueued")
+    }
+
+    /// The database URL the workers get.
+    pub(crate) fn database_url(&self) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// How many jobs of any kind are in each status.
+    pub(crate) async fn job_counts(&self) -> std::collections::HashMap<JobStatus, i64> {
+        let mut counts = std::collections::HashMap::new();
+        for (_, status, n) in self.store.job_counts().await.expect("counting jobs") {
+            *counts.entry(status).or_insert(0) += n;
+        }
+        counts
     }
 
     /// The job's record.
@@ -295,6 +343,25 @@ impl Deployment {
             .latest_after(Some(source), None, 1000)
             .await
             .expect("reading articles")
+    }
+
+    /// Whether no job holds `source`'s scrape lease.
+    pub(crate) async fn source_lease_free(&self, source: &SourceName) -> bool {
+        self.peek.source_lease_free(source).await
+    }
+
+    /// Every scrape run recorded, of every source.
+    pub(crate) async fn all_runs(&self) -> Vec<mediawarm_shared::domain::ScrapeRun> {
+        let mut runs = Vec::new();
+        for source in self.store.list_sources().await.expect("listing sources") {
+            runs.extend(
+                self.store
+                    .runs_for(&source.name, 1000)
+                    .await
+                    .expect("reading runs"),
+            );
+        }
+        runs
     }
 
     /// Every article stored, of any source (newest first).
