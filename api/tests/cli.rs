@@ -598,7 +598,7 @@ async fn latest_titles(client: &reqwest::Client, base: &str) -> Vec<String> {
         .collect()
 }
 
-/// DESIGN §4 across two API processes sharing Redis, each with its near cache: once an
+/// The freshness guarantee (docs/ARCHITECTURE.md) across two API processes sharing Redis, each with its near cache: once an
 /// invalidation through one process has completed, the other never answers a value from
 /// before it — also when that other process was frozen (SIGSTOP) through the invalidation and
 /// its lease lapsed.

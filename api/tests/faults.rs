@@ -25,6 +25,7 @@ use mediawarm_api::{AppParts, AppState, Application, QueueSlot};
 use mediawarm_shared::cache::{CacheConfig, CacheService};
 use mediawarm_shared::domain::{NewArticle, Source, SourceKind, SourceName};
 use mediawarm_shared::hot::HotKeys;
+use mediawarm_shared::jobs::JobStatus;
 use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::Queue;
 use mediawarm_shared::store::{Store, StoreConfig};
@@ -738,4 +739,55 @@ async fn poison_job_ends_dead_without_blocking_the_redis_queue() {
     }
     let redis = OwnRedis::start().await;
     poison_job(Some(&redis)).await;
+}
+
+/// Right after Redis restarts empty, the first enqueue through the API is accepted (the push
+/// is tried once more on the broken connection, under the same task id); while Redis stays
+/// down, an enqueue answers 503 `queue_unavailable` and keeps no job, so the client's retry
+/// makes no duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_enqueue_after_redis_returns_is_accepted_and_a_failed_one_keeps_nothing() {
+    if !redis_server_available() {
+        println!("skipped: redis-server is not installed");
+        return;
+    }
+    let mut redis = OwnRedis::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::connect(&sqlite_config(&dir)).await.expect("store");
+    store.migrate().await.expect("migrate");
+    let args = worker_args();
+    let queue = Queue::connect(args.queue_config(Some(&redis.url()), dir.path()))
+        .await
+        .expect("queue");
+    let app = App::start(
+        store.clone(),
+        CacheService::new(CacheConfig::default()).await,
+        HotKeys::in_memory(Duration::from_secs(600)),
+        Some(queue),
+        None,
+    )
+    .await;
+    let enqueue = || {
+        app.post(
+            "/api/v1/jobs/invalidate",
+            serde_json::json!({"patterns": ["volume:*"]}),
+        )
+    };
+    assert_eq!(enqueue().await.status(), 202, "before the restart");
+    redis.kill().await;
+    redis.restart().await;
+    let response = enqueue().await;
+    assert_eq!(
+        response.status(),
+        202,
+        "the first enqueue after Redis returned"
+    );
+    redis.kill().await;
+    let response = enqueue().await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "queue_unavailable", "{body}");
+    let jobs = store.list_jobs(None, None, 100).await.expect("jobs");
+    assert_eq!(jobs.len(), 2, "the refused job was withdrawn: {jobs:?}");
+    assert!(jobs.iter().all(|j| j.status == JobStatus::Pending));
 }

@@ -780,21 +780,28 @@ async fn a_source_lease_admits_one_job_until_released_or_lapsed(h: &Harness) {
             .unwrap()
     );
     assert!(
-        !store
-            .acquire_source_lease(&gazette, "job-a", 2, until, base())
-            .await
-            .unwrap(),
-        "another delivery of the same job is refused"
-    );
-    assert!(
         store
             .acquire_source_lease(&gazette, "job-a", 1, until, base())
             .await
             .unwrap(),
         "the holder may renew"
     );
+    assert!(
+        store
+            .acquire_source_lease(&gazette, "job-a", 2, until, base())
+            .await
+            .unwrap(),
+        "a later delivery of the same job (a rerun after a crash) takes the lease over"
+    );
+    assert!(
+        !store
+            .acquire_source_lease(&gazette, "job-a", 1, until, base())
+            .await
+            .unwrap(),
+        "the earlier, fenced-off delivery never takes it back"
+    );
     store
-        .release_source_lease(&gazette, "job-a", 2)
+        .release_source_lease(&gazette, "job-a", 1)
         .await
         .unwrap();
     assert!(
@@ -805,7 +812,7 @@ async fn a_source_lease_admits_one_job_until_released_or_lapsed(h: &Harness) {
         "a stale delivery cannot release the lease"
     );
     store
-        .release_source_lease(&gazette, "job-a", 1)
+        .release_source_lease(&gazette, "job-a", 2)
         .await
         .unwrap();
     assert!(

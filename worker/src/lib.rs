@@ -132,7 +132,7 @@ pub async fn run(
     for kind in JobKind::ALL {
         // Equal to the queue's fetch batch: jobs fetched beyond a worker's concurrency wait
         // in memory without a heartbeat, and a peer would re-queue and run them twice
-        // (APALIS-NOTES 5).
+        // (docs/ARCHITECTURE.md, "apalis").
         let concurrency = ctx.queue.config().fetch_batch.max(1);
         let (ctx, instance) = (Arc::clone(&ctx), instance.clone());
         macro_rules! register {

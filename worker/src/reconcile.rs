@@ -72,10 +72,12 @@ pub struct PassReport {
 }
 
 /// Runs a pass every `RECONCILE_INTERVAL_MS` while this process holds the reconciler's
-/// lease, until `stop` turns true; then gives the lease up.
+/// lease (taken for two periods and renewed each period, so another process takes over
+/// within two periods of the holder's death), until `stop` turns true; then gives the lease
+/// up.
 pub async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     let period = ctx.args.reconcile_interval();
-    let hold = chrono::Duration::from_std(period * 3).unwrap_or_default();
+    let hold = chrono::Duration::from_std(period * 2).unwrap_or_default();
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

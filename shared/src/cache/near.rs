@@ -1,5 +1,5 @@
 //! The near cache: values read from Redis kept in the API process, with a protocol that keeps
-//! DESIGN §4's freshness guarantee (a read that starts after an invalidation completed never
+//! The freshness guarantee (docs/ARCHITECTURE.md, "Invariants and why") (a read that starts after an invalidation completed never
 //! returns a value from before it).
 //!
 //! ## Protocol

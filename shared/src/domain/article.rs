@@ -18,7 +18,7 @@ pub struct SortKey {
     pub id: i64,
 }
 
-/// An article as the API serves it (DESIGN.md §8).
+/// An article as the API serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Article {
     /// Database id.

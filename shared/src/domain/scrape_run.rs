@@ -1,4 +1,4 @@
-//! Scrape runs: one record per scrape job, for operators (DESIGN.md §8 `ScrapeRun`).
+//! Scrape runs: one record per scrape job, for operators.
 
 use std::fmt;
 use std::str::FromStr;

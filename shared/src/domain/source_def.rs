@@ -1,4 +1,4 @@
-//! Source definitions: what to scrape, how and how often (DESIGN.md §8 `Source`).
+//! Source definitions: what to scrape, how and how often.
 
 use serde::{Deserialize, Serialize};
 

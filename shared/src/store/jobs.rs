@@ -11,6 +11,7 @@
 //!   [`Store::retry_job_later`], the run row and the source lease) names its delivery
 //!   number and changes nothing once another delivery took the row over.
 //! - A job never goes back from `done` or `dead` except by [`Store::requeue_dead_job`].
+//! - A `running` row without a lease (written before leases existed) counts as lapsed.
 //!
 //! The reconciler reads [`Store::unqueued_candidates`] and [`Store::lapsed_jobs`] and repairs
 //! rows with [`Store::set_job_task`] and [`Store::rescue_job`], under a [`Store::take_process_lease`].
@@ -251,7 +252,7 @@ impl Store {
                     "update jobs set status = 'running', attempts = attempts + 1, delivery = delivery + 1, \
                        owner = $2, lease_until = $3, updated_at = $4, run_after = null \
                      where id = $1 and attempts < max_attempts \
-                       and (status = 'pending' or (status = 'running' and lease_until < $4)) \
+                       and (status = 'pending' or (status = 'running' and coalesce(lease_until < $4, true))) \
                      returning {COLUMNS}"
                 )))
                 .bind(id)
@@ -267,7 +268,7 @@ impl Store {
                     "update jobs set status = 'running', attempts = attempts + 1, delivery = delivery + 1, \
                        owner = ?2, lease_until = ?3, updated_at = ?4, run_after = null \
                      where id = ?1 and attempts < max_attempts \
-                       and (status = 'pending' or (status = 'running' and lease_until < ?4)) \
+                       and (status = 'pending' or (status = 'running' and coalesce(lease_until < ?4, true))) \
                      returning {COLUMNS}"
                 )))
                 .bind(id)
@@ -287,7 +288,7 @@ impl Store {
         };
         match record.status {
             JobStatus::Done | JobStatus::Dead => Ok(JobStart::Finished),
-            JobStatus::Running if record.lease_until.is_none_or(|until| until >= now) => {
+            JobStatus::Running if record.lease_until.is_some_and(|until| until >= now) => {
                 Ok(JobStart::Busy)
             }
             JobStatus::Pending | JobStatus::Running => {
@@ -316,7 +317,7 @@ impl Store {
                     "update jobs set status = 'dead', error = $2, owner = null, lease_until = null, \
                        updated_at = $3, finished_at = $3 \
                      where id = $1 and attempts >= max_attempts \
-                       and (status = 'pending' or (status = 'running' and lease_until < $3)) \
+                       and (status = 'pending' or (status = 'running' and coalesce(lease_until < $3, true))) \
                      returning {COLUMNS}"
                 )))
                 .bind(id)
@@ -331,7 +332,7 @@ impl Store {
                     "update jobs set status = 'dead', error = ?2, owner = null, lease_until = null, \
                        updated_at = ?3, finished_at = ?3 \
                      where id = ?1 and attempts >= max_attempts \
-                       and (status = 'pending' or (status = 'running' and lease_until < ?3)) \
+                       and (status = 'pending' or (status = 'running' and coalesce(lease_until < ?3, true))) \
                      returning {COLUMNS}"
                 )))
                 .bind(id)
@@ -632,7 +633,7 @@ impl Store {
     ) -> Result<Vec<LapsedJob>, StoreError> {
         let rows: Vec<(String, String, i64, String, Option<String>)> = match &self.backend {
             Backend::Postgres(pool) => sqlx::query_as(
-                "select id, kind, delivery, payload::text, request_id from jobs where status = 'running' and lease_until < $1 \
+                "select id, kind, delivery, payload::text, request_id from jobs where status = 'running' and coalesce(lease_until < $1, true) \
                  order by lease_until limit $2",
             )
             .bind(before)
@@ -640,7 +641,7 @@ impl Store {
             .fetch_all(pool)
             .await?,
             Backend::Sqlite(pool) => sqlx::query_as(
-                "select id, kind, delivery, payload, request_id from jobs where status = 'running' and lease_until < ?1 \
+                "select id, kind, delivery, payload, request_id from jobs where status = 'running' and coalesce(lease_until < ?1, true) \
                  order by lease_until limit ?2",
             )
             .bind(before.timestamp_micros())
@@ -679,7 +680,7 @@ impl Store {
                 let requeued = sqlx::query(
                     "update jobs set status = 'pending', task_id = $3, owner = null, lease_until = null, \
                        run_after = null, updated_at = $5, error = 'attempt ' || attempts || ' ' || $6 \
-                     where id = $1 and delivery = $2 and status = 'running' and lease_until < $4 \
+                     where id = $1 and delivery = $2 and status = 'running' and coalesce(lease_until < $4, true) \
                        and attempts < max_attempts",
                 )
                 .bind(id)
@@ -696,7 +697,7 @@ impl Store {
                         "update jobs set status = 'dead', owner = null, lease_until = null, \
                            updated_at = $4, finished_at = $4, \
                            error = 'attempts spent: attempt ' || attempts || ' of ' || max_attempts || ' ' || $5 \
-                         where id = $1 and delivery = $2 and status = 'running' and lease_until < $3",
+                         where id = $1 and delivery = $2 and status = 'running' and coalesce(lease_until < $3, true)",
                     )
                     .bind(id)
                     .bind(delivery)
@@ -715,7 +716,7 @@ impl Store {
                 let requeued = sqlx::query(
                     "update jobs set status = 'pending', task_id = ?3, owner = null, lease_until = null, \
                        run_after = null, updated_at = ?5, error = 'attempt ' || attempts || ' ' || ?6 \
-                     where id = ?1 and delivery = ?2 and status = 'running' and lease_until < ?4 \
+                     where id = ?1 and delivery = ?2 and status = 'running' and coalesce(lease_until < ?4, true) \
                        and attempts < max_attempts",
                 )
                 .bind(id)
@@ -732,7 +733,7 @@ impl Store {
                         "update jobs set status = 'dead', owner = null, lease_until = null, \
                            updated_at = ?4, finished_at = ?4, \
                            error = 'attempts spent: attempt ' || attempts || ' of ' || max_attempts || ' ' || ?5 \
-                         where id = ?1 and delivery = ?2 and status = 'running' and lease_until < ?3",
+                         where id = ?1 and delivery = ?2 and status = 'running' and coalesce(lease_until < ?3, true)",
                     )
                     .bind(id)
                     .bind(delivery)
@@ -864,8 +865,10 @@ impl Store {
     }
 
     /// Takes `source`'s scrape lease for delivery `delivery` of `job_id` until `until`;
-    /// `false` while another job, or another delivery of the same job, holds an unexpired
-    /// lease. Re-taking one's own lease extends it.
+    /// `false` while another job, or a later delivery of the same job,
+    /// holds an unexpired lease. Re-taking one's own lease extends it; a later delivery of
+    /// the same job takes it over from an earlier one (the job row already fenced that one
+    /// off), and an earlier delivery never takes it back.
     pub async fn acquire_source_lease(
         &self,
         source: &SourceName,
@@ -877,7 +880,7 @@ impl Store {
         let affected = match &self.backend {
             Backend::Postgres(pool) => sqlx::query(
                 "update sources set lease_job = $2, lease_delivery = $3, lease_until = $4 where name = $1 \
-                 and (lease_job is null or lease_until < $5 or (lease_job = $2 and lease_delivery = $3))",
+                 and (lease_job is null or lease_until < $5 or (lease_job = $2 and lease_delivery <= $3))",
             )
             .bind(source.as_str())
             .bind(job_id)
@@ -889,7 +892,7 @@ impl Store {
             .rows_affected(),
             Backend::Sqlite(pool) => sqlx::query(
                 "update sources set lease_job = ?2, lease_delivery = ?3, lease_until = ?4 where name = ?1 \
-                 and (lease_job is null or lease_until < ?5 or (lease_job = ?2 and lease_delivery = ?3))",
+                 and (lease_job is null or lease_until < ?5 or (lease_job = ?2 and lease_delivery <= ?3))",
             )
             .bind(source.as_str())
             .bind(job_id)

@@ -151,9 +151,10 @@ async fn scrape_with_lease(
             })?;
         counts.articles_new = i64::try_from(upserted.new).unwrap_or(i64::MAX);
         counts.articles_updated = i64::try_from(upserted.updated).unwrap_or(i64::MAX);
-        // A retry may find its own earlier attempt's writes already there: it must still
-        // invalidate, since that earlier attempt may have failed before doing so.
-        let rewarmed = if upserted.changed() || record.attempts > 1 {
+        // A later delivery (a retry, a rerun after a crash, a retry by hand of a dead job)
+        // may find an earlier delivery's writes already there: it must still invalidate,
+        // since that delivery may have stopped before doing so. Deliveries are never reset.
+        let rewarmed = if upserted.changed() || record.delivery > 1 {
             Some(invalidate_and_rewarm(ctx).await?)
         } else {
             None

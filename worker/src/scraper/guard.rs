@@ -1,4 +1,5 @@
-//! The address guard: the scraper connects only to public addresses (DESIGN.md §7).
+//! The address guard: the scraper connects only to public addresses (docs/ARCHITECTURE.md,
+//! "Invariants and why").
 //!
 //! Three checks share one classification, [`permitted`]:
 //! - [`GuardedResolver`] resolves host names and hands the connector only permitted

@@ -1,5 +1,5 @@
 //! The scraper: fetches a source's feed, listing or sitemap, then the article pages it links
-//! to, and turns them into [`NewArticle`]s for the job handler to upsert (DESIGN.md §7).
+//! to, and turns them into [`NewArticle`]s for the job handler to upsert (docs/ARCHITECTURE.md).
 //!
 //! Guarantees:
 //! - One shared HTTP client ([`Scraper`] is a cheap clone) with connect, read and
@@ -774,4 +774,50 @@ where
             ScrapeError::Transient(format!("parsing was cancelled: {e}"))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::off_task;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parses_run_at_most_one_per_core_even_when_their_callers_give_up() {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let parse = |running: Arc<AtomicUsize>, most: Arc<AtomicUsize>| {
+            move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+                running.fetch_sub(1, Ordering::SeqCst);
+            }
+        };
+        let abandoned: Vec<_> = (0..cores)
+            .map(|_| {
+                let task = off_task(parse(Arc::clone(&running), Arc::clone(&most)));
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_millis(1), task).await;
+                })
+            })
+            .collect();
+        let waited: Vec<_> = (0..cores * 3)
+            .map(|_| tokio::spawn(off_task(parse(Arc::clone(&running), Arc::clone(&most)))))
+            .collect();
+        for task in abandoned {
+            task.await.expect("abandoned caller");
+        }
+        for task in waited {
+            task.await.expect("join").expect("parse");
+        }
+        assert!(
+            most.load(Ordering::SeqCst) <= cores,
+            "{} parses ran at once on {cores} slots",
+            most.load(Ordering::SeqCst)
+        );
+    }
 }

@@ -136,6 +136,8 @@ impl Deployment {
             ("WORKER_HEARTBEAT_MS".into(), HEARTBEAT_MS.to_string()),
             ("WORKER_CONCURRENCY".into(), "2".into()),
             ("JOB_RETRY_BASE_MS".into(), "200".into()),
+            ("JOB_LEASE_MS".into(), "6000".into()),
+            ("RECONCILE_INTERVAL_MS".into(), "1000".into()),
             ("SCRAPE_ALLOW_LOOPBACK".into(), "true".into()),
             ("DB_MAX_CONNECTIONS".into(), "4".into()),
             (

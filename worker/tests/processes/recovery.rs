@@ -48,6 +48,33 @@ async fn on_own_redis() -> Option<(Deployment, OwnRedis)> {
     Some((dep, redis))
 }
 
+/// The worker's `/metrics` text (it was started with `WORKER_METRICS_BIND=127.0.0.1:0`).
+async fn metrics_of(worker: &super::harness::Worker) -> String {
+    let log = worker.log();
+    let addr = log
+        .lines()
+        .find(|l| l.contains("worker metrics listening"))
+        .and_then(|l| l.split("addr=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the worker logs its metrics address")
+        .to_owned();
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// One sample's value in a metrics text (0 when absent).
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| l.rsplit_once(' '))
+        .find(|(name, _)| *name == series)
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn invalidate() -> JobPayload {
     JobPayload::Invalidate(InvalidateCache {
         patterns: vec!["volume:*".to_owned()],
@@ -81,9 +108,26 @@ async fn redis_restarted_empty_with_a_thousand_jobs_queued_loses_none() {
     redis.restart().await;
     assert_eq!(redis.dbsize().await, 0, "Redis came back empty");
     let back = Instant::now();
-    let worker = dep.spawn_worker("after-restart", RECONCILING);
+    let mut worker = dep.spawn_worker(
+        "after-restart",
+        &[
+            ("NO_CRON", "true"),
+            ("RECONCILE_INTERVAL_MS", "500"),
+            ("WORKER_METRICS_BIND", "127.0.0.1:0"),
+        ],
+    );
+    worker.wait_log("worker metrics listening").await;
     let done = drained(&dep, "every job to finish", &[&worker]).await;
     let recovery = back.elapsed();
+    let metrics = metrics_of(&worker).await;
+    let repushed = sample(
+        &metrics,
+        "mediawarm_jobs_repushed_total{kind=\"invalidate\"}",
+    );
+    assert!(
+        repushed >= JOBS as f64,
+        "the reconciler's pushes are counted by kind: {repushed}"
+    );
     assert_eq!(done, JOBS as i64, "every accepted job ran");
     assert_eq!(dep.store.unfinished_jobs().await.expect("depth"), 0);
     for id in &ids {
@@ -349,4 +393,63 @@ async fn a_job_that_never_returns_fails_at_its_deadline_then_dies_embedded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_never_returns_fails_at_its_deadline_then_dies_production() {
     a_job_that_never_returns_fails_at_its_deadline(Stack::Production).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_and_cache_on_two_redis_servers_keep_to_their_own() {
+    let _serial = SERIAL.lock().await;
+    let Some((dep, queue_redis)) = on_own_redis().await else {
+        return;
+    };
+    let cache_redis = OwnRedis::start().await;
+    let site = FixtureSite::start().await;
+    site.publish("two", 2, Utc::now());
+    let source = dep.add_source("tworedis", &site.feed_url(), None).await;
+    let worker = dep.spawn_worker(
+        "split",
+        &[
+            ("NO_CRON", "true"),
+            ("REDIS_URL", cache_redis.url().as_str()),
+            ("QUEUE_REDIS_URL", queue_redis.url().as_str()),
+        ],
+    );
+    let job = dep.enqueue_scrape(&source.name).await;
+    let record = finished(&dep, &job, &[&worker]).await;
+    assert_eq!(record.status, JobStatus::Done, "{:?}", record.error);
+    assert_eq!(
+        record
+            .result
+            .as_ref()
+            .and_then(|r| r["invalidated"].as_bool()),
+        Some(true)
+    );
+    let queue_keys = keys(&queue_redis).await;
+    let cache_keys = keys(&cache_redis).await;
+    let is_queue_key = |k: &String| k.ends_with(":scrape:workers") || k.contains(":scrape:meta");
+    assert!(
+        queue_keys.iter().any(is_queue_key),
+        "the queue lives on QUEUE_REDIS_URL: {queue_keys:?}"
+    );
+    assert!(
+        !cache_keys.iter().any(is_queue_key),
+        "no queue key on the cache's Redis: {cache_keys:?}"
+    );
+    assert!(
+        !cache_keys.is_empty(),
+        "the scrape's invalidation and rate limits used the cache's Redis"
+    );
+}
+
+/// Every key of `redis`.
+async fn keys(redis: &OwnRedis) -> Vec<String> {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .expect("keys")
 }

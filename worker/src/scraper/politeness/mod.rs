@@ -1,4 +1,5 @@
-//! Politeness: how the scraper behaves towards the sites it fetches (DESIGN.md §7).
+//! Politeness: how the scraper behaves towards the sites it fetches (docs/ARCHITECTURE.md,
+//! "Invariants and why").
 //!
 //! [`Politeness::get`] wraps one fetch in everything a polite crawler does:
 //! 1. robots.txt of the URL's origin is fetched (once per origin per `robots_ttl`, `robots`)
