@@ -13,8 +13,6 @@
 //! Needs `redis-server` on the PATH (cases needing it say "skipped" otherwise) and, for the
 //! PostgreSQL cases, `TEST_DATABASE_URL`.
 
-use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,15 +28,12 @@ use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::Queue;
 use mediawarm_shared::store::{Store, StoreConfig};
 use mediawarm_shared::views::CATEGORIES;
-use mediawarm_testkit::faults::{Cut, OwnRedis, Proxy, free_port, redis_server_available};
+use mediawarm_testkit::faults::{Cut, OwnRedis, Proxy, redis_server_available};
 use mediawarm_testkit::services::TestDatabase;
 use mediawarm_testkit::{FeedBehaviour, FixtureSite};
 use mediawarm_worker::Context;
 use mediawarm_worker::config::WorkerArgs;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
 use tokio::sync::{OnceCell, watch};
 
 const TOKEN: &str = "fault-operator-token";

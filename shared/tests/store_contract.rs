@@ -420,7 +420,7 @@ async fn two_racing_deliveries_start_one_attempt(h: &Harness) {
             .collect();
         assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
         assert!(
-            outcomes.iter().any(|o| *o == JobStart::Busy),
+            outcomes.contains(&JobStart::Busy),
             "round {round}: the loser sees a live lease: {outcomes:?}"
         );
         let finished: Vec<bool> = futures::future::join_all([1, 2].map(|delivery| {

@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use harness::{DEADLINE, Deployment, HEARTBEAT_MS, Stack, Worker, millis_between};
+use harness::{DEADLINE, Deployment, HEARTBEAT_MS, JOB_LEASE_MS, Stack, Worker, millis_between};
 use mediawarm_shared::domain::{RunStatus, SourceName};
 use mediawarm_shared::jobs::{JobRecord, JobStatus};
 use mediawarm_testkit::{FeedBehaviour, FixtureSite};
@@ -500,8 +500,9 @@ async fn killed_worker_job_rerun_by_live_peer(stack: Stack) {
     assert_eq!(run.status, RunStatus::Succeeded, "{stack:?}: {run:?}");
     assert_articles_once(&dep, &source.name).await;
     println!(
-        "{stack:?}: job rerun by the live worker {} ms after the SIGKILL (window: {} ms = \
-         heartbeat × 3, checked each heartbeat); pickup of the first attempt {} ms",
+        "{stack:?}: job rerun by the live worker {} ms after the SIGKILL (apalis' orphan \
+         window {} ms = heartbeat × 3; the job's lease {JOB_LEASE_MS} ms lapses after it, then \
+         the reconciler reruns it); pickup of the first attempt {} ms",
         millis_between(killed_at, run.started_at),
         HEARTBEAT_MS * 3,
         millis_between(job.created_at, first_attempt.started_at),
@@ -548,7 +549,7 @@ async fn orphan_rerun_after_every_worker_died(stack: Stack) {
     assert_articles_once(&dep, &source.name).await;
     println!(
         "{stack:?}: orphan rerun by the fresh worker {} ms after its start, {} ms after every \
-         worker was killed (window: {} ms)",
+         worker was killed (orphan window {} ms, job lease {JOB_LEASE_MS} ms)",
         millis_between(started_at, run.started_at),
         millis_between(killed_at, run.started_at),
         HEARTBEAT_MS * 3,

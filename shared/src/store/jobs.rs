@@ -98,6 +98,12 @@ pub struct LapsedJob {
     pub request_id: Option<String>,
 }
 
+/// `(id, kind, payload, request_id, task_id)` as [`Store::unqueued_candidates`] reads them.
+type CandidateRow = (String, String, String, Option<String>, Option<String>);
+
+/// `(id, kind, delivery, payload, request_id)` as [`Store::lapsed_jobs`] reads them.
+type LapsedRow = (String, String, i64, String, Option<String>);
+
 /// What [`Store::rescue_job`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rescue {
@@ -546,35 +552,34 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<UnqueuedCandidate>, StoreError> {
         let after = after.unwrap_or("");
-        let rows: Vec<(String, String, String, Option<String>, Option<String>)> =
-            match &self.backend {
-                Backend::Postgres(pool) => {
-                    sqlx::query_as(
-                        "select id, kind, payload::text, request_id, task_id from jobs \
+        let rows: Vec<CandidateRow> = match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::query_as(
+                    "select id, kind, payload::text, request_id, task_id from jobs \
                      where status = 'pending' and (run_after is null or run_after <= $1) \
                        and updated_at < $2 and id > $3 order by id limit $4",
-                    )
-                    .bind(now)
-                    .bind(settled_before)
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(pool)
-                    .await?
-                }
-                Backend::Sqlite(pool) => {
-                    sqlx::query_as(
-                        "select id, kind, payload, request_id, task_id from jobs \
+                )
+                .bind(now)
+                .bind(settled_before)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+            }
+            Backend::Sqlite(pool) => {
+                sqlx::query_as(
+                    "select id, kind, payload, request_id, task_id from jobs \
                      where status = 'pending' and (run_after is null or run_after <= ?1) \
                        and updated_at < ?2 and id > ?3 order by id limit ?4",
-                    )
-                    .bind(now.timestamp_micros())
-                    .bind(settled_before.timestamp_micros())
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(pool)
-                    .await?
-                }
-            };
+                )
+                .bind(now.timestamp_micros())
+                .bind(settled_before.timestamp_micros())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+            }
+        };
         rows.into_iter()
             .map(|(id, kind, payload, request_id, task_id)| {
                 Ok(UnqueuedCandidate {
@@ -631,7 +636,7 @@ impl Store {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<LapsedJob>, StoreError> {
-        let rows: Vec<(String, String, i64, String, Option<String>)> = match &self.backend {
+        let rows: Vec<LapsedRow> = match &self.backend {
             Backend::Postgres(pool) => sqlx::query_as(
                 "select id, kind, delivery, payload::text, request_id from jobs where status = 'running' and coalesce(lease_until < $1, true) \
                  order by lease_until limit $2",

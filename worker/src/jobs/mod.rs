@@ -208,14 +208,13 @@ async fn run_delivery(ctx: &Arc<Context>, envelope: &JobEnvelope) -> Result<(), 
                     now,
                 )
                 .await?;
-            if written {
-                if let Err(push) = ctx
+            if written
+                && let Err(push) = ctx
                     .queue
                     .push(envelope.clone(), &task_id, Some(run_after))
                     .await
-                {
-                    tracing::warn!(error = %push, "the retry could not be queued; the reconciler will push it");
-                }
+            {
+                tracing::warn!(error = %push, "the retry could not be queued; the reconciler will push it");
             }
             written
         }

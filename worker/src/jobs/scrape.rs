@@ -40,10 +40,10 @@ impl SourceLease {
 
 impl Drop for SourceLease {
     fn drop(&mut self) {
-        if let Some((ctx, source, delivery)) = self.held.take() {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move { release(&ctx, &source, &delivery).await });
-            }
+        if let Some((ctx, source, delivery)) = self.held.take()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(async move { release(&ctx, &source, &delivery).await });
         }
     }
 }

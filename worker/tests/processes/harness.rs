@@ -33,6 +33,10 @@ pub(crate) enum Stack {
 /// liveness in whole seconds, so a worker is re-queued after `3 × 1 s` of silence.
 pub(crate) const HEARTBEAT_MS: u64 = 1000;
 
+/// The job lease the tests configure (`JOB_LEASE_MS`, at least twice the orphan window):
+/// a SIGKILLed worker's job is rerun once it lapsed.
+pub(crate) const JOB_LEASE_MS: u64 = 6000;
+
 /// Every scenario waits at most this long for one condition.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -136,7 +140,7 @@ impl Deployment {
             ("WORKER_HEARTBEAT_MS".into(), HEARTBEAT_MS.to_string()),
             ("WORKER_CONCURRENCY".into(), "2".into()),
             ("JOB_RETRY_BASE_MS".into(), "200".into()),
-            ("JOB_LEASE_MS".into(), "6000".into()),
+            ("JOB_LEASE_MS".into(), JOB_LEASE_MS.to_string()),
             ("RECONCILE_INTERVAL_MS".into(), "1000".into()),
             ("SCRAPE_ALLOW_LOOPBACK".into(), "true".into()),
             ("DB_MAX_CONNECTIONS".into(), "4".into()),
