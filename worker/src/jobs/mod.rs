@@ -35,7 +35,7 @@ use mediawarm_shared::jobs::{JobEnvelope, JobPayload, JobRecord, JobStatus};
 use mediawarm_shared::metrics::JobOutcome;
 use mediawarm_shared::queue::new_task_id;
 use mediawarm_shared::store::JobStart;
-use rand::Rng;
+use rand::RngExt;
 
 use crate::Context;
 

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng as _;
+use rand::RngExt as _;
 
 /// The delay before retry number `attempt` (0 for the first retry): `base · 2^attempt`,
 /// capped at `cap`, then "equal jitter" (a uniform pick in its upper half), so that workers
