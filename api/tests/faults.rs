@@ -10,8 +10,8 @@
 //! - `poison_job_*`: a job that always fails ends dead after its attempts while jobs queued
 //!   behind it run, on the SQLite queue and on the Redis queue.
 //!
-//! Needs `redis-server` on the PATH (cases needing it say "skipped" otherwise) and, for the
-//! PostgreSQL cases, `TEST_DATABASE_URL`.
+//! The cases are ignored unless asked for (`-- --include-ignored`): they need `redis-server`
+//! on the PATH or, for the PostgreSQL cases, `TEST_DATABASE_URL`, and fail without them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -302,11 +302,12 @@ where
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs redis-server"]
 async fn redis_killed_under_read_load_then_restarted() {
-    if !redis_server_available() {
-        println!("skipped: redis-server is not installed");
-        return;
-    }
+    assert!(
+        redis_server_available(),
+        "this test needs redis-server on the PATH"
+    );
     let mut redis = OwnRedis::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::connect(&sqlite_config(&dir)).await.expect("store");
@@ -421,8 +422,8 @@ struct ProxiedDatabase {
 }
 
 impl ProxiedDatabase {
-    async fn create() -> Option<Self> {
-        let database = TestDatabase::create("mwfault").await?;
+    async fn create() -> Self {
+        let database = TestDatabase::create("mwfault").await;
         let options: sqlx::postgres::PgConnectOptions = database
             .admin_url
             .parse()
@@ -439,11 +440,11 @@ impl ProxiedDatabase {
             proxy.addr,
             database.name
         );
-        Some(Self {
+        Self {
             proxy,
             _database: database,
             url,
-        })
+        }
     }
 }
 
@@ -452,9 +453,7 @@ async fn postgres_cut(cut: Cut) {
         .with_env_filter("warn")
         .with_test_writer()
         .try_init();
-    let Some(db) = ProxiedDatabase::create().await else {
-        return;
-    };
+    let db = ProxiedDatabase::create().await;
     let store = Store::connect(&StoreConfig {
         database_url: Some(db.url.clone()),
         sqlite_path: "unused.db".into(),
@@ -547,11 +546,13 @@ async fn postgres_cut(cut: Cut) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL"]
 async fn postgres_cut_refusing_connections() {
     postgres_cut(Cut::Refuse).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL"]
 async fn postgres_cut_black_hole() {
     postgres_cut(Cut::BlackHole).await;
 }
@@ -727,11 +728,12 @@ async fn poison_job_ends_dead_without_blocking_the_sqlite_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server"]
 async fn poison_job_ends_dead_without_blocking_the_redis_queue() {
-    if !redis_server_available() {
-        println!("skipped: redis-server is not installed");
-        return;
-    }
+    assert!(
+        redis_server_available(),
+        "this test needs redis-server on the PATH"
+    );
     let redis = OwnRedis::start().await;
     poison_job(Some(&redis)).await;
 }
@@ -741,11 +743,12 @@ async fn poison_job_ends_dead_without_blocking_the_redis_queue() {
 /// down, an enqueue answers 503 `queue_unavailable` and keeps no job, so the client's retry
 /// makes no duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server"]
 async fn the_first_enqueue_after_redis_returns_is_accepted_and_a_failed_one_keeps_nothing() {
-    if !redis_server_available() {
-        println!("skipped: redis-server is not installed");
-        return;
-    }
+    assert!(
+        redis_server_available(),
+        "this test needs redis-server on the PATH"
+    );
     let mut redis = OwnRedis::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::connect(&sqlite_config(&dir)).await.expect("store");

@@ -6,9 +6,11 @@
 //! Guarantees: every value gets a fresh name (a ULID), so tests run in parallel without
 //! seeing each other; dropping it removes what it named — the database (`WITH (FORCE)`), every
 //! Redis key under the prefix, and the entries apalis leaves for queues under the prefix in
-//! its global registries — so a test leaves nothing behind, failing or not. Unset variables
-//! make `create` print that the test is skipped and return `None`; a set variable whose server
-//! does not answer is a panic, never a skip.
+//! its global registries — so a test leaves nothing behind, failing or not.
+//!
+//! Tests that need these services are marked `#[ignore = "needs TEST_DATABASE_URL …"]`, so
+//! a plain `cargo test` reports them as not run, never as passed; `cargo test -- --include-ignored`
+//! runs them, and then an unset variable, like a server that does not answer, fails the test.
 
 /// The global sorted sets where apalis-redis registers every queue and every queue's worker
 /// set, and never unregisters them.
@@ -26,9 +28,9 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// Creates a database named `{label}_{ulid}`; `None` when `TEST_DATABASE_URL` is unset.
-    pub async fn create(label: &str) -> Option<Self> {
-        Some(Self::create_on(service_url("TEST_DATABASE_URL")?, label).await)
+    /// Creates a database named `{label}_{ulid}`; panics when `TEST_DATABASE_URL` is unset.
+    pub async fn create(label: &str) -> Self {
+        Self::create_on(service_url("TEST_DATABASE_URL"), label).await
     }
 
     async fn create_on(admin_url: String, label: &str) -> Self {
@@ -96,9 +98,9 @@ pub struct TestRedis {
 }
 
 impl TestRedis {
-    /// A prefix `{label}:{ulid}:`; `None` when `TEST_REDIS_URL` is unset.
-    pub async fn create(label: &str) -> Option<Self> {
-        Some(Self::create_on(service_url("TEST_REDIS_URL")?, label).await)
+    /// A prefix `{label}:{ulid}:`; panics when `TEST_REDIS_URL` is unset.
+    pub async fn create(label: &str) -> Self {
+        Self::create_on(service_url("TEST_REDIS_URL"), label).await
     }
 
     /// Panics unless Redis at `url` answers `PING`.
@@ -192,31 +194,24 @@ pub struct TestServices {
 }
 
 impl TestServices {
-    /// Creates both, named after `label`; `None` when `TEST_DATABASE_URL` or
+    /// Creates both, named after `label`; panics when `TEST_DATABASE_URL` or
     /// `TEST_REDIS_URL` is unset.
-    pub async fn create(label: &str) -> Option<Self> {
-        let (Ok(admin_url), Ok(redis_url)) = (
-            std::env::var("TEST_DATABASE_URL"),
-            std::env::var("TEST_REDIS_URL"),
-        ) else {
-            println!("skipped: TEST_DATABASE_URL / TEST_REDIS_URL unset");
-            return None;
-        };
-        Some(Self {
-            database: TestDatabase::create_on(admin_url, label).await,
-            redis: TestRedis::create_on(redis_url, label).await,
-        })
+    pub async fn create(label: &str) -> Self {
+        Self {
+            database: TestDatabase::create_on(service_url("TEST_DATABASE_URL"), label).await,
+            redis: TestRedis::create_on(service_url("TEST_REDIS_URL"), label).await,
+        }
     }
 }
 
-/// The value of the environment variable `var`, or `None` after printing that the test is
-/// skipped.
-fn service_url(var: &str) -> Option<String> {
-    let url = std::env::var(var).ok();
-    if url.is_none() {
-        println!("skipped: {var} unset");
-    }
-    url
+/// The value of the environment variable `var`; a test that asks for an unset one fails.
+pub fn service_url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is unset: this test needs it (it is ignored by `cargo test`; run it with \
+             TEST_DATABASE_URL and TEST_REDIS_URL set and `-- --include-ignored`)"
+        )
+    })
 }
 
 /// Runs `cleanup` to completion on a runtime of its own in a thread of its own: `Drop` may

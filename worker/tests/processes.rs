@@ -1,8 +1,9 @@
 //! Worker processes as deployed: these tests spawn the real `mediawarm-worker` binary
 //! (configured only through environment variables) against a fixture site, on both stacks —
 //! embedded (SQLite database + SQLite queue file in a shared `DATA_DIR`) and production (a
-//! fresh PostgreSQL database and Redis under a unique prefix and queue namespace; skipped
-//! when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset).
+//! fresh PostgreSQL database and Redis under a unique prefix and queue namespace; ignored
+//! unless asked for with `-- --include-ignored`, and then failing when `TEST_DATABASE_URL` /
+//! `TEST_REDIS_URL` are unset).
 //!
 //! What they hold the worker to:
 //! - three processes' schedulers make exactly one job per tick of a per-second cron for 30 s
@@ -144,9 +145,7 @@ fn cron_window_ticks() -> i64 {
 
 async fn cron_makes_one_job_per_tick(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let site = FixtureSite::start().await;
     site.publish("tick", ARTICLES, Utc::now());
     let source = dep
@@ -273,9 +272,7 @@ fn jobs_done_after_signal(worker: &Worker) -> usize {
 /// once, every article is stored once, every job has one settled run record.
 async fn workload_survives_faults(stack: Stack, fault: Fault) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let mut sites = Vec::with_capacity(WORKLOAD_SOURCES);
     let mut sources = Vec::with_capacity(WORKLOAD_SOURCES);
     for i in 0..WORKLOAD_SOURCES {
@@ -466,9 +463,7 @@ async fn workload_survives_faults(stack: Stack, fault: Fault) {
 
 async fn killed_worker_job_rerun_by_live_peer(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let site = FixtureSite::start().await;
     site.publish("kill", ARTICLES, Utc::now());
     site.set_feed(FeedBehaviour::Slow(Duration::from_secs(120)));
@@ -511,9 +506,7 @@ async fn killed_worker_job_rerun_by_live_peer(stack: Stack) {
 
 async fn orphan_rerun_after_every_worker_died(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let site = FixtureSite::start().await;
     site.publish("deploy", ARTICLES, Utc::now());
     site.set_feed(FeedBehaviour::Slow(Duration::from_secs(120)));
@@ -558,9 +551,7 @@ async fn orphan_rerun_after_every_worker_died(stack: Stack) {
 
 async fn long_job_kept_by_its_live_worker(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let site = FixtureSite::start().await;
     site.publish("long", ARTICLES, Utc::now());
     let slow = Duration::from_millis(HEARTBEAT_MS * 6);
@@ -594,9 +585,7 @@ async fn long_job_kept_by_its_live_worker(stack: Stack) {
 
 async fn sigterm_finishes_in_flight_job(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let site = FixtureSite::start().await;
     site.publish("term", ARTICLES, Utc::now());
     site.set_feed(FeedBehaviour::Slow(Duration::from_secs(3)));
@@ -637,9 +626,7 @@ async fn sigterm_finishes_in_flight_job(stack: Stack) {
 /// one without it opens no listener.
 async fn worker_serves_its_metrics(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let site = FixtureSite::start().await;
     site.publish("metrics", ARTICLES, Utc::now());
     let source = dep.add_source("metered", &site.feed_url(), None).await;
@@ -695,9 +682,7 @@ async fn worker_serves_its_metrics(stack: Stack) {
 /// The real binary ignores proxy variables, and refuses loopback unless told otherwise.
 async fn network_guard_of_the_binary(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
     let proxied = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -768,6 +753,7 @@ async fn proxy_ignored_and_loopback_refused_by_default_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn proxy_ignored_and_loopback_refused_by_default_production() {
     network_guard_of_the_binary(Stack::Production).await;
 }
@@ -778,6 +764,7 @@ async fn worker_metrics_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn worker_metrics_production() {
     worker_serves_its_metrics(Stack::Production).await;
 }
@@ -788,6 +775,7 @@ async fn cron_three_workers_one_job_per_tick_for_30_s_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn cron_three_workers_one_job_per_tick_for_30_s_production() {
     cron_makes_one_job_per_tick(Stack::Production).await;
 }
@@ -798,6 +786,7 @@ async fn five_hundred_jobs_survive_three_sigkills_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn five_hundred_jobs_survive_three_sigkills_production() {
     workload_survives_faults(Stack::Production, Fault::Kill).await;
 }
@@ -808,6 +797,7 @@ async fn five_hundred_jobs_survive_three_sigterms_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn five_hundred_jobs_survive_three_sigterms_production() {
     workload_survives_faults(Stack::Production, Fault::Terminate).await;
 }
@@ -818,6 +808,7 @@ async fn sigkilled_worker_job_rerun_by_another_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn sigkilled_worker_job_rerun_by_another_production() {
     killed_worker_job_rerun_by_live_peer(Stack::Production).await;
 }
@@ -828,6 +819,7 @@ async fn orphaned_job_rerun_after_deploy_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn orphaned_job_rerun_after_deploy_production() {
     orphan_rerun_after_every_worker_died(Stack::Production).await;
 }
@@ -838,6 +830,7 @@ async fn long_job_not_taken_over_from_live_worker_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn long_job_not_taken_over_from_live_worker_production() {
     long_job_kept_by_its_live_worker(Stack::Production).await;
 }
@@ -848,6 +841,7 @@ async fn sigterm_finishes_in_flight_job_then_exits_0_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn sigterm_finishes_in_flight_job_then_exits_0_production() {
     sigterm_finishes_in_flight_job(Stack::Production).await;
 }

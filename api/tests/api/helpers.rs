@@ -27,7 +27,9 @@ pub(crate) enum Stack {
     Production,
 }
 
-/// Runs each named `async fn(TestApp)` against both stacks.
+/// Runs each named `async fn(TestApp)` against both stacks; the production half is ignored
+/// unless asked for (`-- --include-ignored`), and then needs `TEST_DATABASE_URL` and
+/// `TEST_REDIS_URL`.
 #[macro_export]
 macro_rules! both_stacks {
     ($($name:ident),* $(,)?) => {
@@ -35,8 +37,7 @@ macro_rules! both_stacks {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let app = $crate::helpers::spawn_app($crate::helpers::Stack::Embedded).await
-                        .expect("the embedded stack always starts");
+                    let app = $crate::helpers::spawn_app($crate::helpers::Stack::Embedded).await;
                     super::$name(app).await;
                 }
             )*
@@ -44,10 +45,9 @@ macro_rules! both_stacks {
         mod production {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
                 async fn $name() {
-                    let Some(app) = $crate::helpers::spawn_app($crate::helpers::Stack::Production).await else {
-                        return;
-                    };
+                    let app = $crate::helpers::spawn_app($crate::helpers::Stack::Production).await;
                     super::$name(app).await;
                 }
             )*
@@ -244,9 +244,9 @@ pub(crate) fn test_worker_args() -> WorkerArgs {
     }
 }
 
-/// Starts an app with an in-process worker on the stack; `None` (after saying so) when the
-/// production stack's variables are unset.
-pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
+/// Starts an app with an in-process worker on the stack (the production stack panics when its
+/// variables are unset).
+pub(crate) async fn spawn_app(stack: Stack) -> TestApp {
     spawn_app_with(stack, test_worker_args(), true).await
 }
 
@@ -255,7 +255,7 @@ pub(crate) async fn spawn_app_with(
     stack: Stack,
     mut worker_args: WorkerArgs,
     run_worker: bool,
-) -> Option<TestApp> {
+) -> TestApp {
     let (store_config, cache_config, isolation, data_dir) = match stack {
         Stack::Embedded => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -269,7 +269,7 @@ pub(crate) async fn spawn_app_with(
             (store, CacheConfig::default(), Isolation::Dir(dir), data_dir)
         }
         Stack::Production => {
-            let services = TestServices::create("mwtest").await?;
+            let services = TestServices::create("mwtest").await;
             let store = StoreConfig {
                 database_url: Some(services.database.url.clone()),
                 sqlite_path: "unused.db".into(),
@@ -344,7 +344,7 @@ pub(crate) async fn spawn_app_with(
     tokio::spawn(app.run_until(async move {
         let _ = stop.wait_for(|s| *s).await;
     }));
-    Some(TestApp {
+    TestApp {
         base,
         client: reqwest::Client::new(),
         store,
@@ -355,7 +355,7 @@ pub(crate) async fn spawn_app_with(
         stack,
         _stop: stop_tx,
         _isolation: Arc::new(isolation),
-    })
+    }
 }
 
 /// The Redis URL and key prefix of a production-stack app.

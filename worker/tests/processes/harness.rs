@@ -123,15 +123,15 @@ impl Peek {
 }
 
 impl Deployment {
-    /// A fresh deployment, or `None` (after printing `skipped: …`) when the production
-    /// stack is asked for and `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset.
-    pub(crate) async fn new(stack: Stack) -> Option<Self> {
+    /// A fresh deployment (the production stack panics when `TEST_DATABASE_URL` or
+    /// `TEST_REDIS_URL` is unset).
+    pub(crate) async fn new(stack: Stack) -> Self {
         Self::new_with(stack, None).await
     }
 
     /// [`Deployment::new`], with the production stack's cache and queue on `own_redis` (a
     /// Redis the test owns and may restart) instead of the shared one.
-    pub(crate) async fn new_with(stack: Stack, own_redis: Option<String>) -> Option<Self> {
+    pub(crate) async fn new_with(stack: Stack, own_redis: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temporary DATA_DIR");
         let data_dir = dir.path().to_owned();
         let mut env: Vec<(String, String)> = vec![
@@ -162,7 +162,7 @@ impl Deployment {
                 None,
             ),
             Stack::Production => {
-                let services = TestServices::create("mwproc").await?;
+                let services = TestServices::create("mwproc").await;
                 let database_url = services.database.url.clone();
                 let redis_url = own_redis.unwrap_or_else(|| services.redis.url.clone());
                 let prefix = services.redis.prefix.clone();
@@ -211,7 +211,7 @@ impl Deployment {
                 .expect("peek pool"),
             ),
         };
-        Some(Self {
+        Self {
             stack,
             store,
             queue,
@@ -219,7 +219,7 @@ impl Deployment {
             env,
             dir,
             _services: services,
-        })
+        }
     }
 
     /// Starts a worker process named `name` (its log is `name.log`) with the deployment's

@@ -10,8 +10,9 @@
 //! - A job that never returns: each attempt fails at its deadline, the job ends dead after
 //!   its attempts, and the worker's other slot keeps running other jobs meanwhile.
 //!
-//! The cases that restart Redis own a `redis-server` (the production stack only); with
-//! `TEST_DATABASE_URL` set, a missing `redis-server` fails them.
+//! The cases that restart Redis own a `redis-server` (the production stack only). The
+//! production cases are ignored unless asked for (`-- --include-ignored`) and then fail
+//! without `TEST_DATABASE_URL`, `TEST_REDIS_URL` or `redis-server`.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -32,20 +33,16 @@ const RECONCILING: &[(&str, &str)] = &[("NO_CRON", "true"), ("RECONCILE_INTERVAL
 /// How long a recovery may take before the case fails.
 const RECOVERY_DEADLINE: Duration = Duration::from_secs(180);
 
-/// A production deployment on a Redis the test owns, or `None` (skipped) without
-/// `TEST_DATABASE_URL`.
-async fn on_own_redis() -> Option<(Deployment, OwnRedis)> {
-    if std::env::var("TEST_DATABASE_URL").is_err() {
-        println!("skipped: TEST_DATABASE_URL unset");
-        return None;
-    }
+/// A production deployment on a Redis the test owns (it needs `TEST_DATABASE_URL`,
+/// `TEST_REDIS_URL` for the prefix it cleans, and `redis-server`).
+async fn on_own_redis() -> (Deployment, OwnRedis) {
     assert!(
         redis_server_available(),
         "redis-server is needed on the PATH for the Redis recovery cases"
     );
     let redis = OwnRedis::start().await;
-    let dep = Deployment::new_with(Stack::Production, Some(redis.url())).await?;
-    Some((dep, redis))
+    let dep = Deployment::new_with(Stack::Production, Some(redis.url())).await;
+    (dep, redis)
 }
 
 /// The worker's `/metrics` text (it was started with `WORKER_METRICS_BIND=127.0.0.1:0`).
@@ -93,11 +90,10 @@ async fn drained(dep: &Deployment, what: &str, workers: &[&super::harness::Worke
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL, TEST_REDIS_URL and redis-server"]
 async fn redis_restarted_empty_with_a_thousand_jobs_queued_loses_none() {
     let _serial = SERIAL.lock().await;
-    let Some((dep, mut redis)) = on_own_redis().await else {
-        return;
-    };
+    let (dep, mut redis) = on_own_redis().await;
     const JOBS: usize = 1000;
     let mut ids = HashSet::new();
     for _ in 0..JOBS {
@@ -148,11 +144,10 @@ async fn redis_restarted_empty_with_a_thousand_jobs_queued_loses_none() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL, TEST_REDIS_URL and redis-server"]
 async fn a_sigkilled_worker_and_an_emptied_redis_lose_no_scrape() {
     let _serial = SERIAL.lock().await;
-    let Some((dep, mut redis)) = on_own_redis().await else {
-        return;
-    };
+    let (dep, mut redis) = on_own_redis().await;
     const SOURCES: usize = 12;
     const ROUNDS: usize = 3;
     const ARTICLES: usize = 2;
@@ -222,9 +217,7 @@ async fn a_sigkilled_worker_and_an_emptied_redis_lose_no_scrape() {
 
 async fn a_job_recorded_but_never_pushed_runs(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let id = mediawarm_shared::jobs::new_job_id();
     let payload = serde_json::to_value(invalidate()).expect("payload");
     let job = NewJob {
@@ -259,16 +252,16 @@ async fn a_job_recorded_but_never_pushed_runs_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn a_job_recorded_but_never_pushed_runs_production() {
     a_job_recorded_but_never_pushed_runs(Stack::Production).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn postgres_cut_for_30_s_mid_deliveries_leaves_no_job_running() {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(Stack::Production).await else {
-        return;
-    };
+    let dep = Deployment::new(Stack::Production).await;
     let mut url =
         url::Url::parse(dep.database_url().expect("a production database")).expect("database URL");
     let upstream = format!(
@@ -335,9 +328,7 @@ async fn postgres_cut_for_30_s_mid_deliveries_leaves_no_job_running() {
 
 async fn a_job_that_never_returns_fails_at_its_deadline(stack: Stack) {
     let _serial = SERIAL.lock().await;
-    let Some(dep) = Deployment::new(stack).await else {
-        return;
-    };
+    let dep = Deployment::new(stack).await;
     let stuck_site = FixtureSite::start().await;
     stuck_site.publish("s", 1, Utc::now());
     stuck_site.set_feed(FeedBehaviour::Slow(Duration::from_secs(120)));
@@ -391,16 +382,16 @@ async fn a_job_that_never_returns_fails_at_its_deadline_then_dies_embedded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn a_job_that_never_returns_fails_at_its_deadline_then_dies_production() {
     a_job_that_never_returns_fails_at_its_deadline(Stack::Production).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL, TEST_REDIS_URL and redis-server"]
 async fn queue_and_cache_on_two_redis_servers_keep_to_their_own() {
     let _serial = SERIAL.lock().await;
-    let Some((dep, queue_redis)) = on_own_redis().await else {
-        return;
-    };
+    let (dep, queue_redis) = on_own_redis().await;
     let cache_redis = OwnRedis::start().await;
     let site = FixtureSite::start().await;
     site.publish("two", 2, Utc::now());
