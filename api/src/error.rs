@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use mediawarm_shared::cache::KeyError;
 use mediawarm_shared::domain::SourceInputError;
 use mediawarm_shared::error::{CacheError, DomainError, StoreError};
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::views::{ViewError, VolumeError};
 use serde_json::json;
+use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 
 /// Handlers' result type.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -166,7 +168,7 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidOffset(_) => "invalid_offset",
             DomainError::InvalidInterval(_) => "invalid_interval",
             DomainError::InvalidTimezone(_) => "invalid_tz",
-            DomainError::InvalidDate(_) => "invalid_date",
+            DomainError::InvalidDate(_) | DomainError::DateOutOfRange(_) => "invalid_date",
         };
         Self::bad_request(code, e.to_string())
     }
@@ -244,5 +246,35 @@ impl From<JsonRejection> for ApiError {
             return Self::PayloadTooLarge;
         }
         Self::bad_request("invalid_body", rejection.body_text())
+    }
+}
+
+/// The last line of defence against a handler that panics: the request is answered 500
+/// `internal_error` in the usual JSON shape (not a dropped connection), the panic is logged
+/// and counted in `mediawarm_http_panics_total`. No input is meant to reach it.
+pub fn catch_panics(metrics: Metrics) -> CatchPanicLayer<PanicResponse> {
+    CatchPanicLayer::custom(PanicResponse { metrics })
+}
+
+/// What [`catch_panics`] answers a panic with.
+#[derive(Debug, Clone)]
+pub struct PanicResponse {
+    metrics: Metrics,
+}
+
+impl ResponseForPanic for PanicResponse {
+    type ResponseBody = axum::body::Body;
+
+    fn response_for_panic(
+        &mut self,
+        panic: Box<dyn std::any::Any + Send + 'static>,
+    ) -> axum::http::Response<Self::ResponseBody> {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        self.metrics.count_panic();
+        ApiError::Internal(format!("handler panicked: {message}")).into_response()
     }
 }

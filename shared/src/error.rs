@@ -37,6 +37,9 @@ pub enum DomainError {
     /// A date that is neither RFC 3339 nor `YYYY-MM-DD`.
     #[error("invalid date {0:?}: expected RFC 3339 (2026-01-31T08:00:00Z) or YYYY-MM-DD")]
     InvalidDate(String),
+    /// A well-formed date outside the years the service can count in.
+    #[error("invalid date {0:?}: dates must fall in the years 0001 to 9999")]
+    DateOutOfRange(String),
 }
 
 /// The database failed or refused an operation.

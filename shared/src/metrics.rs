@@ -160,6 +160,7 @@ struct Inner {
     cache: CacheService,
     http_requests: Family<HttpLabels, Counter>,
     http_duration: Histograms<RouteLabels>,
+    http_panics: Counter,
     cache_fallback: Gauge,
     redis_connected: Gauge,
     memory_entries: Gauge,
@@ -189,6 +190,12 @@ impl Metrics {
             "mediawarm_http_request_duration_seconds",
             "HTTP request latency, by matched route and method",
             Described(http_duration.clone()),
+        );
+        let http_panics = Counter::default();
+        registry.register(
+            "mediawarm_http_panics",
+            "Requests whose handler panicked (answered 500 internal_error); any is a bug",
+            http_panics.clone(),
         );
         let (hits, misses) = cache.counter_families();
         for category in categories {
@@ -298,6 +305,7 @@ impl Metrics {
             cache: cache.clone(),
             http_requests,
             http_duration,
+            http_panics,
             cache_fallback,
             redis_connected,
             memory_entries,
@@ -334,6 +342,11 @@ impl Metrics {
                 status,
             })
             .inc();
+    }
+
+    /// Counts a request whose handler panicked.
+    pub fn count_panic(&self) {
+        self.0.http_panics.inc();
     }
 
     /// Records a finished job attempt.

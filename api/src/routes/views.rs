@@ -6,13 +6,13 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::{Duration, Utc};
-use mediawarm_shared::domain::{Interval, SourceName, Timezone};
+use mediawarm_shared::domain::{Interval, SourceName, Timezone, in_supported_range};
 use mediawarm_shared::views::{SimplifiedQuery, View, VolumeQuery, VolumeRange};
 
 use super::cached;
 use super::openapi::schemas::{ErrorBody, Simplified, Volume};
 use super::params::Params;
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -39,15 +39,26 @@ pub(crate) fn volume_query(params: &Params) -> Result<VolumeQuery> {
         .get("to")
         .map(|v| tz.parse_bound(v, true))
         .transpose()?;
+    let week = Duration::days(7);
     let range = match (from, to) {
         (None, None) => VolumeRange::LastWeek,
         (Some(from), Some(to)) => VolumeRange::Between { from, to },
         (Some(from), None) => VolumeRange::Between {
             from,
-            to: Utc::now().min(from + Duration::days(7)),
+            to: from
+                .checked_add_signed(week)
+                .map_or(Utc::now(), |end| end.min(Utc::now())),
         },
         (None, Some(to)) => VolumeRange::Between {
-            from: to - Duration::days(7),
+            from: to
+                .checked_sub_signed(week)
+                .filter(|from| in_supported_range(*from))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_range",
+                        "the week before `to` starts before the year 0001: give `from` too",
+                    )
+                })?,
             to,
         },
     };

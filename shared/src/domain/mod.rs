@@ -14,7 +14,7 @@ mod source_input;
 
 pub use article::{Article, NewArticle, SortKey};
 pub use cursor::CursorCodec;
-pub use query::{Interval, Limit, Timezone, parse_offset};
+pub use query::{Interval, Limit, SUPPORTED_YEARS, Timezone, in_supported_range, parse_offset};
 pub use scrape_run::{RunCounts, RunStatus, ScrapeRun};
 pub use source::{SourceKind, SourceName};
 pub use source_def::{Selectors, Source};

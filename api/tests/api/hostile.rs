@@ -1,0 +1,255 @@
+//! Hostile input on the read endpoints: no value a client can send makes a handler panic or
+//! answer 5xx; out-of-range dates are 400s naming the problem; a panic that does happen is
+//! answered in JSON and counted.
+
+use axum::Router;
+use axum::routing::get;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::Value;
+
+use crate::both_stacks;
+use crate::helpers::{TOKEN, TestApp, article};
+
+both_stacks!(
+    volume_refuses_dates_beyond_the_supported_years,
+    volume_rounds_to_up_to_its_bucket_and_echoes_the_bounds_used,
+    read_endpoints_never_answer_5xx_over_their_full_parameter_ranges,
+);
+
+/// Asserts a 400 whose JSON error has `code`, and returns its message.
+async fn expect_400(app: &TestApp, path: &str, code: &str) -> String {
+    let body = app.get_json(path, 400).await;
+    assert_eq!(body["error"]["code"], code, "GET {path}: {body}");
+    body["error"]["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned()
+}
+
+async fn volume_refuses_dates_beyond_the_supported_years(app: TestApp) {
+    let message = expect_400(&app, "/api/v1/volume?from=%2B262142-12-31", "invalid_date").await;
+    assert!(message.contains("0001 to 9999"), "{message}");
+    expect_400(&app, "/api/v1/volume?to=-262143-01-01", "invalid_date").await;
+    expect_400(&app, "/api/v1/volume?to=%2B262143-12-31", "invalid_date").await;
+    expect_400(
+        &app,
+        "/api/v1/volume?from=-0001-01-01&to=2026-01-01",
+        "invalid_date",
+    )
+    .await;
+    expect_400(
+        &app,
+        "/api/v1/volume?from=9999-12-30&to=9999-12-31&tz=Pacific/Pago_Pago",
+        "invalid_date",
+    )
+    .await;
+    // The default week before `to` would start before the year 1.
+    expect_400(&app, "/api/v1/volume?to=0001-01-03", "invalid_range").await;
+    // Bounds inside the years are served, even at their edges.
+    let first = app
+        .get_json("/api/v1/volume?from=0001-01-01&to=0001-01-03", 200)
+        .await;
+    assert_eq!(first["total"], 0);
+    assert_eq!(first["buckets"].as_array().unwrap().len(), 3);
+    let last = app
+        .get_json(
+            "/api/v1/volume?interval=hour&from=9999-12-31T20:00:00Z&to=9999-12-31T22:30:00Z",
+            200,
+        )
+        .await;
+    assert_eq!(last["to"], "9999-12-31T23:00:00+00:00");
+}
+
+async fn volume_rounds_to_up_to_its_bucket_and_echoes_the_bounds_used(app: TestApp) {
+    app.seed(&[article(
+        "gazette",
+        1,
+        Some("2026-03-02T10:20:00Z".parse().unwrap()),
+    )])
+    .await;
+    let body = app
+        .get_json(
+            "/api/v1/volume?interval=hour&from=2026-03-02T09:59:59Z&to=2026-03-02T10:00:01Z",
+            200,
+        )
+        .await;
+    assert_eq!(body["from"], "2026-03-02T09:00:00+00:00");
+    assert_eq!(body["to"], "2026-03-02T11:00:00+00:00");
+    assert_eq!(body["total"], 1, "the rounded-up hour is counted: {body}");
+    // Any `to` within the same bucket is the same key: the second read is a hit.
+    let second = app
+        .get("/api/v1/volume?interval=hour&from=2026-03-02T09:00:00Z&to=2026-03-02T10:59:59Z")
+        .await;
+    assert_eq!(second.headers()["x-cache"], "hit");
+}
+
+/// A value from anywhere in what a client could send for a parameter: valid ones, numbers
+/// of every width, dates and timestamps with out-of-range fields and years, and arbitrary
+/// text.
+fn hostile_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("20".to_owned()),
+        Just("day".to_owned()),
+        Just("hour".to_owned()),
+        Just("Europe/Paris".to_owned()),
+        Just("Pacific/Kiritimati".to_owned()),
+        Just("gazette".to_owned()),
+        Just("+262142-12-31".to_owned()),
+        Just("-262143-01-01".to_owned()),
+        Just("9999-12-31".to_owned()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<i128>().prop_map(|n| n.to_string()),
+        (-1_000i64..=1_000).prop_map(|n| n.to_string()),
+        (-300_000i32..=300_000, 0u32..=13, 0u32..=32).prop_map(|(y, m, d)| {
+            if (0..=9999).contains(&y) {
+                format!("{y:04}-{m:02}-{d:02}")
+            } else {
+                format!("{y:+}-{m:02}-{d:02}")
+            }
+        }),
+        (
+            0i32..=9999,
+            1u32..=12,
+            1u32..=31,
+            0u32..=24,
+            0u32..=60,
+            -24i32..=24
+        )
+            .prop_map(|(y, mo, d, h, mi, off)| {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:00{off:+03}:00")
+            }),
+        "\\PC{0,40}",
+        "[a-zA-Z0-9_./:+-]{0,80}",
+    ]
+}
+
+/// A request to a read endpoint: a path (segments percent-encoded) and query parameters.
+fn read_request() -> impl Strategy<Value = (Vec<String>, Vec<(&'static str, String)>)> {
+    fn params(
+        names: &'static [&'static str],
+    ) -> impl Strategy<Value = Vec<(&'static str, String)>> {
+        prop::collection::vec(
+            (prop::sample::select(names), hostile_value()),
+            0..=names.len(),
+        )
+    }
+    let segments = |fixed: &[&str]| fixed.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    prop_oneof![
+        params(&["limit", "offset", "cursor", "source"])
+            .prop_map(move |q| (segments(&["api", "v1", "media", "latest"]), q)),
+        hostile_value().prop_map(move |id| {
+            let mut path = segments(&["api", "v1", "media"]);
+            path.push(id);
+            (path, Vec::new())
+        }),
+        params(&["interval", "from", "to", "tz", "source"])
+            .prop_map(move |q| (segments(&["api", "v1", "volume"]), q)),
+        params(&["source"]).prop_map(move |q| (segments(&["api", "v1", "simplified"]), q)),
+        params(&["limit"])
+            .prop_map(move |q| (segments(&["api", "v1", "media", "cache", "hot"]), q)),
+        Just((
+            segments(&["api", "v1", "media", "cache", "stats"]),
+            Vec::new()
+        )),
+        Just((segments(&["api", "v1", "sources"]), Vec::new())),
+        hostile_value().prop_map(move |name| {
+            let mut path = segments(&["api", "v1", "sources"]);
+            path.push(name);
+            (path, Vec::new())
+        }),
+        Just((segments(&["api", "v1", "queue", "stats"]), Vec::new())),
+        params(&["status", "kind", "limit"])
+            .prop_map(move |q| (segments(&["api", "v1", "jobs"]), q)),
+        hostile_value().prop_map(move |id| {
+            let mut path = segments(&["api", "v1", "jobs"]);
+            path.push(id);
+            (path, Vec::new())
+        }),
+    ]
+}
+
+async fn read_endpoints_never_answer_5xx_over_their_full_parameter_ranges(app: TestApp) {
+    app.seed(&[
+        article("gazette", 1, Some(chrono::Utc::now())),
+        article("herald", 2, None),
+    ])
+    .await;
+    let (base, client) = (app.base.clone(), app.client.clone());
+    let runtime = tokio::runtime::Handle::current();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut runner = TestRunner::new(Config {
+            cases: 400,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner.run(&read_request(), |(path, query)| {
+            let mut url = reqwest::Url::parse(&base).expect("base URL");
+            url.path_segments_mut()
+                .expect("a base URL")
+                .extend(path.iter());
+            if !query.is_empty() {
+                url.query_pairs_mut().extend_pairs(query.iter());
+            }
+            let (status, body) = runtime.block_on(async {
+                let response = client
+                    .get(url.clone())
+                    .bearer_auth(TOKEN)
+                    .send()
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("GET {url}: no answer: {e}")))?;
+                let status = response.status().as_u16();
+                let body = response.text().await.unwrap_or_default();
+                Ok::<_, TestCaseError>((status, body))
+            })?;
+            prop_assert!(status < 500, "GET {url}: {status} {body}");
+            if status >= 400 {
+                let json: Value = serde_json::from_str(&body)
+                    .map_err(|_| TestCaseError::fail(format!("GET {url}: not JSON: {body}")))?;
+                prop_assert!(json["error"]["code"].is_string(), "GET {url}: {body}");
+            }
+            Ok(())
+        })
+    })
+    .await
+    .expect("the property runner");
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+}
+
+async fn buggy_handler() -> &'static str {
+    panic!("a bug in a handler")
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_answered_json_500_and_counted() {
+    let app = crate::helpers::spawn_app(crate::helpers::Stack::Embedded)
+        .await
+        .expect("the embedded stack always starts");
+    let router = Router::new()
+        .route("/boom", get(buggy_handler))
+        .layer(mediawarm_api::error::catch_panics(app.metrics.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    for _ in 0..2 {
+        let response = reqwest::get(format!("http://{addr}/boom")).await.unwrap();
+        assert_eq!(response.status(), 500);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(
+            body["error"]["message"], "internal error",
+            "no detail leaks"
+        );
+    }
+    let exposition = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        exposition
+            .lines()
+            .any(|l| l == "mediawarm_http_panics_total 2"),
+        "{exposition}"
+    );
+}
+
