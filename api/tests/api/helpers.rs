@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mediawarm_api::auth::OperatorToken;
-use mediawarm_api::{AppParts, AppState, Application, QueueSlot};
+use mediawarm_api::{AppParts, AppState, Application, ConnectionLimits, QueueSlot};
 use mediawarm_shared::cache::{CacheConfig, CacheService};
 use mediawarm_shared::domain::{NewArticle, SourceName};
 use mediawarm_shared::hot::HotKeys;
@@ -247,8 +247,18 @@ pub(crate) async fn spawn_app(stack: Stack) -> Option<TestApp> {
 /// Starts an app with these worker options, with or without an in-process worker.
 pub(crate) async fn spawn_app_with(
     stack: Stack,
+    worker_args: WorkerArgs,
+    run_worker: bool,
+) -> Option<TestApp> {
+    spawn_app_limited(stack, worker_args, run_worker, ConnectionLimits::default()).await
+}
+
+/// [`spawn_app_with`], the server holding its connections to `limits`.
+pub(crate) async fn spawn_app_limited(
+    stack: Stack,
     mut worker_args: WorkerArgs,
     run_worker: bool,
+    limits: ConnectionLimits,
 ) -> Option<TestApp> {
     let (store_config, cache_config, isolation, data_dir) = match stack {
         Stack::Embedded => {
@@ -332,7 +342,9 @@ pub(crate) async fn spawn_app_with(
     })
     .await
     .expect("state");
-    let app = Application::bind("127.0.0.1:0", state).await.expect("bind");
+    let app = Application::bind_with("127.0.0.1:0", state, limits)
+        .await
+        .expect("bind");
     let base = format!("http://{}", app.local_addr().expect("addr"));
     let mut stop = stop_rx;
     tokio::spawn(app.run_until(async move {

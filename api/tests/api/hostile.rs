@@ -253,3 +253,82 @@ async fn a_panicking_handler_is_answered_json_500_and_counted() {
     );
 }
 
+/// An app whose connections are held to `limits` (embedded stack, no worker).
+async fn limited_app(limits: mediawarm_api::ConnectionLimits) -> TestApp {
+    crate::helpers::spawn_app_limited(
+        crate::helpers::Stack::Embedded,
+        crate::helpers::test_worker_args(),
+        false,
+        limits,
+    )
+    .await
+    .expect("the embedded stack always starts")
+}
+
+/// Opens a connection to `app` and sends half of a request's headers.
+async fn half_a_request(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let addr = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: mediawarm\r\nX-Slow: ")
+        .await
+        .unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_dropped() {
+    use tokio::io::AsyncReadExt as _;
+    let app = limited_app(mediawarm_api::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
+    })
+    .await;
+    let mut slow = half_a_request(&app).await;
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        slow.read_to_end(&mut buf),
+    )
+    .await
+    .expect("the server closes the connection well within 20 s");
+    assert!(
+        read.is_err() || !String::from_utf8_lossy(&buf).contains("200 OK"),
+        "no answer to half a request: {buf:?}"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "not before the timeout"
+    );
+    let healthy = app.get("/healthz").await;
+    assert_eq!(healthy.status(), 200, "other clients are served");
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_until_one_closes() {
+    let app = limited_app(mediawarm_api::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_secs(60),
+        max_connections: 2,
+    })
+    .await;
+    let first = half_a_request(&app).await;
+    let second = half_a_request(&app).await;
+    let client = reqwest::Client::new();
+    let url = app.url("/healthz");
+    let third = tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection is not served while two are held"
+    );
+    drop(first);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), third)
+        .await
+        .expect("served once a connection closes")
+        .unwrap()
+        .expect("an answer");
+    assert_eq!(status, 200);
+    drop(second);
+}
