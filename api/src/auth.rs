@@ -48,6 +48,57 @@ impl OperatorToken {
     }
 }
 
+/// The shortest operator token production mode accepts, in characters.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Why `serve` refuses to start with the operator token it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Production mode without a token.
+    #[error(
+        "OPERATOR_TOKEN is unset but {0} is set (production mode): set OPERATOR_TOKEN to a secret of at least {MIN_TOKEN_CHARS} characters, the same for every API process"
+    )]
+    Missing(&'static str),
+    /// Production mode with a guessable token.
+    #[error(
+        "OPERATOR_TOKEN is {0} characters long but {1} is set (production mode): it must be at least {MIN_TOKEN_CHARS}"
+    )]
+    TooShort(usize, &'static str),
+}
+
+/// The operator token a `serve` process runs with.
+#[derive(Debug)]
+pub enum TokenChoice {
+    /// The configured token.
+    Configured(OperatorToken),
+    /// No token was configured in embedded mode: a random one, with its value to log once.
+    Generated(OperatorToken, String),
+}
+
+impl OperatorToken {
+    /// The token to serve with. `production` names the first variable that selects
+    /// production mode (`DATABASE_URL`, `REDIS_URL`, `QUEUE_REDIS_URL`), if any: there, a
+    /// token must be configured and at least [`MIN_TOKEN_CHARS`] long, since every process
+    /// must share it and a per-process random one would lock operators out of all but one.
+    /// In embedded mode an unset (or empty) token is generated.
+    pub fn choose(
+        configured: Option<&str>,
+        production: Option<&'static str>,
+    ) -> Result<TokenChoice, TokenError> {
+        match (configured.filter(|t| !t.is_empty()), production) {
+            (None, Some(variable)) => Err(TokenError::Missing(variable)),
+            (Some(token), Some(variable)) if token.chars().count() < MIN_TOKEN_CHARS => {
+                Err(TokenError::TooShort(token.chars().count(), variable))
+            }
+            (Some(token), _) => Ok(TokenChoice::Configured(Self::new(token))),
+            (None, None) => {
+                let (token, value) = Self::generate();
+                Ok(TokenChoice::Generated(token, value))
+            }
+        }
+    }
+}
+
 /// Proof that the request carries the operator token; take it as a handler argument.
 #[derive(Debug, Clone, Copy)]
 pub struct Operator;
@@ -81,6 +132,44 @@ mod tests {
         assert!(!token.verify("s3cre"));
         assert!(!token.verify(""));
         assert!(!token.verify("s3cret "));
+    }
+
+    #[test]
+    fn production_needs_a_configured_token_of_16_characters() {
+        assert_eq!(
+            OperatorToken::choose(None, Some("REDIS_URL")).unwrap_err(),
+            TokenError::Missing("REDIS_URL")
+        );
+        assert_eq!(
+            OperatorToken::choose(Some(""), Some("DATABASE_URL")).unwrap_err(),
+            TokenError::Missing("DATABASE_URL")
+        );
+        let short = OperatorToken::choose(Some("ééééééééééééé15"), Some("QUEUE_REDIS_URL"));
+        assert_eq!(
+            short.unwrap_err(),
+            TokenError::TooShort(15, "QUEUE_REDIS_URL")
+        );
+        assert!(
+            TokenError::TooShort(15, "QUEUE_REDIS_URL")
+                .to_string()
+                .contains("OPERATOR_TOKEN")
+        );
+        match OperatorToken::choose(Some("0123456789abcdef"), Some("DATABASE_URL")) {
+            Ok(TokenChoice::Configured(token)) => assert!(token.verify("0123456789abcdef")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn embedded_mode_generates_a_token_or_takes_any_configured_one() {
+        match OperatorToken::choose(None, None) {
+            Ok(TokenChoice::Generated(token, value)) => assert!(token.verify(&value)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            OperatorToken::choose(Some("t"), None),
+            Ok(TokenChoice::Configured(_))
+        ));
     }
 
     #[test]
