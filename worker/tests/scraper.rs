@@ -1129,7 +1129,8 @@ async fn a_connection_that_never_completes_ends_at_the_connect_timeout() {
     let took = started.elapsed();
     assert!(!err.is_permanent(), "{err}");
     assert!(
-        err.to_string().starts_with("transient: timed out fetching "),
+        err.to_string()
+            .starts_with("transient: timed out fetching "),
         "classed as a timeout: {err}"
     );
     assert!(
