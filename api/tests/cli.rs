@@ -145,6 +145,26 @@ fn production_mode_refuses_to_start_without_a_long_operator_token() {
 }
 
 #[test]
+fn an_over_cap_line_aborts_the_import_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let title = "t".repeat(1_001);
+    let long =
+        format!(r#"{{"source":"gazette","url":"https://gazette.example/2","title":"{title}"}}"#);
+    let file = write_lines(
+        dir.path(),
+        &[
+            r#"{"source":"gazette","url":"https://gazette.example/1","title":"One"}"#,
+            &long,
+        ],
+    );
+    let output = api(dir.path()).arg("import").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(stderr.contains("title"), "{stderr}");
+}
+
+#[test]
 fn a_missing_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = api(dir.path())

@@ -136,6 +136,12 @@ impl FixtureSite {
         }
     }
 
+    /// Publishes one article as given (its slug and title are written into the feed and the
+    /// page unescaped).
+    pub fn add(&self, article: FixtureArticle) {
+        lock(&self.site.articles).push(article);
+    }
+
     /// Sets how the feed (and the listing) answer.
     pub fn set_feed(&self, behaviour: FeedBehaviour) {
         *lock(&self.site.feed) = behaviour;

@@ -4,9 +4,12 @@
 
 use axum::Router;
 use axum::routing::get;
+use chrono::{Duration, Utc};
+use mediawarm_shared::domain::{MAX_AUTHOR_CHARS, MAX_TITLE_CHARS, MAX_URL_BYTES};
+use mediawarm_testkit::{FixtureArticle, FixtureSite};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::both_stacks;
 use crate::helpers::{TOKEN, TestApp, article};
@@ -15,6 +18,7 @@ both_stacks!(
     volume_refuses_dates_beyond_the_supported_years,
     volume_rounds_to_up_to_its_bucket_and_echoes_the_bounds_used,
     read_endpoints_never_answer_5xx_over_their_full_parameter_ranges,
+    an_oversized_item_is_cut_or_skipped_and_the_rest_of_the_run_is_stored,
 );
 
 /// Asserts a 400 whose JSON error has `code`, and returns its message.
@@ -82,6 +86,64 @@ async fn volume_rounds_to_up_to_its_bucket_and_echoes_the_bounds_used(app: TestA
         .get("/api/v1/volume?interval=hour&from=2026-03-02T09:00:00Z&to=2026-03-02T10:59:59Z")
         .await;
     assert_eq!(second.headers()["x-cache"], "hit");
+}
+
+async fn an_oversized_item_is_cut_or_skipped_and_the_rest_of_the_run_is_stored(app: TestApp) {
+    let site = FixtureSite::start().await;
+    let now = Utc::now();
+    site.publish("calm", 3, now - Duration::hours(1));
+    site.add(FixtureArticle {
+        slug: "huge-title".to_owned(),
+        title: "Ω".repeat(100_000),
+        author: "Very Long Byline ".repeat(60),
+        published: now - Duration::hours(2),
+    });
+    site.add(FixtureArticle {
+        slug: "x".repeat(3_000),
+        title: "A story under an over-long URL".to_owned(),
+        author: "Fixture Reporter".to_owned(),
+        published: now - Duration::hours(3),
+    });
+    app.create_rss_source("hostile", &site.feed_url()).await;
+    let job = app
+        .enqueue("/api/v1/jobs/scrape", json!({"source": "hostile"}))
+        .await;
+    let job = app.wait_job(&job).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["result"]["articles_found"], 5, "{job}");
+    assert_eq!(job["result"]["articles_skipped"], 1, "{job}");
+    assert_eq!(job["result"]["articles_new"], 4, "{job}");
+
+    let page = app
+        .get_json("/api/v1/media/latest?source=hostile&limit=100", 200)
+        .await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{page}");
+    for item in items {
+        assert!(item["url"].as_str().unwrap().len() <= MAX_URL_BYTES);
+        assert!(item["title"].as_str().unwrap().chars().count() <= MAX_TITLE_CHARS);
+        if let Some(author) = item["author"].as_str() {
+            assert!(author.chars().count() <= MAX_AUTHOR_CHARS, "{author}");
+        }
+    }
+    let huge = items
+        .iter()
+        .find(|i| i["url"] == site.article_url("huge-title"))
+        .expect("the huge-titled item is stored");
+    let title = huge["title"].as_str().unwrap();
+    assert_eq!(title.chars().count(), MAX_TITLE_CHARS);
+    assert!(
+        title.chars().all(|c| c == 'Ω'),
+        "cut at a character boundary"
+    );
+    for i in 0..3 {
+        assert!(
+            items
+                .iter()
+                .any(|item| item["url"] == site.article_url(&format!("calm-{i}"))),
+            "calm-{i} stored"
+        );
+    }
 }
 
 /// A value from anywhere in what a client could send for a parameter: valid ones, numbers

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use mediawarm_shared::cache::CacheKey;
-use mediawarm_shared::domain::{RunCounts, RunStatus, Source, SourceKind};
+use mediawarm_shared::domain::{NewArticle, RunCounts, RunStatus, Source, SourceKind};
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::jobs::{JobRecord, ScrapeSource};
 use mediawarm_shared::views::{DATA_CATEGORIES, View};
@@ -85,9 +85,12 @@ async fn scrape_with_lease(
                 message: e.to_string(),
             })?;
         counts.pages_fetched = output.pages_fetched;
+        let found = output.articles.len();
+        let articles = within_caps(output.articles);
+        let skipped = found - articles.len();
         let upserted = ctx
             .store
-            .upsert_articles(&output.articles, Utc::now())
+            .upsert_articles(&articles, Utc::now())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(m) => JobError::permanent(m),
@@ -106,7 +109,8 @@ async fn scrape_with_lease(
             "source": source.name,
             "skipped": false,
             "pages_fetched": output.pages_fetched,
-            "articles_found": output.articles.len(),
+            "articles_found": found,
+            "articles_skipped": skipped,
             "articles_new": upserted.new,
             "articles_updated": upserted.updated,
             "articles_unchanged": upserted.unchanged,
@@ -135,6 +139,21 @@ async fn scrape_with_lease(
         .finish_run(job_id, status, counts, error, Utc::now())
         .await?;
     outcome
+}
+
+/// The articles that may be stored, cut to the field caps; those that may not (a URL over
+/// the cap) are left out and logged, so they never fail the run's upsert.
+fn within_caps(articles: Vec<NewArticle>) -> Vec<NewArticle> {
+    articles
+        .into_iter()
+        .filter_map(|article| {
+            let start: String = article.url.chars().take(120).collect();
+            article
+                .within_caps()
+                .inspect_err(|error| tracing::warn!(url = %start, %error, "article skipped"))
+                .ok()
+        })
+        .collect()
 }
 
 /// Supersedes every data category and installs fresh values for its hot keys (the
