@@ -19,6 +19,7 @@ both_stacks!(
     volume_rounds_to_up_to_its_bucket_and_echoes_the_bounds_used,
     read_endpoints_never_answer_5xx_over_their_full_parameter_ranges,
     an_oversized_item_is_cut_or_skipped_and_the_rest_of_the_run_is_stored,
+    a_hostile_site_neither_fails_its_run_nor_holds_up_another_source,
 );
 
 /// Asserts a 400 whose JSON error has `code`, and returns its message.
@@ -142,6 +143,92 @@ async fn an_oversized_item_is_cut_or_skipped_and_the_rest_of_the_run_is_stored(a
                 .iter()
                 .any(|item| item["url"] == site.article_url(&format!("calm-{i}"))),
             "calm-{i} stored"
+        );
+    }
+}
+
+/// A page as large as the scraper's body cap (5 MiB) of nested `<div>`, with a title of
+/// its own (the feed names it otherwise).
+fn nested_markup_page() -> String {
+    let head = "<!doctype html><html><head><title>Deep | Fixture</title>\
+        <meta property=\"og:title\" content=\"The page's own title\"></head><body>";
+    let mut page = String::from(head);
+    while page.len() + 5 <= 5 * 1024 * 1024 - 64 {
+        page.push_str("<div>");
+    }
+    page.push_str("deep text</body></html>");
+    page
+}
+
+async fn a_hostile_site_neither_fails_its_run_nor_holds_up_another_source(app: TestApp) {
+    let hostile = FixtureSite::start().await;
+    let now = Utc::now();
+    hostile.publish("calm", 3, now - Duration::hours(1));
+    hostile.add(FixtureArticle {
+        slug: "deep".to_owned(),
+        title: "A deeply nested page".to_owned(),
+        author: "Fixture Reporter".to_owned(),
+        published: now - Duration::hours(2),
+    });
+    hostile.set_page("deep", nested_markup_page());
+    hostile.add(FixtureArticle {
+        slug: "huge-title".to_owned(),
+        title: "Ω".repeat(100_000),
+        author: "Fixture Reporter".to_owned(),
+        published: now - Duration::hours(3),
+    });
+    hostile.add(FixtureArticle {
+        slug: "y".repeat(3_000),
+        title: "Under an over-long URL".to_owned(),
+        author: "Fixture Reporter".to_owned(),
+        published: now - Duration::hours(4),
+    });
+    let calm = FixtureSite::start().await;
+    calm.publish("quiet", 2, now - Duration::hours(1));
+    app.create_rss_source("hostile", &hostile.feed_url()).await;
+    app.create_rss_source("calm", &calm.feed_url()).await;
+
+    let started = std::time::Instant::now();
+    let hostile_job = app
+        .enqueue("/api/v1/jobs/scrape", json!({"source": "hostile"}))
+        .await;
+    let calm_job = app
+        .enqueue("/api/v1/jobs/scrape", json!({"source": "calm"}))
+        .await;
+    let calm_done = app.wait_job(&calm_job).await;
+    let calm_took = started.elapsed();
+    assert_eq!(calm_done["status"], "done", "{calm_done}");
+    assert_eq!(calm_done["result"]["articles_new"], 2, "{calm_done}");
+    let done = app.wait_job(&hostile_job).await;
+    let hostile_took = started.elapsed();
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["result"]["articles_skipped"], 1, "{done}");
+    assert_eq!(done["result"]["articles_new"], 5, "{done}");
+    assert!(
+        hostile_took < std::time::Duration::from_secs(60),
+        "the hostile run took {hostile_took:?}"
+    );
+    assert!(
+        calm_took < std::time::Duration::from_secs(20),
+        "the calm source waited {calm_took:?}"
+    );
+    let page = app
+        .get_json("/api/v1/media/latest?source=hostile&limit=100", 200)
+        .await;
+    let titles: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"The page's own title"),
+        "the nested page was fetched and extracted, not only named by the feed: {titles:?}"
+    );
+    for i in 0..3 {
+        assert!(
+            titles.contains(&format!("Story calm {i}").as_str()),
+            "{titles:?}"
         );
     }
 }

@@ -28,6 +28,7 @@
 //! [`evaluate`] (the `extract` command: one page, or a labelled folder scored).
 
 mod article;
+pub mod depth;
 pub mod evaluate;
 pub mod extract;
 mod feeds;
