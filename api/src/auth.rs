@@ -4,6 +4,7 @@
 //! the length leaks through timing), and is never logged after start-up.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use rand::Rng;
@@ -103,20 +104,27 @@ impl OperatorToken {
 #[derive(Debug, Clone, Copy)]
 pub struct Operator;
 
-impl FromRequestParts<AppState> for Operator {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
+impl Operator {
+    /// Whether `headers` carry the operator token: for the public reads that show the
+    /// operator more.
+    pub(crate) fn present(headers: &HeaderMap, state: &AppState) -> bool {
+        headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        match presented {
-            Some(token) if state.operator.verify(token) => Ok(Operator),
-            _ => Err(ApiError::Unauthorized),
+            .is_some_and(|(_, token)| state.operator.verify(token.trim()))
+    }
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if Self::present(&parts.headers, state) {
+            Ok(Operator)
+        } else {
+            Err(ApiError::Unauthorized)
         }
     }
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mediawarm_shared::domain::{
-    NewArticle, RunCounts, RunStatus, Selectors, SortKey, Source, SourceKind, SourceName,
+    ErrorClass, NewArticle, RunCounts, RunStatus, Selectors, SortKey, Source, SourceKind,
+    SourceName,
 };
 use mediawarm_shared::error::{ImportError, StoreError};
 use mediawarm_shared::jobs::{JobKind, JobStatus};
@@ -1126,23 +1127,34 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     };
     assert!(
         h.store
-            .finish_run("job-1", RunStatus::Failed, counts, Some("boom"), at(150))
+            .finish_run(
+                "job-1",
+                RunStatus::Failed,
+                counts,
+                Some("boom"),
+                Some(ErrorClass::HttpStatus),
+                at(150)
+            )
             .await
             .expect("finish")
     );
+    let runs = h.store.runs_for(&gazette, 10).await.expect("runs");
+    let failed = runs.iter().find(|r| r.job_id == "job-1").expect("job-1");
+    assert_eq!(failed.error.as_deref(), Some("boom"));
+    assert_eq!(failed.error_class, Some(ErrorClass::HttpStatus));
     h.store
         .start_run("job-1", &gazette, at(300))
         .await
         .expect("retry restarts the row");
     assert!(
         h.store
-            .finish_run("job-1", RunStatus::Succeeded, counts, None, at(350))
+            .finish_run("job-1", RunStatus::Succeeded, counts, None, None, at(350))
             .await
             .expect("finish")
     );
     assert!(
         !h.store
-            .finish_run("job-x", RunStatus::Succeeded, counts, None, at(350))
+            .finish_run("job-x", RunStatus::Succeeded, counts, None, None, at(350))
             .await
             .expect("finish unknown")
     );
@@ -1155,6 +1167,7 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     assert_eq!(runs[0].started_at, at(300));
     assert_eq!(runs[0].finished_at, Some(at(350)));
     assert_eq!(runs[0].error, None);
+    assert_eq!(runs[0].error_class, None, "a retry clears the class");
     assert_eq!(runs[0].pages_fetched, 4);
     assert_eq!(runs[1].status, RunStatus::Running);
     assert_eq!(runs[1].finished_at, None);
@@ -1214,7 +1227,14 @@ async fn latest_runs_give_one_run_per_live_source(h: &Harness) {
             .expect("start");
     }
     h.store
-        .finish_run("g-2", RunStatus::Failed, counts, Some("boom"), at(310))
+        .finish_run(
+            "g-2",
+            RunStatus::Failed,
+            counts,
+            Some("boom"),
+            Some(ErrorClass::Timeout),
+            at(310),
+        )
         .await
         .expect("finish");
     h.store

@@ -20,6 +20,7 @@ both_stacks!(
     read_endpoints_never_answer_5xx_over_their_full_parameter_ranges,
     an_oversized_item_is_cut_or_skipped_and_the_rest_of_the_run_is_stored,
     a_hostile_site_neither_fails_its_run_nor_holds_up_another_source,
+    anonymous_readers_see_a_failed_runs_class_and_the_operator_its_text,
 );
 
 /// Asserts a 400 whose JSON error has `code`, and returns its message.
@@ -231,6 +232,84 @@ async fn a_hostile_site_neither_fails_its_run_nor_holds_up_another_source(app: T
             "{titles:?}"
         );
     }
+}
+
+async fn anonymous_readers_see_a_failed_runs_class_and_the_operator_its_text(app: TestApp) {
+    let site = FixtureSite::start().await;
+    site.set_feed(mediawarm_testkit::FeedBehaviour::NotFound);
+    app.create_rss_source("broken", &site.feed_url()).await;
+    let job = app
+        .enqueue("/api/v1/jobs/scrape", json!({"source": "broken"}))
+        .await;
+    assert_eq!(app.wait_job(&job).await["status"], "dead");
+
+    let public = app.get_json("/api/v1/sources/broken", 200).await;
+    let runs = public["runs"].to_string();
+    assert!(!runs.contains("127.0.0.1"), "no address leaks: {runs}");
+    assert!(!runs.contains("404"), "no detail leaks: {runs}");
+    let run = &public["runs"][0];
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error_class"], "http_status");
+    assert_eq!(
+        run["error"],
+        "The source answered with an HTTP error status."
+    );
+    assert!(run.get("error_detail").is_none(), "{run}");
+    let listed = app.get_json("/api/v1/sources", 200).await;
+    let last = &listed["sources"][0]["last_run"];
+    assert_eq!(last["error_class"], "http_status", "{listed}");
+    assert!(!last.to_string().contains("127.0.0.1"), "{last}");
+
+    let operator: Value = app
+        .operator(reqwest::Method::GET, "/api/v1/sources/broken")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let detail = operator["runs"][0]["error_detail"].as_str().unwrap();
+    assert!(
+        detail.contains("404") && detail.contains("127.0.0.1"),
+        "{detail}"
+    );
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.lines().any(
+            |l| l == r#"mediawarm_scrape_errors_total{source="broken",reason="http_status"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"mediawarm_scrape_errors_total{source="broken",reason="timeout"} 0"#),
+        "every reason is exported"
+    );
+
+    // A run recorded before classes existed reads as `unknown`.
+    let name = mediawarm_shared::domain::SourceName::parse("broken").unwrap();
+    app.store
+        .start_run("legacy", &name, Utc::now())
+        .await
+        .unwrap();
+    app.store
+        .finish_run(
+            "legacy",
+            mediawarm_shared::domain::RunStatus::Failed,
+            mediawarm_shared::domain::RunCounts::default(),
+            Some("error returned from database: relation \"x\" does not exist"),
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let public = app.get_json("/api/v1/sources/broken", 200).await;
+    let legacy = &public["runs"][0];
+    assert_eq!(legacy["job_id"], "legacy");
+    assert_eq!(legacy["error_class"], "unknown");
+    assert_eq!(legacy["error"], "The run failed.");
 }
 
 /// A value from anywhere in what a client could send for a parameter: valid ones, numbers

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
 use super::{Backend, Store, from_micros};
-use crate::domain::{RunCounts, RunStatus, ScrapeRun, SourceName};
+use crate::domain::{ErrorClass, RunCounts, RunStatus, ScrapeRun, SourceName};
 use crate::error::StoreError;
 
 impl Store {
@@ -28,7 +28,8 @@ impl Store {
                      values ($1, $2, $3, 'running') \
                      on conflict (job_id) do update set source = excluded.source, \
                        started_at = excluded.started_at, finished_at = null, status = 'running', \
-                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null",
+                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null, \
+                       error_class = null",
                 )
                 .bind(job_id)
                 .bind(source.as_str())
@@ -42,7 +43,8 @@ impl Store {
                      values (?, ?, ?, 'running') \
                      on conflict (job_id) do update set source = excluded.source, \
                        started_at = excluded.started_at, finished_at = null, status = 'running', \
-                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null",
+                       pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null, \
+                       error_class = null",
                 )
                 .bind(job_id)
                 .bind(source.as_str())
@@ -54,7 +56,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records how a run ended; `false` if no run of that job id was started.
+    /// Records how a run ended: `error` is a failure's full text (or why the run was
+    /// skipped), `class` a failure's class. `false` if no run of that job id was started.
     #[tracing::instrument(skip_all, fields(job_id, status = %status), err)]
     pub async fn finish_run(
         &self,
@@ -62,12 +65,13 @@ impl Store {
         status: RunStatus,
         counts: RunCounts,
         error: Option<&str>,
+        class: Option<ErrorClass>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let affected = match &self.backend {
             Backend::Postgres(pool) => sqlx::query(
                 "update scrape_runs set finished_at = $2, status = $3, pages_fetched = $4, \
-                   articles_new = $5, articles_updated = $6, error = $7 \
+                   articles_new = $5, articles_updated = $6, error = $7, error_class = $8 \
                  where job_id = $1",
             )
             .bind(job_id)
@@ -77,12 +81,13 @@ impl Store {
             .bind(counts.articles_new)
             .bind(counts.articles_updated)
             .bind(error)
+            .bind(class.map(ErrorClass::as_str))
             .execute(pool)
             .await?
             .rows_affected(),
             Backend::Sqlite(pool) => sqlx::query(
                 "update scrape_runs set finished_at = ?2, status = ?3, pages_fetched = ?4, \
-                   articles_new = ?5, articles_updated = ?6, error = ?7 \
+                   articles_new = ?5, articles_updated = ?6, error = ?7, error_class = ?8 \
                  where job_id = ?1",
             )
             .bind(job_id)
@@ -92,6 +97,7 @@ impl Store {
             .bind(counts.articles_new)
             .bind(counts.articles_updated)
             .bind(error)
+            .bind(class.map(ErrorClass::as_str))
             .execute(pool)
             .await?
             .rows_affected(),
@@ -110,7 +116,7 @@ impl Store {
             Backend::Postgres(pool) => {
                 let rows = sqlx::query(
                     "select job_id, source, started_at, finished_at, status, pages_fetched, \
-                       articles_new, articles_updated, error \
+                       articles_new, articles_updated, error, error_class \
                      from scrape_runs where source = $1 \
                      order by started_at desc, job_id desc limit $2",
                 )
@@ -123,7 +129,7 @@ impl Store {
             Backend::Sqlite(pool) => {
                 let rows = sqlx::query(
                     "select job_id, source, started_at, finished_at, status, pages_fetched, \
-                       articles_new, articles_updated, error \
+                       articles_new, articles_updated, error, error_class \
                      from scrape_runs where source = ? \
                      order by started_at desc, job_id desc limit ?",
                 )
@@ -142,7 +148,7 @@ impl Store {
     #[tracing::instrument(skip_all, err)]
     pub async fn latest_runs(&self) -> Result<Vec<ScrapeRun>, StoreError> {
         const SQL: &str = "select r.job_id, r.source, r.started_at, r.finished_at, r.status, \
-               r.pages_fetched, r.articles_new, r.articles_updated, r.error \
+               r.pages_fetched, r.articles_new, r.articles_updated, r.error, r.error_class \
              from sources s join scrape_runs r on r.job_id = ( \
                select l.job_id from scrape_runs l where l.source = s.name \
                order by l.started_at desc, l.job_id desc limit 1) \
@@ -164,6 +170,11 @@ fn parse_status(raw: &str) -> Result<RunStatus, StoreError> {
     raw.parse().map_err(StoreError::Invalid)
 }
 
+/// A stored class; a word this version does not know reads as `unknown`.
+fn parse_class(raw: Option<String>) -> Option<ErrorClass> {
+    raw.map(|word| word.parse().unwrap_or(ErrorClass::Unknown))
+}
+
 fn pg_run(row: &PgRow) -> Result<ScrapeRun, StoreError> {
     let status: String = row.try_get("status")?;
     Ok(ScrapeRun {
@@ -176,6 +187,7 @@ fn pg_run(row: &PgRow) -> Result<ScrapeRun, StoreError> {
         articles_new: row.try_get("articles_new")?,
         articles_updated: row.try_get("articles_updated")?,
         error: row.try_get("error")?,
+        error_class: parse_class(row.try_get("error_class")?),
     })
 }
 
@@ -192,5 +204,6 @@ fn sqlite_run(row: &SqliteRow) -> Result<ScrapeRun, StoreError> {
         articles_new: row.try_get("articles_new")?,
         articles_updated: row.try_get("articles_updated")?,
         error: row.try_get("error")?,
+        error_class: parse_class(row.try_get("error_class")?),
     })
 }

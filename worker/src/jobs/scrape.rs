@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use mediawarm_shared::cache::CacheKey;
-use mediawarm_shared::domain::{NewArticle, RunCounts, RunStatus, Source, SourceKind};
+use mediawarm_shared::domain::{ErrorClass, NewArticle, RunCounts, RunStatus, Source, SourceKind};
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::jobs::{JobRecord, ScrapeSource};
 use mediawarm_shared::views::{DATA_CATEGORIES, View};
@@ -52,6 +52,7 @@ pub(super) async fn run(
                 RunStatus::Skipped,
                 RunCounts::default(),
                 Some(reason),
+                None,
                 Utc::now(),
             )
             .await?;
@@ -80,9 +81,13 @@ async fn scrape_with_lease(
             .scraper
             .scrape(source, &ctx.store, job.refresh)
             .await
-            .map_err(|e| JobError {
-                permanent: e.is_permanent(),
-                message: e.to_string(),
+            .map_err(|e| {
+                let class = e.class();
+                let error = JobError {
+                    permanent: e.is_permanent(),
+                    message: e.to_string(),
+                };
+                (error, class)
             })?;
         counts.pages_fetched = output.pages_fetched;
         let found = output.articles.len();
@@ -92,20 +97,27 @@ async fn scrape_with_lease(
             .store
             .upsert_articles(&articles, Utc::now())
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(m) => JobError::permanent(m),
-                other => JobError::from(other),
+            .map_err(|e| {
+                let error = match e {
+                    StoreError::Conflict(m) => JobError::permanent(m),
+                    other => JobError::from(other),
+                };
+                (error, ErrorClass::DatabaseError)
             })?;
         counts.articles_new = i64::try_from(upserted.new).unwrap_or(i64::MAX);
         counts.articles_updated = i64::try_from(upserted.updated).unwrap_or(i64::MAX);
         // A retry may find its own earlier attempt's writes already there: it must still
         // invalidate, since that earlier attempt may have failed before doing so.
         let rewarmed = if upserted.changed() || record.attempts > 1 {
-            Some(invalidate_and_rewarm(ctx).await?)
+            Some(
+                invalidate_and_rewarm(ctx)
+                    .await
+                    .map_err(|e| (e, ErrorClass::QueueError))?,
+            )
         } else {
             None
         };
-        Ok::<_, JobError>(json!({
+        Ok::<_, (JobError, ErrorClass)>(json!({
             "source": source.name,
             "skipped": false,
             "pages_fetched": output.pages_fetched,
@@ -119,9 +131,9 @@ async fn scrape_with_lease(
         }))
     }
     .await;
-    let (status, error) = match &outcome {
-        Ok(_) => (RunStatus::Succeeded, None),
-        Err(e) => (RunStatus::Failed, Some(e.message.as_str())),
+    let (status, error, class) = match &outcome {
+        Ok(_) => (RunStatus::Succeeded, None, None),
+        Err((e, class)) => (RunStatus::Failed, Some(e.message.as_str()), Some(*class)),
     };
     let pages = u64::try_from(counts.pages_fetched).unwrap_or(0);
     match &outcome {
@@ -131,14 +143,14 @@ async fn scrape_with_lease(
             u64::try_from(counts.articles_new).unwrap_or(0),
             u64::try_from(counts.articles_updated).unwrap_or(0),
         ),
-        Err(_) => ctx
+        Err((_, class)) => ctx
             .metrics
-            .observe_scrape_error(source.name.as_str(), pages),
+            .observe_scrape_error(source.name.as_str(), pages, *class),
     }
     ctx.store
-        .finish_run(job_id, status, counts, error, Utc::now())
+        .finish_run(job_id, status, counts, error, class, Utc::now())
         .await?;
-    outcome
+    outcome.map_err(|(error, _)| error)
 }
 
 /// The articles that may be stored, cut to the field caps; those that may not (a URL over

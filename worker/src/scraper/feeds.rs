@@ -12,6 +12,7 @@
 //! [`super::depth::MAX_DEPTH`] in the feed and in its HTML is dropped before parsing.
 
 use feed_rs::model::{Entry, Text};
+use mediawarm_shared::domain::ErrorClass;
 use scraper::Html;
 use url::Url;
 
@@ -25,7 +26,12 @@ pub(crate) fn feed_candidates(body: &[u8], base: &Url) -> Result<Vec<Candidate>,
         .base_uri(Some(base.as_str()))
         .build()
         .parse(rss_version_known_to_the_parser(&super::depth::bound_xml(body)).as_ref())
-        .map_err(|e| ScrapeError::Permanent(format!("{base} is not a parsable feed: {e}")))?;
+        .map_err(|e| {
+            ScrapeError::Permanent(
+                ErrorClass::ParseFailed,
+                format!("{base} is not a parsable feed: {e}"),
+            )
+        })?;
     let mut seen = std::collections::HashSet::new();
     Ok(feed
         .entries

@@ -6,6 +6,7 @@
 //! [`super::depth::MAX_DEPTH`] is dropped before parsing; an invalid selector is a
 //! permanent error.
 
+use mediawarm_shared::domain::ErrorClass;
 use scraper::{Html, Selector};
 use url::Url;
 
@@ -14,8 +15,12 @@ use super::urls::normalize_url;
 
 /// Parses a source's CSS selector; an invalid one is a permanent error naming `what`.
 pub(crate) fn parse_selector(what: &str, css: &str) -> Result<Selector, ScrapeError> {
-    Selector::parse(css)
-        .map_err(|e| ScrapeError::Permanent(format!("invalid {what} selector {css:?}: {e}")))
+    Selector::parse(css).map_err(|e| {
+        ScrapeError::Permanent(
+            ErrorClass::ParseFailed,
+            format!("invalid {what} selector {css:?}: {e}"),
+        )
+    })
 }
 
 /// The article links that `links` selects on the listing page `html` served from `page_url`.

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt as _};
-use mediawarm_shared::domain::{NewArticle, Selectors, Source, SourceKind, SourceName};
+use mediawarm_shared::domain::{ErrorClass, NewArticle, Selectors, Source, SourceKind, SourceName};
 use mediawarm_shared::store::{FetchRecord, Store};
 use tokio::time::Instant;
 use url::Url;
@@ -162,17 +162,24 @@ pub struct ScrapeOutput {
 pub enum ScrapeError {
     /// Retrying will not help: a 4xx (except 408/429) on the start URL, an unparsable feed,
     /// a start page that is not a feed or HTML, a bad selector, a refused address.
-    #[error("permanent: {0}")]
-    Permanent(String),
+    #[error("permanent: {1}")]
+    Permanent(ErrorClass, String),
     /// Retrying may help: timeouts, connection failures, 5xx, 429, 408.
-    #[error("transient: {0}")]
-    Transient(String),
+    #[error("transient: {1}")]
+    Transient(ErrorClass, String),
 }
 
 impl ScrapeError {
     /// Whether the job should fail without retries.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Permanent(_))
+        matches!(self, Self::Permanent(..))
+    }
+
+    /// The class of the failure, what anonymous readers of the run see.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Permanent(class, _) | Self::Transient(class, _) => *class,
+        }
     }
 }
 
@@ -273,11 +280,15 @@ impl Scraper {
     ) -> Result<ScrapeOutput, ScrapeError> {
         if source.kind == SourceKind::Import {
             return Err(ScrapeError::Permanent(
+                ErrorClass::Internal,
                 "import sources are not scraped".to_owned(),
             ));
         }
         let start = normalize_url(&source.url, None).ok_or_else(|| {
-            ScrapeError::Permanent(format!("start URL {:?} is not an http(s) URL", source.url))
+            ScrapeError::Permanent(
+                ErrorClass::FetchFailed,
+                format!("start URL {:?} is not an http(s) URL", source.url),
+            )
         })?;
         let page_selectors = page_selectors(source.selectors.as_ref())?.map(Arc::new);
         let run = Run {
@@ -321,10 +332,12 @@ impl Scraper {
         let mut page_validators: HashMap<String, Validators> = HashMap::new();
         if !refresh && !candidates.is_empty() {
             let urls: Vec<String> = candidates.iter().map(|c| c.url.to_string()).collect();
-            let known = store
-                .known_article_times(&urls)
-                .await
-                .map_err(|e| ScrapeError::Transient(format!("looking up known URLs: {e}")))?;
+            let known = store.known_article_times(&urls).await.map_err(|e| {
+                ScrapeError::Transient(
+                    ErrorClass::DatabaseError,
+                    format!("looking up known URLs: {e}"),
+                )
+            })?;
             candidates.retain(|c| match known.get(c.url.as_str()) {
                 None => true,
                 Some(stored) => c.hints.updated.is_some_and(|updated| updated > *stored),
@@ -428,10 +441,12 @@ impl Scraper {
             let expected = record
                 .and_then(|r| r.article_urls.clone())
                 .unwrap_or_default();
-            let stored = store
-                .known_urls(&expected)
-                .await
-                .map_err(|e| ScrapeError::Transient(format!("looking up known URLs: {e}")))?;
+            let stored = store.known_urls(&expected).await.map_err(|e| {
+                ScrapeError::Transient(
+                    ErrorClass::DatabaseError,
+                    format!("looking up known URLs: {e}"),
+                )
+            })?;
             if expected.iter().all(|u| stored.contains(u)) {
                 return Ok(Listing::Unchanged);
             }
@@ -443,21 +458,24 @@ impl Scraper {
         let page = match fetched {
             Fetched::Page(page) => page,
             Fetched::NotModified => {
-                return Err(ScrapeError::Transient(format!(
-                    "{} answered 304 to an unconditional request",
-                    run.start
-                )));
+                return Err(ScrapeError::Transient(
+                    ErrorClass::HttpStatus,
+                    format!("{} answered 304 to an unconditional request", run.start),
+                ));
             }
             Fetched::Skipped { content_type } => {
-                return Err(ScrapeError::Permanent(format!(
-                    "{} has content type {content_type}, not a {}",
-                    run.start,
-                    if accept == Accept::Html {
-                        "page"
-                    } else {
-                        "feed or sitemap"
-                    }
-                )));
+                return Err(ScrapeError::Permanent(
+                    ErrorClass::ParseFailed,
+                    format!(
+                        "{} has content type {content_type}, not a {}",
+                        run.start,
+                        if accept == Accept::Html {
+                            "page"
+                        } else {
+                            "feed or sitemap"
+                        }
+                    ),
+                ));
             }
         };
         out.pages_fetched += 1;
@@ -487,6 +505,7 @@ impl Scraper {
             SourceKind::Sitemap => self.sitemap_candidates(run, page, out).await?,
             SourceKind::Import => {
                 return Err(ScrapeError::Permanent(
+                    ErrorClass::Internal,
                     "import sources are not scraped".to_owned(),
                 ));
             }
@@ -516,24 +535,29 @@ impl Scraper {
             .filter(|u| same_site(run.start, u))
             .take(MAX_DISCOVERED_FEEDS)
             .collect();
-        let mut failure = ScrapeError::Permanent(format!(
-            "{} has no selectors.links and announces no feed on its host ({} elsewhere)",
-            run.start,
-            found.len()
-        ));
+        let mut failure = ScrapeError::Permanent(
+            ErrorClass::ParseFailed,
+            format!(
+                "{} has no selectors.links and announces no feed on its host ({} elsewhere)",
+                run.start,
+                found.len()
+            ),
+        );
         for feed in announced {
             let page = match self.get(run, &feed, Accept::Feed, None).await {
                 Ok(Fetched::Page(page)) => page,
                 Ok(Fetched::Skipped { content_type }) => {
-                    failure = ScrapeError::Permanent(format!(
-                        "discovered feed {feed} has content type {content_type}"
-                    ));
+                    failure = ScrapeError::Permanent(
+                        ErrorClass::ParseFailed,
+                        format!("discovered feed {feed} has content type {content_type}"),
+                    );
                     continue;
                 }
                 Ok(Fetched::NotModified) => {
-                    failure = ScrapeError::Transient(format!(
-                        "discovered feed {feed} answered 304 to an unconditional request"
-                    ));
+                    failure = ScrapeError::Transient(
+                        ErrorClass::HttpStatus,
+                        format!("discovered feed {feed} answered 304 to an unconditional request"),
+                    );
                     continue;
                 }
                 Err(err) => {
@@ -734,11 +758,14 @@ fn page_selectors(selectors: Option<&Selectors>) -> Result<Option<ExtractSelecto
 }
 
 fn not_html(page: &Page) -> ScrapeError {
-    ScrapeError::Permanent(format!(
-        "{} is not HTML (content type {})",
-        page.url,
-        page.content_type.as_deref().unwrap_or("missing")
-    ))
+    ScrapeError::Permanent(
+        ErrorClass::ParseFailed,
+        format!(
+            "{} is not HTML (content type {})",
+            page.url,
+            page.content_type.as_deref().unwrap_or("missing")
+        ),
+    )
 }
 
 /// Runs CPU-bound parsing on a blocking thread. A panic there is permanent (the same input
@@ -750,9 +777,9 @@ where
 {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         if e.is_panic() {
-            ScrapeError::Permanent(format!("parsing panicked: {e}"))
+            ScrapeError::Permanent(ErrorClass::Internal, format!("parsing panicked: {e}"))
         } else {
-            ScrapeError::Transient(format!("parsing was cancelled: {e}"))
+            ScrapeError::Transient(ErrorClass::Internal, format!("parsing was cancelled: {e}"))
         }
     })
 }

@@ -10,6 +10,7 @@
 use std::sync::OnceLock;
 
 use chrono::Utc;
+use mediawarm_shared::domain::ErrorClass;
 use regex::Regex;
 use url::Url;
 
@@ -96,9 +97,10 @@ pub(crate) fn parse_sitemap(body: &str, base: &Url) -> Result<Sitemap, ScrapeErr
         ));
     }
     if !(head.contains("<urlset") || head.contains(":urlset")) {
-        return Err(ScrapeError::Permanent(format!(
-            "{base} is neither a sitemap urlset nor a sitemap index"
-        )));
+        return Err(ScrapeError::Permanent(
+            ErrorClass::ParseFailed,
+            format!("{base} is neither a sitemap urlset nor a sitemap index"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     let candidates = p

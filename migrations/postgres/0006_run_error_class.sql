@@ -1,0 +1,4 @@
+-- The class of a failed run's error, from a closed list (fetch_failed, http_status, …); what
+-- anonymous readers see instead of the error's text. Runs that failed before it existed: unknown.
+alter table scrape_runs add column error_class text;
+update scrape_runs set error_class = 'unknown' where status = 'failed';
