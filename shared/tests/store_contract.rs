@@ -131,7 +131,39 @@ contract_suite!(
     a_dedup_key_records_one_job,
     retention_deletes_only_finished_jobs_older_than_the_cutoff,
     a_source_lease_admits_one_job_until_released_or_lapsed,
+    a_limited_read_is_cancelled_at_its_limit_and_others_are_not,
 );
+
+async fn a_limited_read_is_cancelled_at_its_limit_and_others_are_not(h: &Harness) {
+    let limited = h
+        .store
+        .with_read_limit(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let err = limited
+        .probe_read_limit(3.0)
+        .await
+        .expect_err("a 3 s read under a 200 ms limit");
+    assert!(matches!(err, StoreError::Timeout(_)), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "cancelled at the limit, not at the end: {:?}",
+        started.elapsed()
+    );
+    limited
+        .probe_read_limit(0.0)
+        .await
+        .expect("a quick read passes the limit");
+    seed_sources(&h.store, &["gazette"]).await;
+    let latest = limited
+        .latest_after(None, None, 10)
+        .await
+        .expect("the view reads work under a limit");
+    assert!(latest.is_empty());
+    h.store
+        .probe_read_limit(0.3)
+        .await
+        .expect("the store itself is not limited");
+}
 
 fn new_job<'a>(id: &'a str, payload: &'a serde_json::Value, dedup: Option<&'a str>) -> NewJob<'a> {
     NewJob {
