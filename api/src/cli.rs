@@ -222,6 +222,8 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         enqueue: args.worker.enqueue_options(),
         operator,
         metrics,
+        query_timeout: crate::QUERY_TIMEOUT,
+        misses: crate::MissLimits::default(),
     })
     .await?;
     let app = Application::bind(&args.bind, state)

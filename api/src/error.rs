@@ -62,6 +62,9 @@ pub enum ApiError {
     /// The database did not answer.
     #[error("the database is unavailable")]
     DatabaseUnavailable,
+    /// A database read ran past its limit and was cancelled.
+    #[error("the query took too long and was cancelled; retry after the Retry-After delay")]
+    QueryTimeout,
     /// The shared cache could not be invalidated; the message says whether a write was
     /// committed.
     #[error("{0}")]
@@ -74,6 +77,12 @@ pub enum ApiError {
         /// Jobs waiting or running.
         depth: i64,
     },
+    /// One client has too many cache misses computing at once.
+    #[error("too many uncached reads from this address at once; retry after the Retry-After delay")]
+    TooManyMisses,
+    /// The process has too many cache misses computing at once.
+    #[error("the server is busy; retry after the Retry-After delay")]
+    Busy,
     /// The job queue cannot be reached.
     #[error("the job queue is unavailable: {0}")]
     QueueUnavailable(String),
@@ -117,6 +126,9 @@ impl ApiError {
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "request_timeout"),
             Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            Self::QueryTimeout => (StatusCode::SERVICE_UNAVAILABLE, "query_timeout"),
+            Self::TooManyMisses => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "server_busy"),
             Self::CacheUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable"),
             Self::QueueFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "queue_full"),
             Self::QueueUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable"),
@@ -139,12 +151,13 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::QueueFull { .. } => {
+            Self::QueueFull { .. } | Self::TooManyMisses | Self::Busy => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Timeout
+            | Self::QueryTimeout
             | Self::DatabaseUnavailable
             | Self::CacheUnavailable(_)
             | Self::QueueUnavailable(_) => {
@@ -186,6 +199,10 @@ impl From<VolumeError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Timeout(detail) = &e {
+            tracing::warn!(%detail, "query timeout");
+            return Self::QueryTimeout;
+        }
         if e.is_unavailable() {
             tracing::warn!(error = %e, "database unavailable");
             Self::DatabaseUnavailable

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod error;
+mod misses;
 pub mod request_id;
 mod routes;
 mod state;
@@ -43,6 +44,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use mediawarm_worker::shutdown_signal;
+pub use misses::MissLimits;
 pub use state::{AppParts, AppState, QueueSlot};
 
 /// The largest request body any route accepts. Enforced by every body extractor while the
@@ -52,6 +54,9 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// The longest any request (reading its body included) may take before it is answered 503
 /// `request_timeout`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest one database read behind a cache miss may run before the request is
+/// answered 503 `query_timeout` (PostgreSQL cancels the statement).
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The application's router over `state`.
 pub fn build_app(state: AppState) -> Router {

@@ -13,6 +13,7 @@ use super::cached;
 use super::openapi::schemas::{Article, ErrorBody, LatestPage};
 use super::params::Params;
 use crate::error::{ApiError, Result};
+use crate::misses::ClientAddr;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -83,7 +84,8 @@ pub(crate) fn latest_query(state: &AppState, params: &Params) -> Result<LatestQu
         (status = 304, description = "Not modified (the `If-None-Match` tag matches)"),
         (status = 400, description = "A malformed parameter, both `cursor` and `offset`, or `invalid_offset` (also when `offset + limit` is over 10,000)", body = ErrorBody),
         (status = 404, description = "`unknown_source`", body = ErrorBody),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: this address has too many uncached reads computing", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`, `query_timeout` (a read ran past 5 s) or `server_busy` (too many uncached reads in the process)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -91,9 +93,10 @@ async fn latest(
     State(state): State<AppState>,
     params: Params,
     headers: HeaderMap,
+    client: ClientAddr,
 ) -> Result<Response> {
     let query = latest_query(&state, &params)?;
-    cached::serve(&state, View::Latest(query), &headers).await
+    cached::serve(&state, View::Latest(query), &headers, client).await
 }
 
 /// One article.
@@ -112,7 +115,8 @@ async fn latest(
         (status = 304, description = "Not modified"),
         (status = 400, description = "`invalid_id`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: this address has too many uncached reads computing", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`, `query_timeout` (a read ran past 5 s) or `server_busy` (too many uncached reads in the process)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -120,10 +124,11 @@ async fn article(
     State(state): State<AppState>,
     path: std::result::Result<Path<String>, PathRejection>,
     headers: HeaderMap,
+    client: ClientAddr,
 ) -> Result<Response> {
     let Path(id) = path.map_err(|e| ApiError::bad_request("invalid_id", e.body_text()))?;
     let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
         ApiError::bad_request("invalid_id", "an article id is a positive whole number")
     })?;
-    cached::serve(&state, View::Article(ArticleQuery { id }), &headers).await
+    cached::serve(&state, View::Article(ArticleQuery { id }), &headers, client).await
 }

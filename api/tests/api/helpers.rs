@@ -83,6 +83,14 @@ pub(crate) struct TestApp {
 }
 
 impl TestApp {
+    /// The production stack's database URL (`None` on the embedded stack).
+    pub(crate) fn database_url(&self) -> Option<String> {
+        match &*self._isolation {
+            Isolation::Services(services) => Some(services.database.url.clone()),
+            Isolation::Dir(_) => None,
+        }
+    }
+
     /// An absolute URL for `path`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
@@ -339,6 +347,8 @@ pub(crate) async fn spawn_app_limited(
         enqueue: worker_args.enqueue_options(),
         operator: OperatorToken::new(TOKEN),
         metrics: metrics.clone(),
+        query_timeout: mediawarm_api::QUERY_TIMEOUT,
+        misses: mediawarm_api::MissLimits::default(),
     })
     .await
     .expect("state");

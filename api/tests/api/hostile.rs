@@ -21,6 +21,8 @@ both_stacks!(
     an_oversized_item_is_cut_or_skipped_and_the_rest_of_the_run_is_stored,
     a_hostile_site_neither_fails_its_run_nor_holds_up_another_source,
     anonymous_readers_see_a_failed_runs_class_and_the_operator_its_text,
+    only_reads_that_succeed_make_a_key_hot,
+    a_stuck_read_is_cancelled_and_one_client_cannot_pile_up_misses,
 );
 
 /// Asserts a 400 whose JSON error has `code`, and returns its message.
@@ -310,6 +312,66 @@ async fn anonymous_readers_see_a_failed_runs_class_and_the_operator_its_text(app
     assert_eq!(legacy["job_id"], "legacy");
     assert_eq!(legacy["error_class"], "unknown");
     assert_eq!(legacy["error"], "The run failed.");
+}
+
+async fn only_reads_that_succeed_make_a_key_hot(app: TestApp) {
+    app.get_json("/api/v1/media/latest?source=nobody", 404)
+        .await;
+    app.get_json("/api/v1/volume?source=nobody", 404).await;
+    let hot = app.get_json("/api/v1/media/cache/hot", 200).await;
+    assert_eq!(
+        hot["keys"],
+        json!([]),
+        "failed reads are not counted: {hot}"
+    );
+    app.get_json("/api/v1/media/latest", 200).await;
+    let hot = app.get_json("/api/v1/media/cache/hot", 200).await;
+    assert_eq!(hot["keys"].as_array().unwrap().len(), 1, "{hot}");
+}
+
+/// PostgreSQL only: a lock held on `articles` makes every uncached read wait, which shows
+/// both the statement timeout and the per-client miss bound.
+async fn a_stuck_read_is_cancelled_and_one_client_cannot_pile_up_misses(app: TestApp) {
+    use sqlx::Connection as _;
+    let Some(url) = app.database_url() else {
+        return;
+    };
+    let mut locker = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("lock table articles in access exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let per_client = mediawarm_api::MissLimits::default().per_client;
+    let started = std::time::Instant::now();
+    let reads = (0..=per_client).map(|day| {
+        let path = format!("/api/v1/volume?from=2026-01-{:02}&to=2026-01-20", day + 1);
+        let app = &app;
+        async move {
+            let response = app.get(&path).await;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (
+                status,
+                body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    });
+    let mut answers = futures::future::join_all(reads).await;
+    let took = started.elapsed();
+    answers.sort();
+    let mut expected = vec![(429, "too_many_requests".to_owned())];
+    expected.extend((0..per_client).map(|_| (503, "query_timeout".to_owned())));
+    assert_eq!(answers, expected, "after {took:?}");
+    assert!(
+        took < std::time::Duration::from_secs(14),
+        "cancelled at the 5 s query timeout, before the 15 s request timeout: {took:?}"
+    );
+    lock.rollback().await.unwrap();
+    let hot = app.get_json("/api/v1/media/cache/hot", 200).await;
+    assert_eq!(hot["keys"], json!([]), "{hot}");
+    app.get_json("/api/v1/volume?from=2026-01-01&to=2026-01-20", 200)
+        .await;
 }
 
 /// A value from anywhere in what a client could send for a parameter: valid ones, numbers
