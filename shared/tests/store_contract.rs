@@ -18,7 +18,9 @@ use mediawarm_shared::domain::{
 };
 use mediawarm_shared::error::{ImportError, StoreError};
 use mediawarm_shared::jobs::{JobKind, JobStatus};
-use mediawarm_shared::store::{ImportProgress, NewJob, SourceActivity, Store, StoreConfig};
+use mediawarm_shared::store::{
+    FetchRecord, ImportProgress, NewJob, SourceActivity, Store, StoreConfig,
+};
 use mediawarm_testkit::services::TestDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
@@ -132,7 +134,83 @@ contract_suite!(
     retention_deletes_only_finished_jobs_older_than_the_cutoff,
     a_source_lease_admits_one_job_until_released_or_lapsed,
     a_limited_read_is_cancelled_at_its_limit_and_others_are_not,
+    retention_deletes_old_runs_but_each_sources_latest_and_old_fetch_records,
 );
+
+async fn retention_deletes_old_runs_but_each_sources_latest_and_old_fetch_records(h: &Harness) {
+    let store = &h.store;
+    seed_sources(store, &["gazette", "herald"]).await;
+    let counts = RunCounts::default();
+    for (job, source, started) in [
+        ("g-old", "gazette", 100),
+        ("g-new", "gazette", 200),
+        ("h-only", "herald", 100),
+        ("g-running", "gazette", 50),
+    ] {
+        store
+            .start_run(job, &name(source), at(started))
+            .await
+            .expect("start");
+        if job != "g-running" {
+            store
+                .finish_run(
+                    job,
+                    RunStatus::Succeeded,
+                    counts,
+                    None,
+                    None,
+                    at(started + 1),
+                )
+                .await
+                .expect("finish");
+        }
+    }
+    assert_eq!(store.purge_runs(at(1_000)).await.expect("purge runs"), 1);
+    let gazette: Vec<String> = store
+        .runs_for(&name("gazette"), 10)
+        .await
+        .expect("runs")
+        .into_iter()
+        .map(|r| r.job_id)
+        .collect();
+    assert_eq!(
+        gazette,
+        ["g-new", "g-running"],
+        "the latest and running runs stay"
+    );
+    assert_eq!(
+        store
+            .runs_for(&name("herald"), 10)
+            .await
+            .expect("runs")
+            .len(),
+        1
+    );
+
+    let record = |url: &str, fetched: i64| FetchRecord {
+        url: url.to_owned(),
+        etag: Some("\"e\"".to_owned()),
+        last_modified: None,
+        fetched_at: at(fetched),
+        article_urls: None,
+    };
+    store
+        .save_fetch_records(&[
+            record("https://g.example/old", 100),
+            record("https://g.example/new", 900),
+        ])
+        .await
+        .expect("save");
+    assert_eq!(store.purge_fetch_records(at(500)).await.expect("purge"), 1);
+    let kept = store
+        .fetch_records(&[
+            "https://g.example/old".to_owned(),
+            "https://g.example/new".to_owned(),
+        ])
+        .await
+        .expect("records");
+    assert_eq!(kept.keys().collect::<Vec<_>>(), ["https://g.example/new"]);
+}
 
 async fn a_limited_read_is_cancelled_at_its_limit_and_others_are_not(h: &Harness) {
     let limited = h

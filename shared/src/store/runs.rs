@@ -105,6 +105,30 @@ impl Store {
         Ok(affected > 0)
     }
 
+    /// Deletes the runs that finished before `before`, except each source's latest run (so
+    /// `last_run` stays); returns how many were deleted. Running ones are kept.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn purge_runs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        const KEEP_LATEST: &str = "job_id <> (select l.job_id from scrape_runs l \
+             where l.source = scrape_runs.source order by l.started_at desc, l.job_id desc limit 1)";
+        Ok(match &self.backend {
+            Backend::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "delete from scrape_runs where finished_at < $1 and {KEEP_LATEST}"
+            )))
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Backend::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "delete from scrape_runs where finished_at < ?1 and {KEEP_LATEST}"
+            )))
+            .bind(before.timestamp_micros())
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        })
+    }
+
     /// The latest `limit` runs of a source, newest first.
     #[tracing::instrument(skip_all, fields(source = %source, limit), err)]
     pub async fn runs_for(
