@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mediawarm_shared::domain::{
-    ErrorClass, NewArticle, RunCounts, RunStatus, Selectors, SortKey, Source, SourceKind,
-    SourceName,
+    ErrorClass, NewArticle, RunCounts, RunStatus, Selectors, SkippedPage, SortKey, Source,
+    SourceKind, SourceName,
 };
 use mediawarm_shared::error::{ImportError, StoreError};
 use mediawarm_shared::jobs::{JobKind, JobStatus};
@@ -1248,8 +1248,18 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
             .await
             .expect("finish")
     );
+    let skipped: Vec<SkippedPage> = (0..60)
+        .map(|i| SkippedPage::new(&format!("https://g.example/{i}"), ErrorClass::PageTooLarge))
+        .collect();
+    assert!(
+        h.store
+            .record_skipped_pages("job-1", &skipped)
+            .await
+            .expect("record")
+    );
     let runs = h.store.runs_for(&gazette, 10).await.expect("runs");
     let failed = runs.iter().find(|r| r.job_id == "job-1").expect("job-1");
+    assert_eq!(failed.skipped_pages, skipped[..SkippedPage::MAX_RECORDED]);
     assert_eq!(failed.error.as_deref(), Some("boom"));
     assert_eq!(failed.error_class, Some(ErrorClass::HttpStatus));
     h.store
@@ -1278,6 +1288,7 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     assert_eq!(runs[0].finished_at, Some(at(350)));
     assert_eq!(runs[0].error, None);
     assert_eq!(runs[0].error_class, None, "a retry clears the class");
+    assert!(runs[0].skipped_pages.is_empty(), "and the skipped pages");
     assert_eq!(runs[0].pages_fetched, 4);
     assert_eq!(runs[1].status, RunStatus::Running);
     assert_eq!(runs[1].finished_at, None);

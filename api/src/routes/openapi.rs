@@ -381,6 +381,17 @@ pub(crate) mod schemas {
         pub(crate) error_class: Option<String>,
         /// The error's full text: only with the operator token.
         pub(crate) error_detail: Option<String>,
+        /// The article pages the run went on without (at most 50).
+        pub(crate) skipped_pages: Vec<SkippedPage>,
+    }
+
+    /// An article page a run could not use.
+    #[derive(ToSchema)]
+    pub(crate) struct SkippedPage {
+        /// The page's URL (at most 300 characters of it).
+        pub(crate) url: String,
+        /// Why: an error class (`page_too_large`, `http_status`, `timeout`…).
+        pub(crate) reason: String,
     }
 
     /// A source with its latest runs, newest first.

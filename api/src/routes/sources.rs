@@ -24,7 +24,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use mediawarm_shared::cache::KeyPattern;
 use mediawarm_shared::domain::{
-    ErrorClass, RunStatus, ScrapeRun, Source, SourceName, SourcePatch, SourceSpec, SourceSpecInput,
+    ErrorClass, RunStatus, ScrapeRun, SkippedPage, Source, SourceName, SourcePatch, SourceSpec,
+    SourceSpecInput,
 };
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
@@ -71,7 +72,8 @@ struct SourceWithRuns {
 /// A scrape run as the API shows it. Anyone sees a failed run's `error_class` (runs recorded
 /// before classes existed: `unknown`) and, in `error`, that class's fixed sentence, never the
 /// error's text; a skipped run's `error` is why it was skipped. The operator also gets
-/// `error_detail`, the error's full text.
+/// `error_detail`, the error's full text. `skipped_pages` lists the article pages the run
+/// went on without, each with its error class.
 #[derive(Debug, Serialize)]
 struct RunView {
     job_id: String,
@@ -86,6 +88,7 @@ struct RunView {
     error_class: Option<ErrorClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_detail: Option<String>,
+    skipped_pages: Vec<SkippedPage>,
 }
 
 impl RunView {
@@ -110,6 +113,7 @@ impl RunView {
             error,
             error_class: class,
             error_detail: run.error.filter(|_| operator),
+            skipped_pages: run.skipped_pages,
         }
     }
 }

@@ -175,6 +175,13 @@ async fn a_hostile_site_neither_fails_its_run_nor_holds_up_another_source(app: T
     });
     hostile.set_page("deep", nested_markup_page());
     hostile.add(FixtureArticle {
+        slug: "too-big".to_owned(),
+        title: "A page over the body cap".to_owned(),
+        author: "Fixture Reporter".to_owned(),
+        published: now - Duration::hours(5),
+    });
+    hostile.set_page("too-big", "<p>big</p>".repeat(700_000));
+    hostile.add(FixtureArticle {
         slug: "huge-title".to_owned(),
         title: "Ω".repeat(100_000),
         author: "Fixture Reporter".to_owned(),
@@ -206,7 +213,15 @@ async fn a_hostile_site_neither_fails_its_run_nor_holds_up_another_source(app: T
     let hostile_took = started.elapsed();
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["result"]["articles_skipped"], 1, "{done}");
-    assert_eq!(done["result"]["articles_new"], 5, "{done}");
+    assert_eq!(done["result"]["articles_new"], 6, "{done}");
+    assert_eq!(done["result"]["pages_skipped"], 1, "{done}");
+    let source = app.get_json("/api/v1/sources/hostile", 200).await;
+    assert_eq!(
+        source["runs"][0]["skipped_pages"],
+        json!([{"url": hostile.article_url("too-big"), "reason": "page_too_large"}]),
+        "{source}"
+    );
+    assert_eq!(source["runs"][0]["status"], "succeeded");
     assert!(
         hostile_took < std::time::Duration::from_secs(60),
         "the hostile run took {hostile_took:?}"

@@ -18,7 +18,7 @@ pub use article::{
 };
 pub use cursor::CursorCodec;
 pub use query::{Interval, Limit, SUPPORTED_YEARS, Timezone, in_supported_range, parse_offset};
-pub use scrape_run::{ErrorClass, RunCounts, RunStatus, ScrapeRun};
+pub use scrape_run::{ErrorClass, RunCounts, RunStatus, ScrapeRun, SkippedPage};
 pub use source::{SourceKind, SourceName};
 pub use source_def::{Selectors, Source};
 pub use source_input::{

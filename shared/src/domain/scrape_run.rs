@@ -149,6 +149,30 @@ impl FromStr for ErrorClass {
     }
 }
 
+/// An article page a run could not use, and why; the run went on without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedPage {
+    /// The page's URL (at most [`SkippedPage::MAX_URL_CHARS`] characters of it).
+    pub url: String,
+    /// Why it was skipped.
+    pub reason: ErrorClass,
+}
+
+impl SkippedPage {
+    /// How many skipped pages a run records (the first ones).
+    pub const MAX_RECORDED: usize = 50;
+    /// How much of a skipped page's URL is recorded.
+    pub const MAX_URL_CHARS: usize = 300;
+
+    /// A skipped page, its URL cut to [`SkippedPage::MAX_URL_CHARS`] characters.
+    pub fn new(url: &str, reason: ErrorClass) -> Self {
+        Self {
+            url: url.chars().take(Self::MAX_URL_CHARS).collect(),
+            reason,
+        }
+    }
+}
+
 /// What a finished run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {
@@ -183,6 +207,8 @@ pub struct ScrapeRun {
     pub error: Option<String>,
     /// The class of a failed run's error.
     pub error_class: Option<ErrorClass>,
+    /// The article pages the run skipped, and why (at most [`SkippedPage::MAX_RECORDED`]).
+    pub skipped_pages: Vec<SkippedPage>,
 }
 
 #[cfg(test)]

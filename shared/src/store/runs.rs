@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
 use super::{Backend, Store, from_micros};
-use crate::domain::{ErrorClass, RunCounts, RunStatus, ScrapeRun, SourceName};
+use crate::domain::{ErrorClass, RunCounts, RunStatus, ScrapeRun, SkippedPage, SourceName};
 use crate::error::StoreError;
 
 impl Store {
@@ -29,7 +29,7 @@ impl Store {
                      on conflict (job_id) do update set source = excluded.source, \
                        started_at = excluded.started_at, finished_at = null, status = 'running', \
                        pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null, \
-                       error_class = null",
+                       error_class = null, skipped_pages = null",
                 )
                 .bind(job_id)
                 .bind(source.as_str())
@@ -44,7 +44,7 @@ impl Store {
                      on conflict (job_id) do update set source = excluded.source, \
                        started_at = excluded.started_at, finished_at = null, status = 'running', \
                        pages_fetched = 0, articles_new = 0, articles_updated = 0, error = null, \
-                       error_class = null",
+                       error_class = null, skipped_pages = null",
                 )
                 .bind(job_id)
                 .bind(source.as_str())
@@ -129,6 +129,40 @@ impl Store {
         })
     }
 
+    /// Records the article pages a run skipped (the first [`SkippedPage::MAX_RECORDED`]);
+    /// a run that skipped none keeps none. `false` if no run of that job id was started.
+    #[tracing::instrument(skip_all, fields(job_id, skipped = pages.len()), err)]
+    pub async fn record_skipped_pages(
+        &self,
+        job_id: &str,
+        pages: &[SkippedPage],
+    ) -> Result<bool, StoreError> {
+        let kept = &pages[..pages.len().min(SkippedPage::MAX_RECORDED)];
+        let json = (!kept.is_empty())
+            .then(|| serde_json::to_string(kept))
+            .transpose()
+            .map_err(|e| StoreError::Invalid(format!("skipped pages: {e}")))?;
+        let affected = match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::query("update scrape_runs set skipped_pages = $2 where job_id = $1")
+                    .bind(job_id)
+                    .bind(json)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+            Backend::Sqlite(pool) => {
+                sqlx::query("update scrape_runs set skipped_pages = ?2 where job_id = ?1")
+                    .bind(job_id)
+                    .bind(json)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+        };
+        Ok(affected > 0)
+    }
+
     /// The latest `limit` runs of a source, newest first.
     #[tracing::instrument(skip_all, fields(source = %source, limit), err)]
     pub async fn runs_for(
@@ -140,7 +174,7 @@ impl Store {
             Backend::Postgres(pool) => {
                 let rows = sqlx::query(
                     "select job_id, source, started_at, finished_at, status, pages_fetched, \
-                       articles_new, articles_updated, error, error_class \
+                       articles_new, articles_updated, error, error_class, skipped_pages \
                      from scrape_runs where source = $1 \
                      order by started_at desc, job_id desc limit $2",
                 )
@@ -153,7 +187,7 @@ impl Store {
             Backend::Sqlite(pool) => {
                 let rows = sqlx::query(
                     "select job_id, source, started_at, finished_at, status, pages_fetched, \
-                       articles_new, articles_updated, error, error_class \
+                       articles_new, articles_updated, error, error_class, skipped_pages \
                      from scrape_runs where source = ? \
                      order by started_at desc, job_id desc limit ?",
                 )
@@ -172,7 +206,8 @@ impl Store {
     #[tracing::instrument(skip_all, err)]
     pub async fn latest_runs(&self) -> Result<Vec<ScrapeRun>, StoreError> {
         const SQL: &str = "select r.job_id, r.source, r.started_at, r.finished_at, r.status, \
-               r.pages_fetched, r.articles_new, r.articles_updated, r.error, r.error_class \
+               r.pages_fetched, r.articles_new, r.articles_updated, r.error, r.error_class, \
+               r.skipped_pages \
              from sources s join scrape_runs r on r.job_id = ( \
                select l.job_id from scrape_runs l where l.source = s.name \
                order by l.started_at desc, l.job_id desc limit 1) \
@@ -194,6 +229,12 @@ fn parse_status(raw: &str) -> Result<RunStatus, StoreError> {
     raw.parse().map_err(StoreError::Invalid)
 }
 
+/// Stored skipped pages; text that does not parse reads as none.
+fn parse_skipped(raw: Option<String>) -> Vec<SkippedPage> {
+    raw.and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
 /// A stored class; a word this version does not know reads as `unknown`.
 fn parse_class(raw: Option<String>) -> Option<ErrorClass> {
     raw.map(|word| word.parse().unwrap_or(ErrorClass::Unknown))
@@ -212,6 +253,7 @@ fn pg_run(row: &PgRow) -> Result<ScrapeRun, StoreError> {
         articles_updated: row.try_get("articles_updated")?,
         error: row.try_get("error")?,
         error_class: parse_class(row.try_get("error_class")?),
+        skipped_pages: parse_skipped(row.try_get("skipped_pages")?),
     })
 }
 
@@ -229,5 +271,6 @@ fn sqlite_run(row: &SqliteRow) -> Result<ScrapeRun, StoreError> {
         articles_updated: row.try_get("articles_updated")?,
         error: row.try_get("error")?,
         error_class: parse_class(row.try_get("error_class")?),
+        skipped_pages: parse_skipped(row.try_get("skipped_pages")?),
     })
 }

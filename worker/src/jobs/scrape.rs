@@ -76,6 +76,7 @@ async fn scrape_with_lease(
         .start_run(job_id, &source.name, Utc::now())
         .await?;
     let mut counts = RunCounts::default();
+    let mut skipped_pages = Vec::new();
     let outcome = async {
         let output = ctx
             .scraper
@@ -90,6 +91,7 @@ async fn scrape_with_lease(
                 (error, class)
             })?;
         counts.pages_fetched = output.pages_fetched;
+        skipped_pages = output.skipped_pages;
         let found = output.articles.len();
         let articles = within_caps(output.articles);
         let skipped = found - articles.len();
@@ -123,6 +125,7 @@ async fn scrape_with_lease(
             "pages_fetched": output.pages_fetched,
             "articles_found": found,
             "articles_skipped": skipped,
+            "pages_skipped": skipped_pages.len(),
             "articles_new": upserted.new,
             "articles_updated": upserted.updated,
             "articles_unchanged": upserted.unchanged,
@@ -146,6 +149,11 @@ async fn scrape_with_lease(
         Err((_, class)) => ctx
             .metrics
             .observe_scrape_error(source.name.as_str(), pages, *class),
+    }
+    if !skipped_pages.is_empty() {
+        ctx.store
+            .record_skipped_pages(job_id, &skipped_pages)
+            .await?;
     }
     ctx.store
         .finish_run(job_id, status, counts, error, class, Utc::now())

@@ -45,7 +45,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt as _};
-use mediawarm_shared::domain::{ErrorClass, NewArticle, Selectors, Source, SourceKind, SourceName};
+use mediawarm_shared::domain::{
+    ErrorClass, NewArticle, Selectors, SkippedPage, Source, SourceKind, SourceName,
+};
 use mediawarm_shared::store::{FetchRecord, Store};
 use tokio::time::Instant;
 use url::Url;
@@ -155,6 +157,9 @@ pub struct ScrapeOutput {
     pub pages_fetched: i64,
     /// Conditional requests answered 304 (no body, no parse).
     pub pages_not_modified: i64,
+    /// Article pages that could not be fetched or read, and why; the run went on without
+    /// them (their articles, when the feed named them, come from the feed alone).
+    pub skipped_pages: Vec<SkippedPage>,
 }
 
 /// Why a scrape failed, and whether retrying can help.
@@ -220,6 +225,8 @@ struct PageOutcome {
     not_modified: bool,
     /// A failure that a later run may not meet (timeouts, 5xx, the time budget).
     transient_failure: bool,
+    /// Why the page could not be used, when it could not.
+    skipped: Option<SkippedPage>,
     record: Option<FetchRecord>,
 }
 
@@ -382,6 +389,7 @@ impl Scraper {
             out.pages_not_modified += i64::from(page.not_modified);
             complete &= !page.transient_failure;
             records.extend(page.record);
+            out.skipped_pages.extend(page.skipped);
             if let Some(article) = page.article.filter(|a| seen.insert(a.url.clone())) {
                 out.articles.push(article);
             }
@@ -657,6 +665,7 @@ impl Scraper {
                 return PageOutcome {
                     article: assemble(run.source, &candidate, None),
                     transient_failure: !err.is_permanent(),
+                    skipped: Some(SkippedPage::new(candidate.url.as_str(), err.class())),
                     ..PageOutcome::default()
                 };
             }
@@ -681,17 +690,22 @@ impl Scraper {
         let url = page.url.clone();
         let extracted =
             off_task(move || extract::extract(&html, Some(&url), selectors.as_deref())).await;
-        let article = match extracted {
-            Ok(x) => assemble(run.source, &candidate, Some((&page.url, &x))),
+        let (article, skipped) = match extracted {
+            Ok(x) => (
+                assemble(run.source, &candidate, Some((&page.url, &x))),
+                None,
+            ),
             Err(err) => {
                 tracing::warn!(url = %candidate.url, error = %err, "extraction failed");
-                assemble(run.source, &candidate, None)
+                let skipped = SkippedPage::new(candidate.url.as_str(), err.class());
+                (assemble(run.source, &candidate, None), Some(skipped))
             }
         };
         PageOutcome {
             article,
             fetched: true,
             record,
+            skipped,
             ..PageOutcome::default()
         }
     }
