@@ -1,10 +1,12 @@
 //! A bound on concurrent cache misses. A hit costs a lookup; a miss computes its view from
 //! the database, so a client asking for many distinct uncached views at once could load the
 //! database at will. [`MissGate`] lets at most [`MissLimits::per_client`] misses of one
-//! client address compute at once (more: 429 `too_many_requests`, at once), and at most
-//! [`MissLimits::per_process`] in the process (more wait up to [`MissLimits::queue_wait`]
-//! for a slot, then 503 `server_busy`). Concurrent misses of one key compute once and take
-//! one slot. Behind a reverse proxy every client has the proxy's address.
+//! client address compute at once and at most [`MissLimits::per_process`] in the process;
+//! a miss past either bound waits for a slot, up to [`MissLimits::queue_wait`] for each,
+//! then is refused: 429 `too_many_requests` for the client's bound, 503 `server_busy` for
+//! the process'. So a burst of misses is smoothed, not refused, while a client that keeps
+//! more misses waiting than its slots can serve is. Concurrent misses of one key compute
+//! once and take one slot. Behind a reverse proxy every client has the proxy's address.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -25,7 +27,7 @@ pub struct MissLimits {
     pub per_process: usize,
     /// For one client address.
     pub per_client: usize,
-    /// How long a miss waits for a process slot before 503 `server_busy`.
+    /// How long a miss waits for a client slot (then 429) and for a process slot (then 503).
     pub queue_wait: Duration,
 }
 
@@ -44,20 +46,24 @@ impl Default for MissLimits {
 pub(crate) struct MissGate {
     limits: MissLimits,
     slots: Arc<Semaphore>,
-    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    /// Per client address: its slots, and how many misses hold or wait for one.
+    clients: Arc<Mutex<Clients>>,
 }
 
-/// A client's share of the gate, given back when dropped.
+type Clients = HashMap<IpAddr, (Arc<Semaphore>, usize)>;
+
+/// A client's claim on the gate (holding or waiting for a slot); the entry of a client with
+/// no claim left is removed when the last one is dropped.
 #[derive(Debug)]
-struct ClientSlot {
+struct ClientClaim {
     ip: IpAddr,
-    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    clients: Arc<Mutex<Clients>>,
 }
 
-impl Drop for ClientSlot {
+impl Drop for ClientClaim {
     fn drop(&mut self) {
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = clients.get_mut(&self.ip) {
+        if let Some((_, n)) = clients.get_mut(&self.ip) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 clients.remove(&self.ip);
@@ -69,8 +75,8 @@ impl Drop for ClientSlot {
 /// The right to compute one miss; hold it while computing.
 #[derive(Debug)]
 pub(crate) struct MissPermit {
-    _client: Option<ClientSlot>,
     _slot: OwnedSemaphorePermit,
+    _client: Option<(OwnedSemaphorePermit, ClientClaim)>,
 }
 
 impl MissGate {
@@ -86,16 +92,24 @@ impl MissGate {
     pub(crate) async fn admit(&self, client: Option<IpAddr>) -> Result<MissPermit, ApiError> {
         let client = match client {
             Some(ip) => {
-                let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-                let n = clients.entry(ip).or_insert(0);
-                if *n >= self.limits.per_client.max(1) {
-                    return Err(ApiError::TooManyMisses);
-                }
-                *n += 1;
-                Some(ClientSlot {
-                    ip,
-                    clients: Arc::clone(&self.clients),
-                })
+                let (slots, claim) = {
+                    let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+                    let (slots, n) = clients.entry(ip).or_insert_with(|| {
+                        (Arc::new(Semaphore::new(self.limits.per_client.max(1))), 0)
+                    });
+                    *n += 1;
+                    let claim = ClientClaim {
+                        ip,
+                        clients: Arc::clone(&self.clients),
+                    };
+                    (Arc::clone(slots), claim)
+                };
+                let slot = tokio::time::timeout(self.limits.queue_wait, slots.acquire_owned())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .ok_or(ApiError::TooManyMisses)?;
+                Some((slot, claim))
             }
             None => None,
         };
@@ -108,8 +122,8 @@ impl MissGate {
         .and_then(Result::ok)
         .ok_or(ApiError::Busy)?;
         Ok(MissPermit {
-            _client: client,
             _slot: slot,
+            _client: client,
         })
     }
 }
@@ -144,7 +158,7 @@ mod tests {
         let gate = MissGate::new(MissLimits {
             per_process: 8,
             per_client: 2,
-            queue_wait: Duration::from_secs(5),
+            queue_wait: Duration::from_millis(50),
         });
         let first = gate.admit(ip(1)).await.unwrap();
         let _second = gate.admit(ip(1)).await.unwrap();
@@ -161,6 +175,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_burst_waits_for_the_clients_slots_instead_of_being_refused() {
+        let gate = Arc::new(MissGate::new(MissLimits {
+            per_process: 8,
+            per_client: 1,
+            queue_wait: Duration::from_secs(30),
+        }));
+        let held = gate.admit(ip(1)).await.unwrap();
+        let waiting = tokio::spawn({
+            let gate = Arc::clone(&gate);
+            async move { gate.admit(ip(1)).await.map(drop) }
+        });
+        tokio::task::yield_now().await;
+        drop(held);
+        assert!(waiting.await.unwrap().is_ok(), "served once the slot freed");
+        assert!(
+            gate.clients.lock().unwrap().is_empty(),
+            "a client with no miss left is forgotten"
+        );
+    }
+
+    #[tokio::test]
     async fn past_the_process_bound_a_miss_waits_then_is_refused() {
         let gate = MissGate::new(MissLimits {
             per_process: 1,
@@ -170,13 +205,13 @@ mod tests {
         let held = gate.admit(ip(1)).await.unwrap();
         assert!(matches!(gate.admit(ip(2)).await, Err(ApiError::Busy)));
         assert!(matches!(gate.admit(None).await, Err(ApiError::Busy)));
-        assert_eq!(
-            gate.clients
+        assert!(
+            !gate
+                .clients
                 .lock()
                 .unwrap()
-                .get(&IpAddr::from([192, 0, 2, 2])),
-            None,
-            "a refused miss gives its client slot back"
+                .contains_key(&IpAddr::from([192, 0, 2, 2])),
+            "a refused miss gives its client claim back"
         );
         drop(held);
         assert!(gate.admit(ip(2)).await.is_ok());
