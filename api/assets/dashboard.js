@@ -197,7 +197,7 @@
           el("td", { className: "num" }, int(run.pages_fetched)),
           el("td", { className: "num" }, int(run.articles_new)),
           el("td", { className: "num" }, int(run.articles_updated)),
-          el("td", { className: "error-text" }, run.error || ""));
+          el("td", { className: "error-text" }, run.error_detail || run.error || ""));
       } else {
         cells.push(el("td", { className: "muted" }, "never"), el("td", {}), el("td", {}), el("td", {}), el("td", {}), el("td", {}));
       }
@@ -240,7 +240,7 @@
       section("cache-error", () => api("/api/v1/media/cache/stats"), renderCache),
       section("hot-error", () => api("/api/v1/media/cache/hot?limit=10"), renderHot),
       section("queue-error", () => api("/api/v1/queue/stats"), renderQueue),
-      section("sources-error", () => api("/api/v1/sources"), renderSources),
+      section("sources-error", () => api("/api/v1/sources", { operator: Boolean(token()) }), renderSources),
     ];
     if (token()) {
       parts.push(section("jobs-error", () => api("/api/v1/jobs?limit=15", { operator: true }), renderJobs));

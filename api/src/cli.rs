@@ -20,7 +20,7 @@ use mediawarm_worker::config::WorkerArgs;
 use mediawarm_worker::{Context, connect_queue};
 use tokio::sync::{OnceCell, watch};
 
-use crate::auth::OperatorToken;
+use crate::auth::{OperatorToken, TokenChoice};
 use crate::{AppParts, AppState, Application, QueueSlot, shutdown_signal};
 
 /// mediawarm's API server and its maintenance commands.
@@ -60,8 +60,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8001")]
     bind: String,
-    /// Bearer token of the operator endpoints. Unset: a random one is generated and logged
-    /// once at start-up.
+    /// Bearer token of the operator endpoints. Required, at least 16 characters, in
+    /// production mode (DATABASE_URL, REDIS_URL or QUEUE_REDIS_URL set); unset in embedded
+    /// mode, a random one is generated and logged once at start-up.
     #[arg(long, env = "OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
     /// Also run the worker and the scheduler in this process (always on in embedded mode,
@@ -128,7 +129,31 @@ async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The first configured variable that puts `serve` in production mode, if any.
+fn production_variable(args: &ServeArgs) -> Option<&'static str> {
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    if set(&args.store.database_url) {
+        Some("DATABASE_URL")
+    } else if set(&args.cache.redis_url) {
+        Some("REDIS_URL")
+    } else if std::env::var_os("QUEUE_REDIS_URL").is_some_and(|v| !v.is_empty()) {
+        Some("QUEUE_REDIS_URL")
+    } else {
+        None
+    }
+}
+
 async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    let operator = match OperatorToken::choose(
+        args.operator_token.as_deref(),
+        production_variable(&args),
+    )? {
+        TokenChoice::Configured(token) => token,
+        TokenChoice::Generated(token, value) => {
+            tracing::warn!(operator_token = %value, "OPERATOR_TOKEN unset: generated a token for this run");
+            token
+        }
+    };
     let store = open_store(&args.store).await?;
     tracing::info!(store = %store.describe(), "database ready");
     let cache = CacheService::new(CacheConfig {
@@ -149,14 +174,6 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     let hot = args.cache.hot_keys().context("hot keys")?;
     let _flusher = hot.spawn_flusher(Duration::from_secs(1));
-    let operator = match args.operator_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(token) => OperatorToken::new(token),
-        None => {
-            let (token, value) = OperatorToken::generate();
-            tracing::warn!(operator_token = %value, "OPERATOR_TOKEN unset: generated a token for this run");
-            token
-        }
-    };
     let metrics = Metrics::new(&cache, CATEGORIES);
     let near_cache = cache.clone();
     let embedded = args.cache.redis_url.is_none();
@@ -206,6 +223,8 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         enqueue: args.worker.enqueue_options(),
         operator,
         metrics,
+        query_timeout: crate::QUERY_TIMEOUT,
+        misses: crate::MissLimits::default(),
     })
     .await?;
     let app = Application::bind(&args.bind, state)

@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use mediawarm_shared::cache::KeyError;
 use mediawarm_shared::domain::SourceInputError;
 use mediawarm_shared::error::{CacheError, DomainError, StoreError};
+use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::views::{ViewError, VolumeError};
 use serde_json::json;
+use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 
 /// Handlers' result type.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -60,6 +62,9 @@ pub enum ApiError {
     /// The database did not answer.
     #[error("the database is unavailable")]
     DatabaseUnavailable,
+    /// A database read ran past its limit and was cancelled.
+    #[error("the query took too long and was cancelled; retry after the Retry-After delay")]
+    QueryTimeout,
     /// The shared cache could not be invalidated; the message says whether a write was
     /// committed.
     #[error("{0}")]
@@ -72,6 +77,12 @@ pub enum ApiError {
         /// Jobs waiting or running.
         depth: i64,
     },
+    /// One client has too many cache misses computing at once.
+    #[error("too many uncached reads from this address at once; retry after the Retry-After delay")]
+    TooManyMisses,
+    /// The process has too many cache misses computing at once.
+    #[error("the server is busy; retry after the Retry-After delay")]
+    Busy,
     /// The job queue cannot be reached.
     #[error("the job queue is unavailable: {0}")]
     QueueUnavailable(String),
@@ -115,6 +126,9 @@ impl ApiError {
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "request_timeout"),
             Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            Self::QueryTimeout => (StatusCode::SERVICE_UNAVAILABLE, "query_timeout"),
+            Self::TooManyMisses => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "server_busy"),
             Self::CacheUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable"),
             Self::QueueFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "queue_full"),
             Self::QueueUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable"),
@@ -137,12 +151,13 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::QueueFull { .. } => {
+            Self::QueueFull { .. } | Self::TooManyMisses | Self::Busy => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Timeout
+            | Self::QueryTimeout
             | Self::DatabaseUnavailable
             | Self::CacheUnavailable(_)
             | Self::QueueUnavailable(_) => {
@@ -166,7 +181,7 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidOffset(_) => "invalid_offset",
             DomainError::InvalidInterval(_) => "invalid_interval",
             DomainError::InvalidTimezone(_) => "invalid_tz",
-            DomainError::InvalidDate(_) => "invalid_date",
+            DomainError::InvalidDate(_) | DomainError::DateOutOfRange(_) => "invalid_date",
         };
         Self::bad_request(code, e.to_string())
     }
@@ -184,6 +199,10 @@ impl From<VolumeError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Timeout(detail) = &e {
+            tracing::warn!(%detail, "query timeout");
+            return Self::QueryTimeout;
+        }
         if e.is_unavailable() {
             tracing::warn!(error = %e, "database unavailable");
             Self::DatabaseUnavailable
@@ -244,5 +263,35 @@ impl From<JsonRejection> for ApiError {
             return Self::PayloadTooLarge;
         }
         Self::bad_request("invalid_body", rejection.body_text())
+    }
+}
+
+/// The last line of defence against a handler that panics: the request is answered 500
+/// `internal_error` in the usual JSON shape (not a dropped connection), the panic is logged
+/// and counted in `mediawarm_http_panics_total`. No input is meant to reach it.
+pub fn catch_panics(metrics: Metrics) -> CatchPanicLayer<PanicResponse> {
+    CatchPanicLayer::custom(PanicResponse { metrics })
+}
+
+/// What [`catch_panics`] answers a panic with.
+#[derive(Debug, Clone)]
+pub struct PanicResponse {
+    metrics: Metrics,
+}
+
+impl ResponseForPanic for PanicResponse {
+    type ResponseBody = axum::body::Body;
+
+    fn response_for_panic(
+        &mut self,
+        panic: Box<dyn std::any::Any + Send + 'static>,
+    ) -> axum::http::Response<Self::ResponseBody> {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        self.metrics.count_panic();
+        ApiError::Internal(format!("handler panicked: {message}")).into_response()
     }
 }

@@ -1,6 +1,7 @@
 //! The state every handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::domain::CursorCodec;
@@ -14,6 +15,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::OperatorToken;
 use crate::error::ApiError;
+use crate::misses::{MissGate, MissLimits};
 
 /// The queue once it is reachable: the API starts (and serves reads) without it, and a
 /// background task fills it in.
@@ -36,6 +38,11 @@ pub struct AppParts {
     pub operator: OperatorToken,
     /// The process' metrics (shared with an in-process worker).
     pub metrics: Metrics,
+    /// How long each database read behind a cache miss may run (503 `query_timeout` past
+    /// it); [`crate::QUERY_TIMEOUT`] in production.
+    pub query_timeout: Duration,
+    /// How many cache misses may compute at once.
+    pub misses: MissLimits,
 }
 
 /// Cheap-to-clone handle on the application's shared parts.
@@ -45,8 +52,10 @@ pub struct AppState(Arc<Inner>);
 /// What [`AppState`] holds.
 #[derive(Debug)]
 pub struct Inner {
-    /// The database, for cache misses and readiness.
+    /// The database, for readiness, source definitions and job records.
     pub store: Store,
+    /// The same database with each view read limited to the query timeout, for cache misses.
+    pub reads: Store,
     /// The cache every read goes through.
     pub cache: CacheService,
     /// Where every cached read is counted, for warming.
@@ -61,6 +70,8 @@ pub struct Inner {
     pub enqueue: EnqueueOptions,
     /// The process' metrics, for `/metrics`.
     pub metrics: Metrics,
+    /// Admits cache misses.
+    pub(crate) misses: MissGate,
 }
 
 impl AppState {
@@ -71,6 +82,7 @@ impl AppState {
             views: ViewContext {
                 cursors: CursorCodec::new(&secret),
             },
+            reads: parts.store.with_read_limit(parts.query_timeout),
             store: parts.store,
             cache: parts.cache,
             hot: parts.hot,
@@ -78,6 +90,7 @@ impl AppState {
             queue: parts.queue,
             enqueue: parts.enqueue,
             metrics: parts.metrics,
+            misses: MissGate::new(parts.misses),
         })))
     }
 

@@ -5,11 +5,18 @@ use std::process::Command;
 
 use mediawarm_testkit::services::{TestRedis, TestServices};
 
+/// The operator token the servers these tests start run with (long enough for production
+/// mode).
+const TOKEN: &str = "cli-test-operator-token";
+
 fn api(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mediawarm-api"));
     command
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL")
+        .env_remove("QUEUE_REDIS_URL")
+        .env_remove("OPERATOR_TOKEN")
+        .current_dir(data_dir)
         .env("DATA_DIR", data_dir)
         .env("RUST_LOG", "warn");
     command
@@ -86,6 +93,78 @@ fn a_malformed_line_aborts_the_whole_import_naming_the_line() {
 }
 
 #[test]
+fn production_mode_refuses_to_start_without_a_long_operator_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let unreachable = "postgres://nobody@127.0.0.1:1/none";
+    let cases: [(&str, &str, Option<&str>, &[&str]); 4] = [
+        (
+            "DATABASE_URL",
+            unreachable,
+            None,
+            &["OPERATOR_TOKEN", "DATABASE_URL"],
+        ),
+        (
+            "REDIS_URL",
+            "redis://127.0.0.1:1",
+            None,
+            &["OPERATOR_TOKEN", "REDIS_URL"],
+        ),
+        (
+            "QUEUE_REDIS_URL",
+            "redis://127.0.0.1:1",
+            Some("change-me"),
+            &["OPERATOR_TOKEN", "QUEUE_REDIS_URL", "9 characters", "16"],
+        ),
+        (
+            "DATABASE_URL",
+            unreachable,
+            Some("fifteen-chars!!"),
+            &["OPERATOR_TOKEN", "16"],
+        ),
+    ];
+    for (variable, value, token, expected) in cases {
+        let mut command = api(dir.path());
+        command
+            .env(variable, value)
+            .env("BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "off");
+        if let Some(token) = token {
+            command.env("OPERATOR_TOKEN", token);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{variable} {token:?}: {stderr}");
+        for needle in expected {
+            assert!(stderr.contains(needle), "{variable} {token:?}: {stderr}");
+        }
+        assert!(
+            !token.is_some_and(|t| stderr.contains(t)),
+            "the refused token is not echoed: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_over_cap_line_aborts_the_import_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let title = "t".repeat(1_001);
+    let long =
+        format!(r#"{{"source":"gazette","url":"https://gazette.example/2","title":"{title}"}}"#);
+    let file = write_lines(
+        dir.path(),
+        &[
+            r#"{"source":"gazette","url":"https://gazette.example/1","title":"One"}"#,
+            &long,
+        ],
+    );
+    let output = api(dir.path()).arg("import").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(stderr.contains("title"), "{stderr}");
+}
+
+#[test]
 fn a_missing_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = api(dir.path())
@@ -114,7 +193,7 @@ async fn an_embedded_import_reaches_the_running_servers_cache() {
     let _server = Server(
         api(dir.path())
             .env("BIND", format!("127.0.0.1:{port}"))
-            .env("OPERATOR_TOKEN", "t")
+            .env("OPERATOR_TOKEN", TOKEN)
             .env("WORKER_POLL_MS", "50")
             .spawn()
             .unwrap(),
@@ -183,7 +262,7 @@ async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
         api(dir.path())
             .arg("--demo")
             .env("BIND", format!("127.0.0.1:{port}"))
-            .env("OPERATOR_TOKEN", "t")
+            .env("OPERATOR_TOKEN", TOKEN)
             .env("WORKER_POLL_MS", "50")
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
@@ -220,7 +299,7 @@ async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
     let job: serde_json::Value = loop {
         let response = client
             .post(format!("{base}/api/v1/jobs/scrape"))
-            .bearer_auth("t")
+            .bearer_auth(TOKEN)
             .header("x-request-id", REQUEST_ID)
             .json(&serde_json::json!({"source": "demo"}))
             .send()
@@ -246,7 +325,7 @@ async fn the_demo_site_is_registered_and_scraped_through_the_queue() {
     loop {
         let job: serde_json::Value = client
             .get(&status_url)
-            .bearer_auth("t")
+            .bearer_auth(TOKEN)
             .send()
             .await
             .unwrap()
@@ -332,7 +411,7 @@ async fn the_sources_file_is_applied_at_start_up() {
     let _server = Server(
         api(dir.path())
             .env("BIND", format!("127.0.0.1:{port}"))
-            .env("OPERATOR_TOKEN", "t")
+            .env("OPERATOR_TOKEN", TOKEN)
             .env("SOURCES_FILE", &file)
             .spawn()
             .unwrap(),
@@ -451,7 +530,7 @@ impl Production {
             .env("CACHE_PREFIX", &self.redis().prefix)
             .env("QUEUE_NAMESPACE", self.redis().namespace())
             .env("BIND", format!("127.0.0.1:{port}"))
-            .env("OPERATOR_TOKEN", "t")
+            .env("OPERATOR_TOKEN", TOKEN)
             .env("WORKER_POLL_MS", "50");
         command
     }
@@ -482,7 +561,7 @@ async fn enqueue_demo_scrape(client: &reqwest::Client, base: &str) -> String {
     loop {
         if let Ok(response) = client
             .post(format!("{base}/api/v1/jobs/scrape"))
-            .bearer_auth("t")
+            .bearer_auth(TOKEN)
             .json(&serde_json::json!({"source": "demo"}))
             .send()
             .await
@@ -502,7 +581,7 @@ async fn enqueue_demo_scrape(client: &reqwest::Client, base: &str) -> String {
 async fn job_status(client: &reqwest::Client, base: &str, status_path: &str) -> String {
     let job: serde_json::Value = client
         .get(format!("{base}{status_path}"))
-        .bearer_auth("t")
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap()
@@ -642,7 +721,7 @@ async fn a_near_cache_never_serves_a_value_older_than_a_completed_invalidation()
     let clear_through_a = || async {
         let response = client
             .delete(format!("{a_base}/api/v1/media/cache/clear?pattern=media:*"))
-            .bearer_auth("t")
+            .bearer_auth(TOKEN)
             .send()
             .await
             .unwrap();

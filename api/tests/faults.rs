@@ -85,6 +85,8 @@ impl App {
             enqueue: worker.unwrap_or_else(worker_args).enqueue_options(),
             operator: OperatorToken::new(TOKEN),
             metrics,
+            query_timeout: mediawarm_api::QUERY_TIMEOUT,
+            misses: mediawarm_api::MissLimits::default(),
         })
         .await
         .expect("state");

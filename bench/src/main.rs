@@ -15,12 +15,14 @@
 //! - [`cursor`]: keyset cursor against `OFFSET`, with the query plans.
 //! - [`queue`]: no-op jobs through apalis next to `redis-benchmark`.
 //! - [`scrape`]: pages scraped per second against a loopback fixture next to its own req/s.
+//! - [`pages`]: the worst case of extracting a hostile page at the body cap.
 //! - [`report`]: the table and BENCHMARKS.md.
 
 mod cursor;
 mod data;
 mod http;
 mod machine;
+mod pages;
 mod queue;
 mod report;
 mod scrape;
@@ -93,6 +95,13 @@ struct Args {
     /// Skip row 6 (warming).
     #[arg(long)]
     skip_warming: bool,
+    /// Skip row 8 (hostile pages).
+    #[arg(long)]
+    skip_pages: bool,
+    /// Measure row 8 (hostile pages) only, print it and write nothing (needs no service and
+    /// no binary).
+    #[arg(long)]
+    only_pages: bool,
 }
 
 /// What every row needs.
@@ -196,6 +205,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let started = Instant::now();
     let started_at = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    if args.only_pages {
+        let mut report = Report::default();
+        pages::pages_row(&mut report);
+        println!("{}", report.table());
+        return Ok(());
+    }
     let mut machine = machine::Machine::describe();
     let exe = std::env::current_exe()?;
     let bin_dir = exe.parent().context("executable directory")?;
@@ -543,6 +558,14 @@ async fn main() -> anyhow::Result<()> {
                 &format!("failed: {e:#}"),
             )),
         }
+    }
+
+    // Row 8 (run before row 7, which reports on the processes above).
+    if args.skip_pages {
+        report.push(Row::skipped(pages::NAME, pages::TARGET, "--skip-pages"));
+    } else {
+        steps.set_message(" — hostile pages");
+        pages::pages_row(&mut report);
     }
 
     // Row 7.

@@ -37,6 +37,9 @@ pub enum DomainError {
     /// A date that is neither RFC 3339 nor `YYYY-MM-DD`.
     #[error("invalid date {0:?}: expected RFC 3339 (2026-01-31T08:00:00Z) or YYYY-MM-DD")]
     InvalidDate(String),
+    /// A well-formed date outside the years the service can count in.
+    #[error("invalid date {0:?}: dates must fall in the years 0001 to 9999")]
+    DateOutOfRange(String),
 }
 
 /// The database failed or refused an operation.
@@ -61,7 +64,13 @@ pub enum StoreError {
     /// or a row written by something else).
     #[error("invalid value: {0}")]
     Invalid(String),
+    /// A limited read ran past its limit (see `Store::with_read_limit`) and was cancelled.
+    #[error("query timeout: {0}")]
+    Timeout(String),
 }
+
+/// PostgreSQL's SQLSTATE for a statement cancelled, by `statement_timeout` among others.
+const QUERY_CANCELED: &str = "57014";
 
 impl From<sqlx::Error> for StoreError {
     /// Connection-level failures (pool timeout, I/O, TLS, closed pool, a peer that breaks
@@ -75,6 +84,9 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => {
+                Self::Timeout(db.to_string())
+            }
             other => Self::Database(other),
         }
     }

@@ -25,6 +25,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::cache::CacheService;
+use crate::domain::ErrorClass;
 use crate::jobs::{JobKind, JobStatus};
 use crate::store::Store;
 
@@ -104,6 +105,13 @@ struct SourceLabels {
     source: String,
 }
 
+/// `source`, `reason` (an [`ErrorClass`]) of a failed scrape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SourceReasonLabels {
+    source: String,
+    reason: &'static str,
+}
+
 /// `source`, `change` (`new` or `updated`) of scraped articles.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct SourceChangeLabels {
@@ -160,6 +168,7 @@ struct Inner {
     cache: CacheService,
     http_requests: Family<HttpLabels, Counter>,
     http_duration: Histograms<RouteLabels>,
+    http_panics: Counter,
     cache_fallback: Gauge,
     redis_connected: Gauge,
     memory_entries: Gauge,
@@ -169,7 +178,7 @@ struct Inner {
     job_duration: Histograms<KindOutcomeLabels>,
     scrape_pages: Family<SourceLabels, Counter>,
     scrape_articles: Family<SourceChangeLabels, Counter>,
-    scrape_errors: Family<SourceLabels, Counter>,
+    scrape_errors: Family<SourceReasonLabels, Counter>,
     warm_duration: Histograms<CategoryLabels>,
     jobs_repushed: Family<KindLabels, Counter>,
     jobs_rescued: Family<KindLabels, Counter>,
@@ -192,6 +201,12 @@ impl Metrics {
             "mediawarm_http_request_duration_seconds",
             "HTTP request latency, by matched route and method",
             Described(http_duration.clone()),
+        );
+        let http_panics = Counter::default();
+        registry.register(
+            "mediawarm_http_panics",
+            "Requests whose handler panicked (answered 500 internal_error); any is a bug",
+            http_panics.clone(),
         );
         let (hits, misses) = cache.counter_families();
         for category in categories {
@@ -261,10 +276,10 @@ impl Metrics {
             "Articles written by scrapes, by source and change (new, updated)",
             Described(scrape_articles.clone()),
         );
-        let scrape_errors = Family::<SourceLabels, Counter>::default();
+        let scrape_errors = Family::<SourceReasonLabels, Counter>::default();
         registry.register(
             "mediawarm_scrape_errors",
-            "Scrape attempts that failed, by source",
+            "Scrape attempts that failed, by source and reason (the run's error class)",
             Described(scrape_errors.clone()),
         );
         let warm_duration = Histograms::<CategoryLabels>::new_with_constructor(job_histogram);
@@ -323,6 +338,7 @@ impl Metrics {
             cache: cache.clone(),
             http_requests,
             http_duration,
+            http_panics,
             cache_fallback,
             redis_connected,
             memory_entries,
@@ -364,6 +380,11 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a request whose handler panicked.
+    pub fn count_panic(&self) {
+        self.0.http_panics.inc();
+    }
+
     /// Records a finished job attempt.
     pub fn observe_job(&self, kind: JobKind, outcome: JobOutcome, elapsed: Duration) {
         self.0
@@ -381,7 +402,12 @@ impl Metrics {
             source: source.to_owned(),
         };
         let _ = self.0.scrape_pages.get_or_create(&labels);
-        let _ = self.0.scrape_errors.get_or_create(&labels);
+        for class in ErrorClass::ALL {
+            let _ = self.0.scrape_errors.get_or_create(&SourceReasonLabels {
+                source: source.to_owned(),
+                reason: class.as_str(),
+            });
+        }
         for change in ["new", "updated"] {
             let _ = self.0.scrape_articles.get_or_create(&SourceChangeLabels {
                 source: source.to_owned(),
@@ -408,14 +434,21 @@ impl Metrics {
         }
     }
 
-    /// Records a failed scrape attempt of `source` (after `pages` pages were fetched).
-    pub fn observe_scrape_error(&self, source: &str, pages: u64) {
+    /// Records a failed scrape attempt of `source` (after `pages` pages were fetched), by the
+    /// class of its error.
+    pub fn observe_scrape_error(&self, source: &str, pages: u64, reason: ErrorClass) {
         self.register_source(source);
         let labels = SourceLabels {
             source: source.to_owned(),
         };
         self.0.scrape_pages.get_or_create(&labels).inc_by(pages);
-        self.0.scrape_errors.get_or_create(&labels).inc();
+        self.0
+            .scrape_errors
+            .get_or_create(&SourceReasonLabels {
+                source: source.to_owned(),
+                reason: reason.as_str(),
+            })
+            .inc();
     }
 
     /// Counts a pending job of `kind` pushed again by the reconciler.

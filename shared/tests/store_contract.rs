@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mediawarm_shared::domain::{
-    NewArticle, RunCounts, RunStatus, Selectors, SortKey, Source, SourceKind, SourceName,
+    ErrorClass, NewArticle, RunCounts, RunStatus, Selectors, SkippedPage, SortKey, Source,
+    SourceKind, SourceName,
 };
 use mediawarm_shared::error::{ImportError, StoreError};
 use mediawarm_shared::jobs::{JobKind, JobRecord, JobStatus};
 use mediawarm_shared::store::{
-    ImportProgress, JobStart, NewJob, Rescue, SourceActivity, Store, StoreConfig,
+    FetchRecord, ImportProgress, JobStart, NewJob, Rescue, SourceActivity, Store, StoreConfig,
 };
 use mediawarm_testkit::services::TestDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPool};
@@ -139,7 +140,116 @@ contract_suite!(
     the_reconciler_finds_unqueued_and_lapsed_jobs_and_rescues_them,
     one_process_at_a_time_holds_a_process_lease,
     a_stale_delivery_neither_restarts_nor_finishes_a_run,
+    a_limited_read_is_cancelled_at_its_limit_and_others_are_not,
+    retention_deletes_old_runs_but_each_sources_latest_and_old_fetch_records,
 );
+
+async fn retention_deletes_old_runs_but_each_sources_latest_and_old_fetch_records(h: &Harness) {
+    let store = &h.store;
+    seed_sources(store, &["gazette", "herald"]).await;
+    let counts = RunCounts::default();
+    for (job, source, started) in [
+        ("g-old", "gazette", 100),
+        ("g-new", "gazette", 200),
+        ("h-only", "herald", 100),
+        ("g-running", "gazette", 50),
+    ] {
+        store
+            .start_run(job, 1, &name(source), at(started))
+            .await
+            .expect("start");
+        if job != "g-running" {
+            store
+                .finish_run(
+                    job,
+                    1,
+                    RunStatus::Succeeded,
+                    counts,
+                    None,
+                    None,
+                    at(started + 1),
+                )
+                .await
+                .expect("finish");
+        }
+    }
+    assert_eq!(store.purge_runs(at(1_000)).await.expect("purge runs"), 1);
+    let gazette: Vec<String> = store
+        .runs_for(&name("gazette"), 10)
+        .await
+        .expect("runs")
+        .into_iter()
+        .map(|r| r.job_id)
+        .collect();
+    assert_eq!(
+        gazette,
+        ["g-new", "g-running"],
+        "the latest and running runs stay"
+    );
+    assert_eq!(
+        store
+            .runs_for(&name("herald"), 10)
+            .await
+            .expect("runs")
+            .len(),
+        1
+    );
+
+    let record = |url: &str, fetched: i64| FetchRecord {
+        url: url.to_owned(),
+        etag: Some("\"e\"".to_owned()),
+        last_modified: None,
+        fetched_at: at(fetched),
+        article_urls: None,
+    };
+    store
+        .save_fetch_records(&[
+            record("https://g.example/old", 100),
+            record("https://g.example/new", 900),
+        ])
+        .await
+        .expect("save");
+    assert_eq!(store.purge_fetch_records(at(500)).await.expect("purge"), 1);
+    let kept = store
+        .fetch_records(&[
+            "https://g.example/old".to_owned(),
+            "https://g.example/new".to_owned(),
+        ])
+        .await
+        .expect("records");
+    assert_eq!(kept.keys().collect::<Vec<_>>(), ["https://g.example/new"]);
+}
+
+async fn a_limited_read_is_cancelled_at_its_limit_and_others_are_not(h: &Harness) {
+    let limited = h
+        .store
+        .with_read_limit(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let err = limited
+        .probe_read_limit(3.0)
+        .await
+        .expect_err("a 3 s read under a 200 ms limit");
+    assert!(matches!(err, StoreError::Timeout(_)), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "cancelled at the limit, not at the end: {:?}",
+        started.elapsed()
+    );
+    limited
+        .probe_read_limit(0.0)
+        .await
+        .expect("a quick read passes the limit");
+    seed_sources(&h.store, &["gazette"]).await;
+    let latest = limited
+        .latest_after(None, None, 10)
+        .await
+        .expect("the view reads work under a limit");
+    assert!(latest.is_empty());
+    h.store
+        .probe_read_limit(0.3)
+        .await
+        .expect("the store itself is not limited");
+}
 
 fn new_job<'a>(id: &'a str, payload: &'a serde_json::Value, dedup: Option<&'a str>) -> NewJob<'a> {
     NewJob {
@@ -1589,23 +1699,61 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     };
     assert!(
         h.store
-            .finish_run("job-1", 1, RunStatus::Failed, counts, Some("boom"), at(150))
+            .finish_run(
+                "job-1",
+                1,
+                RunStatus::Failed,
+                counts,
+                Some("boom"),
+                Some(ErrorClass::HttpStatus),
+                at(150)
+            )
             .await
             .expect("finish")
     );
+    let skipped: Vec<SkippedPage> = (0..60)
+        .map(|i| SkippedPage::new(&format!("https://g.example/{i}"), ErrorClass::PageTooLarge))
+        .collect();
+    assert!(
+        h.store
+            .record_skipped_pages("job-1", 1, &skipped)
+            .await
+            .expect("record")
+    );
+    let runs = h.store.runs_for(&gazette, 10).await.expect("runs");
+    let failed = runs.iter().find(|r| r.job_id == "job-1").expect("job-1");
+    assert_eq!(failed.skipped_pages, skipped[..SkippedPage::MAX_RECORDED]);
+    assert_eq!(failed.error.as_deref(), Some("boom"));
+    assert_eq!(failed.error_class, Some(ErrorClass::HttpStatus));
     h.store
         .start_run("job-1", 2, &gazette, at(300))
         .await
         .expect("retry restarts the row");
     assert!(
         h.store
-            .finish_run("job-1", 2, RunStatus::Succeeded, counts, None, at(350))
+            .finish_run(
+                "job-1",
+                2,
+                RunStatus::Succeeded,
+                counts,
+                None,
+                None,
+                at(350)
+            )
             .await
             .expect("finish")
     );
     assert!(
         !h.store
-            .finish_run("job-x", 1, RunStatus::Succeeded, counts, None, at(350))
+            .finish_run(
+                "job-x",
+                1,
+                RunStatus::Succeeded,
+                counts,
+                None,
+                None,
+                at(350)
+            )
             .await
             .expect("finish unknown")
     );
@@ -1618,6 +1766,8 @@ async fn scrape_runs_are_recorded_per_job_newest_first(h: &Harness) {
     assert_eq!(runs[0].started_at, at(300));
     assert_eq!(runs[0].finished_at, Some(at(350)));
     assert_eq!(runs[0].error, None);
+    assert_eq!(runs[0].error_class, None, "a retry clears the class");
+    assert!(runs[0].skipped_pages.is_empty(), "and the skipped pages");
     assert_eq!(runs[0].pages_fetched, 4);
     assert_eq!(runs[1].status, RunStatus::Running);
     assert_eq!(runs[1].finished_at, None);
@@ -1654,6 +1804,7 @@ async fn a_stale_delivery_neither_restarts_nor_finishes_a_run(h: &Harness) {
                 RunStatus::Failed,
                 counts,
                 Some("stale"),
+                None,
                 at(310)
             )
             .await
@@ -1662,7 +1813,15 @@ async fn a_stale_delivery_neither_restarts_nor_finishes_a_run(h: &Harness) {
     );
     assert!(
         h.store
-            .finish_run("job-s", 2, RunStatus::Succeeded, counts, None, at(320))
+            .finish_run(
+                "job-s",
+                2,
+                RunStatus::Succeeded,
+                counts,
+                None,
+                None,
+                at(320)
+            )
             .await
             .unwrap()
     );
@@ -1727,7 +1886,15 @@ async fn latest_runs_give_one_run_per_live_source(h: &Harness) {
             .expect("start");
     }
     h.store
-        .finish_run("g-2", 1, RunStatus::Failed, counts, Some("boom"), at(310))
+        .finish_run(
+            "g-2",
+            1,
+            RunStatus::Failed,
+            counts,
+            Some("boom"),
+            Some(ErrorClass::Timeout),
+            at(310),
+        )
         .await
         .expect("finish");
     h.store

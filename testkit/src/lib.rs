@@ -51,6 +51,8 @@ pub enum FeedBehaviour {
 #[derive(Debug)]
 struct Site {
     articles: Mutex<Vec<FixtureArticle>>,
+    /// Pages served as given instead of the generated one, by slug.
+    raw_pages: Mutex<HashMap<String, String>>,
     feed: Mutex<FeedBehaviour>,
     hits: Mutex<HashMap<String, u64>>,
 }
@@ -79,6 +81,7 @@ impl FixtureSite {
     pub async fn start() -> Self {
         let site = Arc::new(Site {
             articles: Mutex::new(Vec::new()),
+            raw_pages: Mutex::new(HashMap::new()),
             feed: Mutex::new(FeedBehaviour::Healthy),
             hits: Mutex::new(HashMap::new()),
         });
@@ -135,6 +138,18 @@ impl FixtureSite {
                 published: newest - chrono::Duration::minutes(minutes),
             });
         }
+    }
+
+    /// Publishes one article as given (its slug and title are written into the feed and the
+    /// page unescaped).
+    pub fn add(&self, article: FixtureArticle) {
+        lock(&self.site.articles).push(article);
+    }
+
+    /// Serves `html` as the page of `slug` (an article added with that slug still appears in
+    /// the feed and the listing).
+    pub fn set_page(&self, slug: &str, html: String) {
+        lock(&self.site.raw_pages).insert(slug.to_owned(), html);
     }
 
     /// Sets how the feed (and the listing) answer.
@@ -232,6 +247,9 @@ async fn listing(State(site): State<Arc<Site>>) -> Response {
 }
 
 async fn page(State(site): State<Arc<Site>>, Path(slug): Path<String>) -> Response {
+    if let Some(html) = lock(&site.raw_pages).get(&slug).cloned() {
+        return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    }
     let Some(a) = lock(&site.articles)
         .iter()
         .find(|a| a.slug == slug)

@@ -201,7 +201,8 @@ pub async fn run(
     result.map_err(|e| anyhow::anyhow!("worker monitor: {e}"))
 }
 
-/// Deletes finished jobs older than the retention, every 10 minutes.
+/// Deletes finished jobs, scrape runs (each source's latest kept) and fetch-cache records
+/// older than the retention, every 10 minutes.
 async fn retain(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     let age = Duration::from_secs(ctx.args.job_retention_hours.saturating_mul(3600));
     let mut ticks = tokio::time::interval(Duration::from_secs(600));
@@ -215,6 +216,16 @@ async fn retain(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "retention: finished jobs deleted"),
             Err(error) => tracing::warn!(%error, "retention: deleting finished jobs failed"),
+        }
+        match ctx.store.purge_runs(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(runs = n, "retention: old scrape runs deleted"),
+            Err(error) => tracing::warn!(%error, "retention: deleting scrape runs failed"),
+        }
+        match ctx.store.purge_fetch_records(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(records = n, "retention: old fetch-cache records deleted"),
+            Err(error) => tracing::warn!(%error, "retention: deleting fetch records failed"),
         }
         if let Err(error) = ctx.queue.vacuum_before(age).await {
             tracing::warn!(%error, "retention: vacuuming the queue failed");

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
 use chrono::Utc;
-use mediawarm_shared::domain::{Selectors, Source, SourceKind, SourceName};
+use mediawarm_shared::domain::{ErrorClass, Selectors, Source, SourceKind, SourceName};
 use mediawarm_shared::store::{FetchRecord, Store, StoreConfig};
 use mediawarm_testkit::services::TestRedis;
 use mediawarm_worker::scraper::{ScrapeError, ScrapeOutput, Scraper, ScraperConfig};
@@ -640,6 +640,7 @@ async fn robots_disallow_is_honoured_and_the_page_is_never_requested() {
     .await;
     assert!(err.is_permanent(), "{err}");
     assert!(err.to_string().contains("robots.txt"), "{err}");
+    assert_eq!(err.class(), ErrorClass::RobotsDisallowed, "{err}");
     assert_eq!(site.count("/private/feed.xml"), 0);
     assert_eq!(
         site.count("/robots.txt"),
@@ -936,6 +937,7 @@ async fn endless_and_trickling_bodies_are_cut_off() {
     )
     .await;
     assert!(err.to_string().contains("cap"), "{err}");
+    assert_eq!(err.class(), ErrorClass::PageTooLarge, "{err}");
 }
 
 #[tokio::test]

@@ -655,7 +655,9 @@ async fn worker_serves_its_metrics(stack: Stack) {
     let url = format!("http://{addr}/metrics");
     let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert!(
-        text.contains("mediawarm_scrape_errors_total{source=\"metered\"} 0"),
+        text.contains(
+            "mediawarm_scrape_errors_total{source=\"metered\",reason=\"fetch_failed\"} 0"
+        ),
         "a configured source is exported at zero from start-up:\n{text}"
     );
 

@@ -14,7 +14,7 @@ use axum::http::{Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
-use mediawarm_shared::domain::{NewArticle, Selectors, Source, SourceKind, SourceName};
+use mediawarm_shared::domain::{ErrorClass, NewArticle, Selectors, Source, SourceKind, SourceName};
 use mediawarm_shared::store::{Store, StoreConfig};
 use mediawarm_worker::scraper::{ScrapeError, ScrapeOutput, Scraper, ScraperConfig, normalize_url};
 use url::Url;
@@ -811,8 +811,10 @@ async fn start_url_failures_are_classified() {
         let err = scrape_err(&scraper(), &source(SourceKind::Rss, &site.url(path), None)).await;
         assert_eq!(err.is_permanent(), permanent, "{code}: {err}");
         match (&err, permanent) {
-            (ScrapeError::Permanent(m), true) | (ScrapeError::Transient(m), false) => {
-                assert!(m.contains(&code.to_string()), "{m}")
+            (ScrapeError::Permanent(class, m), true)
+            | (ScrapeError::Transient(class, m), false) => {
+                assert!(m.contains(&code.to_string()), "{m}");
+                assert_eq!(*class, ErrorClass::HttpStatus, "{m}");
             }
             _ => panic!("{code}: wrong variant {err:?}"),
         }
@@ -830,6 +832,7 @@ async fn a_start_url_that_is_not_a_feed_or_not_html_is_permanent() {
     )
     .await;
     assert!(err.is_permanent(), "{err}");
+    assert_eq!(err.class(), ErrorClass::ParseFailed, "{err}");
     let selectors = Selectors {
         links: Some("a".to_owned()),
         ..Selectors::default()
@@ -840,6 +843,7 @@ async fn a_start_url_that_is_not_a_feed_or_not_html_is_permanent() {
     )
     .await;
     assert!(err.is_permanent(), "{err}");
+    assert_eq!(err.class(), ErrorClass::ParseFailed, "{err}");
 }
 
 #[tokio::test]
@@ -859,6 +863,7 @@ async fn a_slow_start_url_is_a_transient_timeout() {
     .expect("client builds");
     let err = scrape_err(&scraper, &source(SourceKind::Rss, &site.url("/slow"), None)).await;
     assert!(!err.is_permanent(), "{err}");
+    assert_eq!(err.class(), ErrorClass::Timeout, "{err}");
 }
 
 #[tokio::test]
@@ -885,6 +890,7 @@ async fn a_body_over_the_cap_is_an_error_not_a_panic() {
     for path in ["/big.xml", "/big-streamed.xml"] {
         let err = scrape_err(&scraper, &source(SourceKind::Rss, &site.url(path), None)).await;
         assert!(err.to_string().contains("cap"), "{path}: {err}");
+        assert_eq!(err.class(), ErrorClass::PageTooLarge, "{path}: {err}");
     }
     let out = scrape(
         &scraper,
@@ -955,6 +961,12 @@ async fn redirects_are_checked_and_capped() {
         let err = scrape_err(&scraper(), &source(SourceKind::Rss, &site.url(path), None)).await;
         assert!(err.is_permanent(), "{path}: {err}");
         assert!(err.to_string().contains(reason), "{path}: {err}");
+        let class = if path == "/to-file" {
+            ErrorClass::HttpStatus
+        } else {
+            ErrorClass::RefusedAddress
+        };
+        assert_eq!(err.class(), class, "{path}: {err}");
     }
     assert_eq!(site.hits("/loop5"), 1);
     assert_eq!(
@@ -1128,10 +1140,12 @@ async fn a_connection_that_never_completes_ends_at_the_connect_timeout() {
     .await;
     let took = started.elapsed();
     assert!(!err.is_permanent(), "{err}");
+    // The first request (robots.txt, or the feed when reqwest reports the connect timeout as
+    // a plain connect error) is the one that gives up: a timeout, or a fetch that failed.
     assert!(
-        err.to_string()
-            .starts_with("transient: timed out fetching "),
-        "classed as a timeout: {err}"
+        matches!(err.class(), ErrorClass::Timeout | ErrorClass::FetchFailed),
+        "classed as a failed connection: {:?} {err}",
+        err.class()
     );
     assert!(
         took < Duration::from_secs(15),

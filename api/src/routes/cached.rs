@@ -10,19 +10,27 @@ use axum::response::Response;
 use chrono::Utc;
 use mediawarm_shared::views::View;
 
-use crate::error::Result;
+use crate::error::{ApiError, Result};
+use crate::misses::ClientAddr;
 use crate::state::AppState;
 
-/// Answers `view` from the cache (computing and storing it on a miss).
-pub(crate) async fn serve(state: &AppState, view: View, headers: &HeaderMap) -> Result<Response> {
+/// Answers `view` from the cache (computing and storing it on a miss, within the miss
+/// limits of `client`), and counts the key as read once it was answered.
+pub(crate) async fn serve(
+    state: &AppState,
+    view: View,
+    headers: &HeaderMap,
+    client: ClientAddr,
+) -> Result<Response> {
     let key = view.key();
-    state.hot.record(&key);
     let (body, lookup) = state
         .cache
-        .get_or_set(&key, None, || {
-            view.compute(&state.store, &state.views, Utc::now())
+        .get_or_set(&key, None, || async {
+            let _permit = state.misses.admit(client.0).await?;
+            Ok::<_, ApiError>(view.compute(&state.reads, &state.views, Utc::now()).await?)
         })
         .await?;
+    state.hot.record(&key);
     let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
     let not_modified = headers
         .get(header::IF_NONE_MATCH)

@@ -370,9 +370,28 @@ pub(crate) mod schemas {
         pub(crate) articles_new: i64,
         /// Stored articles whose content changed.
         pub(crate) articles_updated: i64,
-        /// The error of a failed run.
+        /// A failed run: the fixed sentence of its `error_class` (never the error's text). A
+        /// skipped run: why it was skipped.
         #[schema(required = true)]
         pub(crate) error: Option<String>,
+        /// A failed run's class: `fetch_failed`, `http_status`, `refused_address`,
+        /// `robots_disallowed`, `parse_failed`, `page_too_large`, `timeout`,
+        /// `database_error`, `queue_error`, `internal` or `unknown`.
+        #[schema(required = true)]
+        pub(crate) error_class: Option<String>,
+        /// The error's full text: only with the operator token.
+        pub(crate) error_detail: Option<String>,
+        /// The article pages the run went on without (at most 50).
+        pub(crate) skipped_pages: Vec<SkippedPage>,
+    }
+
+    /// An article page a run could not use.
+    #[derive(ToSchema)]
+    pub(crate) struct SkippedPage {
+        /// The page's URL (at most 300 characters of it).
+        pub(crate) url: String,
+        /// Why: an error class (`page_too_large`, `http_status`, `timeout`…).
+        pub(crate) reason: String,
     }
 
     /// A source with its latest runs, newest first.

@@ -18,13 +18,14 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use mediawarm_shared::cache::KeyPattern;
 use mediawarm_shared::domain::{
-    ScrapeRun, Source, SourceName, SourcePatch, SourceSpec, SourceSpecInput,
+    ErrorClass, RunStatus, ScrapeRun, SkippedPage, Source, SourceName, SourcePatch, SourceSpec,
+    SourceSpecInput,
 };
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
@@ -57,7 +58,7 @@ pub(crate) fn router() -> Router<AppState> {
 struct ListedSource {
     #[serde(flatten)]
     source: Source,
-    last_run: Option<ScrapeRun>,
+    last_run: Option<RunView>,
 }
 
 /// One source with its latest scrape runs, newest first.
@@ -65,7 +66,56 @@ struct ListedSource {
 struct SourceWithRuns {
     #[serde(flatten)]
     source: Source,
-    runs: Vec<ScrapeRun>,
+    runs: Vec<RunView>,
+}
+
+/// A scrape run as the API shows it. Anyone sees a failed run's `error_class` (runs recorded
+/// before classes existed: `unknown`) and, in `error`, that class's fixed sentence, never the
+/// error's text; a skipped run's `error` is why it was skipped. The operator also gets
+/// `error_detail`, the error's full text. `skipped_pages` lists the article pages the run
+/// went on without, each with its error class.
+#[derive(Debug, Serialize)]
+struct RunView {
+    job_id: String,
+    source: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+    finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    status: RunStatus,
+    pages_fetched: i64,
+    articles_new: i64,
+    articles_updated: i64,
+    error: Option<String>,
+    error_class: Option<ErrorClass>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_detail: Option<String>,
+    skipped_pages: Vec<SkippedPage>,
+}
+
+impl RunView {
+    fn new(run: ScrapeRun, operator: bool) -> Self {
+        let class = run
+            .error_class
+            .or((run.status == RunStatus::Failed).then_some(ErrorClass::Unknown));
+        let error = match class {
+            Some(class) => Some(class.sentence().to_owned()),
+            None if run.status == RunStatus::Skipped => run.error.clone(),
+            None => None,
+        };
+        Self {
+            job_id: run.job_id,
+            source: run.source,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            status: run.status,
+            pages_fetched: run.pages_fetched,
+            articles_new: run.articles_new,
+            articles_updated: run.articles_updated,
+            error,
+            error_class: class,
+            error_detail: run.error.filter(|_| operator),
+            skipped_pages: run.skipped_pages,
+        }
+    }
 }
 
 /// The `{name}` path segment as a source name; 400 `invalid_source` otherwise.
@@ -116,7 +166,8 @@ async fn invalidate(
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn list(State(state): State<AppState>) -> Result<Json<Value>> {
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>> {
+    let operator = Operator::present(&headers, &state);
     let sources = state.store.list_sources().await?;
     let mut last_runs: HashMap<String, ScrapeRun> = state
         .store
@@ -128,7 +179,9 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>> {
     let sources: Vec<ListedSource> = sources
         .into_iter()
         .map(|source| ListedSource {
-            last_run: last_runs.remove(source.name.as_str()),
+            last_run: last_runs
+                .remove(source.name.as_str())
+                .map(|run| RunView::new(run, operator)),
             source,
         })
         .collect();
@@ -153,7 +206,9 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>> {
 async fn show(
     State(state): State<AppState>,
     path: std::result::Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
 ) -> Result<Json<SourceWithRuns>> {
+    let operator = Operator::present(&headers, &state);
     let name = source_name(path)?;
     let source = state
         .store
@@ -161,6 +216,10 @@ async fn show(
         .await?
         .ok_or_else(|| unknown(&name))?;
     let runs = state.store.runs_for(&name, RUNS_SHOWN).await?;
+    let runs = runs
+        .into_iter()
+        .map(|run| RunView::new(run, operator))
+        .collect();
     Ok(Json(SourceWithRuns { source, runs }))
 }
 

@@ -6,13 +6,14 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::{Duration, Utc};
-use mediawarm_shared::domain::{Interval, SourceName, Timezone};
+use mediawarm_shared::domain::{Interval, SourceName, Timezone, in_supported_range};
 use mediawarm_shared::views::{SimplifiedQuery, View, VolumeQuery, VolumeRange};
 
 use super::cached;
 use super::openapi::schemas::{ErrorBody, Simplified, Volume};
 use super::params::Params;
-use crate::error::Result;
+use crate::error::{ApiError, Result};
+use crate::misses::ClientAddr;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -39,15 +40,26 @@ pub(crate) fn volume_query(params: &Params) -> Result<VolumeQuery> {
         .get("to")
         .map(|v| tz.parse_bound(v, true))
         .transpose()?;
+    let week = Duration::days(7);
     let range = match (from, to) {
         (None, None) => VolumeRange::LastWeek,
         (Some(from), Some(to)) => VolumeRange::Between { from, to },
         (Some(from), None) => VolumeRange::Between {
             from,
-            to: Utc::now().min(from + Duration::days(7)),
+            to: from
+                .checked_add_signed(week)
+                .map_or(Utc::now(), |end| end.min(Utc::now())),
         },
         (None, Some(to)) => VolumeRange::Between {
-            from: to - Duration::days(7),
+            from: to
+                .checked_sub_signed(week)
+                .filter(|from| in_supported_range(*from))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_range",
+                        "the week before `to` starts before the year 0001: give `from` too",
+                    )
+                })?,
             to,
         },
     };
@@ -74,7 +86,8 @@ pub(crate) fn volume_query(params: &Params) -> Result<VolumeQuery> {
         (status = 304, description = "Not modified"),
         (status = 400, description = "A malformed parameter, `invalid_range` or `range_too_large` (over 2,000 buckets)", body = ErrorBody),
         (status = 404, description = "`unknown_source`", body = ErrorBody),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: this address has too many uncached reads computing", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`, `query_timeout` (a read ran past 5 s) or `server_busy` (too many uncached reads in the process)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -82,9 +95,10 @@ async fn volume(
     State(state): State<AppState>,
     params: Params,
     headers: HeaderMap,
+    client: ClientAddr,
 ) -> Result<Response> {
     let query = volume_query(&params)?;
-    cached::serve(&state, View::Volume(query), &headers).await
+    cached::serve(&state, View::Volume(query), &headers, client).await
 }
 
 /// Per source: articles in the last 24 hours against the 7-day daily mean.
@@ -103,7 +117,8 @@ async fn volume(
         (status = 304, description = "Not modified"),
         (status = 400, description = "`invalid_source`", body = ErrorBody),
         (status = 404, description = "`unknown_source`", body = ErrorBody),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: this address has too many uncached reads computing", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`, `query_timeout` (a read ran past 5 s) or `server_busy` (too many uncached reads in the process)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -111,12 +126,14 @@ async fn simplified(
     State(state): State<AppState>,
     params: Params,
     headers: HeaderMap,
+    client: ClientAddr,
 ) -> Result<Response> {
     let source = params.get("source").map(SourceName::parse).transpose()?;
     cached::serve(
         &state,
         View::Simplified(SimplifiedQuery { source }),
         &headers,
+        client,
     )
     .await
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mediawarm_api::auth::OperatorToken;
-use mediawarm_api::{AppParts, AppState, Application, QueueSlot};
+use mediawarm_api::{AppParts, AppState, Application, ConnectionLimits, QueueSlot};
 use mediawarm_shared::cache::{CacheConfig, CacheService};
 use mediawarm_shared::domain::{NewArticle, SourceName};
 use mediawarm_shared::hot::HotKeys;
@@ -83,6 +83,14 @@ pub(crate) struct TestApp {
 }
 
 impl TestApp {
+    /// The production stack's database URL (`None` on the embedded stack).
+    pub(crate) fn database_url(&self) -> Option<String> {
+        match &*self._isolation {
+            Isolation::Services(services) => Some(services.database.url.clone()),
+            Isolation::Dir(_) => None,
+        }
+    }
+
     /// An absolute URL for `path`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
@@ -253,8 +261,18 @@ pub(crate) async fn spawn_app(stack: Stack) -> TestApp {
 /// Starts an app with these worker options, with or without an in-process worker.
 pub(crate) async fn spawn_app_with(
     stack: Stack,
+    worker_args: WorkerArgs,
+    run_worker: bool,
+) -> TestApp {
+    spawn_app_limited(stack, worker_args, run_worker, ConnectionLimits::default()).await
+}
+
+/// [`spawn_app_with`], the server holding its connections to `limits`.
+pub(crate) async fn spawn_app_limited(
+    stack: Stack,
     mut worker_args: WorkerArgs,
     run_worker: bool,
+    limits: ConnectionLimits,
 ) -> TestApp {
     let (store_config, cache_config, isolation, data_dir) = match stack {
         Stack::Embedded => {
@@ -335,10 +353,14 @@ pub(crate) async fn spawn_app_with(
         enqueue: worker_args.enqueue_options(),
         operator: OperatorToken::new(TOKEN),
         metrics: metrics.clone(),
+        query_timeout: mediawarm_api::QUERY_TIMEOUT,
+        misses: mediawarm_api::MissLimits::default(),
     })
     .await
     .expect("state");
-    let app = Application::bind("127.0.0.1:0", state).await.expect("bind");
+    let app = Application::bind_with("127.0.0.1:0", state, limits)
+        .await
+        .expect("bind");
     let base = format!("http://{}", app.local_addr().expect("addr"));
     let mut stop = stop_rx;
     tokio::spawn(app.run_until(async move {

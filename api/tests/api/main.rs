@@ -7,6 +7,7 @@ mod helpers;
 mod cache;
 mod dashboard;
 mod health;
+mod hostile;
 mod jobs;
 mod media;
 mod metrics;

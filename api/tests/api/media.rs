@@ -16,6 +16,7 @@ both_stacks!(
     an_article_is_served_by_id_and_a_missing_one_is_404,
     latest_refuses_every_malformed_parameter_with_its_code,
     a_tampered_cursor_is_refused,
+    offset_pages_stop_at_ten_thousand_and_point_at_the_cursor,
 );
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -184,6 +185,10 @@ async fn latest_refuses_every_malformed_parameter_with_its_code(app: TestApp) {
         ("limit=", "invalid_limit"),
         ("offset=-1", "invalid_offset"),
         ("offset=ten", "invalid_offset"),
+        ("offset=9981", "invalid_offset"),
+        ("offset=9900&limit=101", "invalid_limit"),
+        ("offset=9901&limit=100", "invalid_offset"),
+        ("offset=9223372036854775807", "invalid_offset"),
         ("cursor=garbage", "invalid_cursor"),
         ("cursor=", "invalid_cursor"),
         ("offset=0&cursor=abc", "conflicting_pagination"),
@@ -200,6 +205,23 @@ async fn latest_refuses_every_malformed_parameter_with_its_code(app: TestApp) {
             "{query}"
         );
     }
+}
+
+async fn offset_pages_stop_at_ten_thousand_and_point_at_the_cursor(app: TestApp) {
+    app.seed(&[article("gazette", 1, None)]).await;
+    let deepest = app
+        .get_json("/api/v1/media/latest?offset=9900&limit=100", 200)
+        .await;
+    assert_eq!(deepest["offset"], 9900);
+    assert_eq!(deepest["items"].as_array().unwrap().len(), 0);
+    app.get_json("/api/v1/media/latest?offset=9980", 200).await;
+    let err = app.get_json("/api/v1/media/latest?offset=9981", 400).await;
+    assert_eq!(err["error"]["code"], "invalid_offset");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("cursor") && message.contains("10000"),
+        "{message}"
+    );
 }
 
 async fn a_tampered_cursor_is_refused(app: TestApp) {

@@ -210,7 +210,7 @@ async fn requests_cache_reads_jobs_and_scrapes_are_counted(app: TestApp) {
         Some(0.0)
     );
     assert_eq!(
-        m.value("mediawarm_scrape_errors_total{source=\"metered\"}"),
+        m.value("mediawarm_scrape_errors_total{source=\"metered\",reason=\"http_status\"}"),
         Some(0.0)
     );
     for category in ["media", "volume", "simplified"] {

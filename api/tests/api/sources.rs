@@ -1,7 +1,7 @@
 //! `/api/v1/sources`: CRUD, purge, validation codes, auth, and nothing half-written.
 
 use chrono::{Duration, Utc};
-use mediawarm_shared::domain::{RunCounts, RunStatus, SourceName};
+use mediawarm_shared::domain::{ErrorClass, RunCounts, RunStatus, SourceName};
 use serde_json::{Value, json};
 
 use crate::both_stacks;
@@ -167,6 +167,7 @@ async fn one_source_shows_its_runs_newest_first(app: TestApp) {
                 RunStatus::Succeeded,
                 counts,
                 None,
+                None,
                 at + Duration::seconds(5),
             )
             .await
@@ -189,6 +190,7 @@ async fn one_source_shows_its_runs_newest_first(app: TestApp) {
         "articles_new",
         "articles_updated",
         "error",
+        "error_class",
     ] {
         assert!(run.get(field).is_some(), "run has {field}");
     }
@@ -552,6 +554,7 @@ async fn the_list_shows_each_source_with_its_latest_run(app: TestApp) {
             RunStatus::Succeeded,
             counts,
             None,
+            None,
             start + Duration::seconds(3),
         )
         .await
@@ -568,6 +571,7 @@ async fn the_list_shows_each_source_with_its_latest_run(app: TestApp) {
             RunStatus::Failed,
             RunCounts::default(),
             Some("feed answered 404 <Not Found>"),
+            Some(ErrorClass::HttpStatus),
             later + Duration::seconds(1),
         )
         .await
@@ -580,7 +584,26 @@ async fn the_list_shows_each_source_with_its_latest_run(app: TestApp) {
     let run = &sources[0]["last_run"];
     assert_eq!(run["job_id"], "run-new", "the newest run: {run}");
     assert_eq!(run["status"], "failed");
-    assert_eq!(run["error"], "feed answered 404 <Not Found>");
+    assert_eq!(run["error_class"], "http_status");
+    assert_eq!(
+        run["error"],
+        "The source answered with an HTTP error status."
+    );
+    assert!(run.get("error_detail").is_none(), "{run}");
+    let as_operator: Value = app
+        .operator(reqwest::Method::GET, "/api/v1/sources")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = &as_operator["sources"][0]["last_run"];
+    assert_eq!(run["error_detail"], "feed answered 404 <Not Found>");
+    assert_eq!(
+        run["error"],
+        "The source answered with an HTTP error status."
+    );
     assert_eq!(sources[1]["name"], "herald");
     assert!(sources[1]["last_run"].is_null(), "herald never ran");
     assert!(

@@ -12,10 +12,13 @@ mod source;
 mod source_def;
 mod source_input;
 
-pub use article::{Article, NewArticle, SortKey};
+pub use article::{
+    Article, ArticleRefused, MAX_AUTHOR_CHARS, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, MAX_URL_BYTES,
+    NewArticle, SortKey, cut_chars,
+};
 pub use cursor::CursorCodec;
-pub use query::{Interval, Limit, Timezone, parse_offset};
-pub use scrape_run::{RunCounts, RunStatus, ScrapeRun};
+pub use query::{Interval, Limit, SUPPORTED_YEARS, Timezone, in_supported_range, parse_offset};
+pub use scrape_run::{ErrorClass, RunCounts, RunStatus, ScrapeRun, SkippedPage};
 pub use source::{SourceKind, SourceName};
 pub use source_def::{Selectors, Source};
 pub use source_input::{

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
 use crate::error::DomainError;
 
@@ -43,6 +43,16 @@ pub fn parse_offset(raw: &str) -> Result<u64, DomainError> {
         .ok()
         .and_then(|n| u64::try_from(n).ok())
         .ok_or_else(|| DomainError::InvalidOffset(raw.chars().take(40).collect()))
+}
+
+/// The years (in UTC) a client-supplied date may fall in: what both databases store and
+/// what every time zone can align buckets in, with room for a few weeks of arithmetic on
+/// either side.
+pub const SUPPORTED_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Whether `t` falls in [`SUPPORTED_YEARS`].
+pub fn in_supported_range(t: DateTime<Utc>) -> bool {
+    SUPPORTED_YEARS.contains(&t.year())
 }
 
 /// The width of a volume bucket.
@@ -104,26 +114,42 @@ impl Timezone {
 
     /// Parses a `from`/`to` bound: RFC 3339, or `YYYY-MM-DD` meaning that day's first instant
     /// in this zone (or, with `end_of_day`, the first instant of the next day).
+    ///
+    /// The instant returned is always within [`SUPPORTED_YEARS`] (in UTC), so a caller may
+    /// add or subtract weeks from it without overflow; any other date, however well formed,
+    /// is refused with [`DomainError::DateOutOfRange`].
     pub fn parse_bound(self, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, DomainError> {
-        let invalid = || DomainError::InvalidDate(raw.chars().take(64).collect());
-        if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-            return Ok(t.with_timezone(&Utc));
-        }
-        let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| invalid())?;
-        let date = if end_of_day {
-            date.succ_opt().ok_or_else(invalid)?
+        let shown = || raw.chars().take(64).collect::<String>();
+        let out_of_range = || DomainError::DateOutOfRange(shown());
+        let t = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+            t.with_timezone(&Utc)
         } else {
-            date
+            let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .map_err(|_| DomainError::InvalidDate(shown()))?;
+            if !SUPPORTED_YEARS.contains(&date.year()) {
+                return Err(out_of_range());
+            }
+            let date = if end_of_day {
+                date.succ_opt().ok_or_else(out_of_range)?
+            } else {
+                date
+            };
+            self.start_of_day(date).ok_or_else(out_of_range)?
         };
-        self.start_of_day(date).ok_or_else(invalid)
+        if in_supported_range(t) {
+            Ok(t)
+        } else {
+            Err(out_of_range())
+        }
     }
 
     /// The first instant of `date` in this zone (midnight, or the first valid time after a
-    /// gap when midnight does not exist that day).
+    /// gap when midnight does not exist that day); `None` when that instant cannot be
+    /// represented.
     pub fn start_of_day(self, date: NaiveDate) -> Option<DateTime<Utc>> {
         let midnight = date.and_hms_opt(0, 0, 0)?;
         (0..=4 * 24)
-            .map(|q| midnight + chrono::Duration::minutes(15 * q))
+            .map_while(|q| midnight.checked_add_signed(chrono::Duration::minutes(15 * q)))
             .find_map(|t| self.0.from_local_datetime(&t).earliest())
             .map(|t| t.with_timezone(&Utc))
     }
@@ -192,6 +218,50 @@ mod tests {
             .parse_bound("2026-01-10T05:30:00+02:00", false)
             .unwrap();
         assert_eq!(t.to_rfc3339(), "2026-01-10T03:30:00+00:00");
+    }
+
+    #[test]
+    fn dates_outside_the_supported_years_are_refused_not_overflowed() {
+        let paris = Timezone::parse("Pacific/Kiritimati").unwrap();
+        for raw in [
+            "+262142-12-31",
+            "-262143-01-01",
+            "0000-01-01",
+            "10000-01-01",
+            "9999-12-31",
+            "+262143-12-31T23:59:59Z",
+        ] {
+            for end_of_day in [false, true] {
+                for tz in [Timezone::UTC, paris] {
+                    let parsed = tz.parse_bound(raw, end_of_day);
+                    if let Ok(t) = parsed {
+                        assert!(in_supported_range(t), "{raw:?} gave {t}");
+                    } else {
+                        assert!(
+                            matches!(
+                                parsed,
+                                Err(DomainError::DateOutOfRange(_) | DomainError::InvalidDate(_))
+                            ),
+                            "{raw:?}: {parsed:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(matches!(
+            Timezone::UTC.parse_bound("+262142-12-31", false),
+            Err(DomainError::DateOutOfRange(_))
+        ));
+        assert!(Timezone::UTC.parse_bound("0001-01-01", false).is_ok());
+    }
+
+    #[test]
+    fn the_start_of_the_last_representable_day_does_not_overflow() {
+        let last = NaiveDate::MAX;
+        let _ = Timezone::parse("Pacific/Kiritimati")
+            .unwrap()
+            .start_of_day(last);
+        let _ = Timezone::UTC.start_of_day(NaiveDate::MIN);
     }
 
     #[test]

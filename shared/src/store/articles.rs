@@ -67,12 +67,15 @@ impl Store {
         match &self.backend {
             Backend::Postgres(pool) => {
                 let mut qb = latest_after_pg("", source, after, limit)?;
-                let rows = qb.build().fetch_all(pool).await?;
+                let rows = qb
+                    .build()
+                    .fetch_all(&mut *self.pg_read(pool).await?)
+                    .await?;
                 rows.iter().map(pg_article).collect()
             }
             Backend::Sqlite(pool) => {
                 let mut qb = latest_after_sqlite("", source, after, limit);
-                let rows = qb.build().fetch_all(pool).await?;
+                let rows = self.sqlite_read(qb.build().fetch_all(pool)).await?;
                 rows.iter().map(sqlite_article).collect()
             }
         }
@@ -125,7 +128,10 @@ impl Store {
                     .push_bind(i64::from(limit))
                     .push(" offset ")
                     .push_bind(offset);
-                let rows = qb.build().fetch_all(pool).await?;
+                let rows = qb
+                    .build()
+                    .fetch_all(&mut *self.pg_read(pool).await?)
+                    .await?;
                 rows.iter().map(pg_article).collect()
             }
             Backend::Sqlite(pool) => {
@@ -138,7 +144,7 @@ impl Store {
                     .push_bind(i64::from(limit))
                     .push(" offset ")
                     .push_bind(offset);
-                let rows = qb.build().fetch_all(pool).await?;
+                let rows = self.sqlite_read(qb.build().fetch_all(pool)).await?;
                 rows.iter().map(sqlite_article).collect()
             }
         }
@@ -151,13 +157,16 @@ impl Store {
             Backend::Postgres(pool) => {
                 let mut qb = QueryBuilder::<Postgres>::new(PG_SELECT);
                 qb.push(" where id = ").push_bind(id);
-                let row = qb.build().fetch_optional(pool).await?;
+                let row = qb
+                    .build()
+                    .fetch_optional(&mut *self.pg_read(pool).await?)
+                    .await?;
                 row.as_ref().map(pg_article).transpose()
             }
             Backend::Sqlite(pool) => {
                 let mut qb = QueryBuilder::<Sqlite>::new(SQLITE_SELECT);
                 qb.push(" where id = ").push_bind(id);
-                let row = qb.build().fetch_optional(pool).await?;
+                let row = self.sqlite_read(qb.build().fetch_optional(pool)).await?;
                 row.as_ref().map(sqlite_article).transpose()
             }
         }

@@ -37,6 +37,24 @@ pub struct FetchRecord {
 }
 
 impl Store {
+    /// Deletes the records fetched before `before`; returns how many. A URL whose record is
+    /// gone is next fetched unconditionally, nothing else changes.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn purge_fetch_records(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(match &self.backend {
+            Backend::Postgres(pool) => sqlx::query("delete from fetch_cache where fetched_at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Backend::Sqlite(pool) => sqlx::query("delete from fetch_cache where fetched_at < ?1")
+                .bind(before.timestamp_micros())
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        })
+    }
+
     /// The stored records of those of `urls` that have one.
     #[tracing::instrument(skip_all, fields(urls = urls.len()), err)]
     pub async fn fetch_records(

@@ -64,7 +64,8 @@ struct ImportLine {
 ///
 /// Requires `source` (a valid source name), a non-empty `url` and `title`; `author`,
 /// `published_at` (RFC 3339, any offset, stored in UTC) and `summary` may be absent or null;
-/// empty optional strings count as absent. Surrounding whitespace is trimmed.
+/// empty optional strings count as absent. Surrounding whitespace is trimmed. A line whose
+/// `url`, `title`, `author` or `summary` is over its stored cap is refused, not cut.
 pub fn parse_import_line(line: &str) -> Result<NewArticle, String> {
     let raw: ImportLine = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let source = raw.source.ok_or("missing \"source\"")?;
@@ -79,14 +80,16 @@ pub fn parse_import_line(line: &str) -> Result<NewArticle, String> {
         ),
         None => None,
     };
-    Ok(NewArticle {
+    let article = NewArticle {
         source,
         url,
         title,
         author: optional(raw.author),
         published_at,
         summary: optional(raw.summary),
-    })
+    };
+    article.check_caps().map_err(|e| e.to_string())?;
+    Ok(article)
 }
 
 fn required(value: Option<String>, field: &str) -> Result<String, String> {
@@ -277,6 +280,36 @@ mod tests {
             let message = parse_import_line(line).expect_err(line);
             assert!(message.contains(expected), "{line}: {message}");
         }
+    }
+
+    #[test]
+    fn parse_import_line_refuses_fields_over_their_caps_without_cutting() {
+        let url = format!("https://a.example/{}", "x".repeat(2_100));
+        let title = "t".repeat(1_001);
+        for (line, expected) in [
+            (
+                serde_json::json!({"source": "g", "url": url, "title": "T"}),
+                "at most 2048",
+            ),
+            (
+                serde_json::json!({"source": "g", "url": "https://a.example/1", "title": title}),
+                "\"title\" is 1001 characters",
+            ),
+            (
+                serde_json::json!({"source": "g", "url": "https://a.example/1", "title": "T", "author": "é".repeat(301)}),
+                "\"author\" is 301 characters",
+            ),
+            (
+                serde_json::json!({"source": "g", "url": "https://a.example/1", "title": "T", "summary": "s".repeat(2_001)}),
+                "\"summary\" is 2001 characters",
+            ),
+        ] {
+            let message = parse_import_line(&line.to_string()).expect_err("over a cap");
+            assert!(message.contains(expected), "{message}");
+        }
+        let at_caps = serde_json::json!({"source": "g", "url": "https://a.example/1", "title": "t".repeat(1_000),
+            "author": "é".repeat(300), "summary": "s".repeat(2_000)});
+        assert!(parse_import_line(&at_caps.to_string()).is_ok());
     }
 
     /// Text that needs JSON escaping and has no surrounding whitespace.

@@ -28,6 +28,7 @@ mod runs;
 mod sources;
 mod stats;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -93,12 +94,40 @@ pub struct Store {
     acquire_timeout: Duration,
     /// What `describe` returns, computed once without the password.
     description: Arc<str>,
+    /// How long the reads behind the API's views may run; `None`: unlimited.
+    read_limit: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
 enum Backend {
     Postgres(PgPool),
     Sqlite(SqlitePool),
+}
+
+/// The connection one PostgreSQL read runs on: with a read limit, a transaction whose
+/// `statement_timeout` is set locally, rolled back when dropped.
+enum PgRead {
+    Plain(sqlx::pool::PoolConnection<Postgres>),
+    Limited(Transaction<'static, Postgres>),
+}
+
+impl std::ops::Deref for PgRead {
+    type Target = sqlx::PgConnection;
+    fn deref(&self) -> &sqlx::PgConnection {
+        match self {
+            Self::Plain(conn) => conn,
+            Self::Limited(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PgRead {
+    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
+        match self {
+            Self::Plain(conn) => conn,
+            Self::Limited(tx) => tx,
+        }
+    }
 }
 
 /// A write transaction on either database.
@@ -143,6 +172,7 @@ impl Store {
                     backend: Backend::Postgres(pool),
                     acquire_timeout: cfg.acquire_timeout,
                     description: description.into(),
+                    read_limit: None,
                 })
             }
             Some(url) if url.starts_with("sqlite:") => {
@@ -185,7 +215,79 @@ impl Store {
             backend: Backend::Sqlite(pool),
             acquire_timeout: cfg.acquire_timeout,
             description: format!("sqlite {}", path.display()).into(),
+            read_limit: None,
         })
+    }
+
+    /// This store (sharing its pool) with the reads behind the views (latest articles, one
+    /// article, volume, activity, whether a source exists) limited to `limit` each: on
+    /// PostgreSQL each runs in a transaction with `SET LOCAL statement_timeout`, so the
+    /// server cancels it; on SQLite it is abandoned after `limit` (the statement may finish
+    /// in the background). Either way it fails with [`StoreError::Timeout`]. Other reads and
+    /// every write are not limited. For the API's reads; imports and workers use the store
+    /// without a limit.
+    pub fn with_read_limit(&self, limit: Duration) -> Self {
+        Self {
+            read_limit: Some(limit),
+            ..self.clone()
+        }
+    }
+
+    /// The connection a limited read runs on (see [`Store::with_read_limit`]).
+    async fn pg_read(&self, pool: &PgPool) -> Result<PgRead, StoreError> {
+        let Some(limit) = self.read_limit else {
+            return Ok(PgRead::Plain(pool.acquire().await?));
+        };
+        let mut tx = pool.begin().await?;
+        sqlx::query("select set_config('statement_timeout', $1, true)")
+            .bind(limit.as_millis().max(1).to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(PgRead::Limited(tx))
+    }
+
+    /// Runs a limited read on SQLite (see [`Store::with_read_limit`]).
+    async fn sqlite_read<T>(
+        &self,
+        read: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        let Some(limit) = self.read_limit else {
+            return Ok(read.await?);
+        };
+        match tokio::time::timeout(limit, read).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(StoreError::Timeout(format!(
+                "the query ran past its {} ms limit",
+                limit.as_millis()
+            ))),
+        }
+    }
+
+    /// Runs `select pg_sleep(seconds)` (PostgreSQL) or a query of about that many seconds
+    /// (SQLite) as a limited read: for tests and diagnostics of [`Store::with_read_limit`].
+    #[doc(hidden)]
+    pub async fn probe_read_limit(&self, seconds: f64) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::query("select pg_sleep($1)")
+                    .bind(seconds)
+                    .execute(&mut *self.pg_read(pool).await?)
+                    .await?;
+            }
+            Backend::Sqlite(pool) => {
+                let rows = (seconds * 5_000_000.0) as i64;
+                self.sqlite_read(
+                    sqlx::query_scalar::<_, i64>(
+                        "with recursive n(i) as (select 1 union all select i + 1 from n \
+                         where i < ?) select count(*) from n",
+                    )
+                    .bind(rows)
+                    .fetch_one(pool),
+                )
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Applies pending migrations; running it again (from any process) is a no-op.

@@ -119,14 +119,18 @@ impl Store {
             Backend::Postgres(pool) => {
                 sqlx::query_scalar("select 1 from sources where name = $1 and deleted_at is null")
                     .bind(name.as_str())
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *self.pg_read(pool).await?)
                     .await?
             }
             Backend::Sqlite(pool) => {
-                sqlx::query_scalar("select 1 from sources where name = ? and deleted_at is null")
+                self.sqlite_read(
+                    sqlx::query_scalar(
+                        "select 1 from sources where name = ? and deleted_at is null",
+                    )
                     .bind(name.as_str())
-                    .fetch_optional(pool)
-                    .await?
+                    .fetch_optional(pool),
+                )
+                .await?
             }
         };
         Ok(found.is_some())

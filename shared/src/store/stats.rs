@@ -53,7 +53,9 @@ impl Store {
                         .push_bind(source.as_str().to_owned());
                 }
                 qb.push(" group by grain order by grain");
-                qb.build_query_as().fetch_all(pool).await?
+                qb.build_query_as()
+                    .fetch_all(&mut *self.pg_read(pool).await?)
+                    .await?
             }
             Backend::Sqlite(pool) => {
                 let grain_us = grain_secs.checked_mul(1_000_000).ok_or_else(|| {
@@ -76,7 +78,7 @@ impl Store {
                 if let Some(source) = source {
                     query = query.bind(source.as_str().to_owned());
                 }
-                query.fetch_all(pool).await?
+                self.sqlite_read(query.fetch_all(pool)).await?
             }
         };
         Ok(rows)
@@ -110,7 +112,7 @@ impl Store {
                 if let Some(source) = source {
                     query = query.bind(source.as_str().to_owned());
                 }
-                let rows = query.fetch_all(pool).await?;
+                let rows = query.fetch_all(&mut *self.pg_read(pool).await?).await?;
                 rows.iter()
                     .map(|row| {
                         Ok(SourceActivity {
@@ -142,7 +144,7 @@ impl Store {
                 if let Some(source) = source {
                     query = query.bind(source.as_str().to_owned());
                 }
-                let rows = query.fetch_all(pool).await?;
+                let rows = self.sqlite_read(query.fetch_all(pool)).await?;
                 rows.iter()
                     .map(|row| {
                         Ok(SourceActivity {

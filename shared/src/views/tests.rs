@@ -196,6 +196,65 @@ fn hour_buckets_align_on_the_local_half_hour_in_india() {
     let t = DateTime::parse_from_rfc3339("2026-01-01T10:10:00Z")
         .unwrap()
         .to_utc();
-    let aligned = volume::align(Interval::Hour, kolkata, t);
+    let aligned = volume::align(Interval::Hour, kolkata, t).unwrap();
     assert_eq!(aligned.to_rfc3339(), "2026-01-01T09:30:00+00:00");
+}
+
+#[test]
+fn to_is_rounded_up_to_the_end_of_its_bucket_before_it_makes_a_key() {
+    let from = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+    let to = DateTime::from_timestamp(1_767_225_600 + 86_400 + 1, 0).unwrap();
+    let view = View::Volume(
+        VolumeQuery::new(
+            Interval::Day,
+            Timezone::UTC,
+            None,
+            VolumeRange::Between { from, to },
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        view.key().as_str(),
+        "volume:day:tz=UTC,source=_,from=1767225600,to=1767398400"
+    );
+    let within_the_hour = View::Volume(
+        VolumeQuery::new(
+            Interval::Hour,
+            Timezone::UTC,
+            None,
+            VolumeRange::Between {
+                from,
+                to: from + chrono::Duration::milliseconds(1),
+            },
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        within_the_hour.key().as_str(),
+        "volume:hour:tz=UTC,source=_,from=1767225600,to=1767229200"
+    );
+    assert!(View::parse("volume:day:tz=UTC,source=_,from=1767225600,to=1767398401").is_err());
+}
+
+#[test]
+fn bounds_outside_the_supported_years_are_refused_from_keys_too() {
+    for key in [
+        "volume:hour:tz=UTC,source=_,from=-9223372036854775808,to=0",
+        "volume:day:tz=UTC,source=_,from=-62135596801,to=0",
+        "volume:day:tz=Pacific/Kiritimati,source=_,from=253402300000,to=253402300800",
+        "volume:hour:tz=UTC,source=_,from=8210298412799,to=8210298412799",
+    ] {
+        assert!(View::parse(key).is_err(), "{key}");
+    }
+    let last = DateTime::from_timestamp(253_402_214_400, 0).unwrap();
+    let err = VolumeQuery::new(
+        Interval::Day,
+        Timezone::UTC,
+        None,
+        VolumeRange::Between {
+            from: last,
+            to: last + chrono::Duration::hours(1),
+        },
+    );
+    assert!(err.is_err(), "the last day's end falls in the year 10000");
 }

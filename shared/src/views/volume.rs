@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::Serialize;
 
 use super::{Fields, ViewError, ensure_source, parse_source_field, source_field, to_json};
-use crate::domain::{Interval, SourceName, Timezone};
+use crate::domain::{Interval, SourceName, Timezone, in_supported_range};
 use crate::error::DomainError;
 use crate::store::Store;
 
@@ -83,7 +83,10 @@ struct Bucket {
 }
 
 impl VolumeQuery {
-    /// A volume query; explicit bounds are checked and `from` is aligned to its bucket.
+    /// A volume query. Explicit bounds must fall in
+    /// [`SUPPORTED_YEARS`](crate::domain::SUPPORTED_YEARS); `from` is aligned
+    /// down to the start of its bucket and `to` up to the end of its bucket, so the key, the
+    /// window counted and the bounds echoed in the answer are the same.
     pub fn new(
         interval: Interval,
         tz: Timezone,
@@ -96,8 +99,13 @@ impl VolumeQuery {
                 if from > to {
                     return Err(VolumeError::FromAfterTo { from, to });
                 }
-                let from = align(interval, tz, trunc_secs(from));
-                let to = trunc_secs(to);
+                let out_of_range = |t: DateTime<Utc>| DomainError::DateOutOfRange(t.to_rfc3339());
+                let from = align(interval, tz, trunc_secs(from))
+                    .filter(|t| in_supported_range(*t))
+                    .ok_or(out_of_range(from))?;
+                let to = align_up(interval, tz, to)
+                    .filter(|t| in_supported_range(*t))
+                    .ok_or(out_of_range(to))?;
                 let n = bucket_starts(interval, tz, from, to, MAX_BUCKETS + 1).len();
                 if n > MAX_BUCKETS {
                     return Err(VolumeError::TooManyBuckets(n));
@@ -163,10 +171,13 @@ impl VolumeQuery {
     /// The concrete `[from, to)` window as of `now`.
     fn window(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         match self.range {
-            VolumeRange::LastWeek => (
-                align(self.interval, self.tz, trunc_secs(now - Duration::days(7))),
-                now,
-            ),
+            VolumeRange::LastWeek => {
+                let week_ago = trunc_secs(now - Duration::days(7));
+                (
+                    align(self.interval, self.tz, week_ago).unwrap_or(week_ago),
+                    now,
+                )
+            }
             VolumeRange::Between { from, to } => (from, to),
         }
     }
@@ -215,12 +226,42 @@ fn trunc_secs(t: DateTime<Utc>) -> DateTime<Utc> {
     t.with_nanosecond(0).unwrap_or(t)
 }
 
-/// The start of the bucket that contains `t`.
-pub(super) fn align(interval: Interval, tz: Timezone, t: DateTime<Utc>) -> DateTime<Utc> {
+/// The start of the bucket that contains `t`; `None` when it cannot be represented.
+pub(super) fn align(interval: Interval, tz: Timezone, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let local = t.with_timezone(&tz.tz());
     match interval {
-        Interval::Hour => t - Duration::seconds(i64::from(local.minute() * 60 + local.second())),
-        Interval::Day => tz.start_of_day(local.date_naive()).unwrap_or(t),
+        Interval::Hour => t.checked_sub_signed(Duration::seconds(i64::from(
+            local.minute() * 60 + local.second(),
+        ))),
+        Interval::Day => tz.start_of_day(local.date_naive()),
+    }
+}
+
+/// `t` itself when it starts a bucket, else the start of the next bucket.
+fn align_up(interval: Interval, tz: Timezone, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let t = if t.nanosecond() == 0 {
+        t
+    } else {
+        trunc_secs(t).checked_add_signed(Duration::seconds(1))?
+    };
+    let start = align(interval, tz, t)?;
+    if start == t {
+        Some(t)
+    } else {
+        next_start(interval, tz, start)
+    }
+}
+
+/// The start of the bucket after the one that starts at `s`.
+fn next_start(interval: Interval, tz: Timezone, s: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match interval {
+        Interval::Hour => s.checked_add_signed(Duration::hours(1)),
+        Interval::Day => s
+            .with_timezone(&tz.tz())
+            .date_naive()
+            .succ_opt()
+            .and_then(|d| tz.start_of_day(d))
+            .filter(|n| *n > s),
     }
 }
 
@@ -233,19 +274,10 @@ pub(super) fn bucket_starts(
     max: usize,
 ) -> Vec<DateTime<Utc>> {
     let mut starts = Vec::new();
-    let mut s = from;
-    while s < to && starts.len() < max {
+    let mut next = Some(from);
+    while let Some(s) = next.filter(|s| *s < to && starts.len() < max) {
         starts.push(s);
-        s = match interval {
-            Interval::Hour => s + Duration::hours(1),
-            Interval::Day => {
-                let next_day = s.with_timezone(&tz.tz()).date_naive().succ_opt();
-                match next_day.and_then(|d| tz.start_of_day(d)) {
-                    Some(n) if n > s => n,
-                    _ => break,
-                }
-            }
-        };
+        next = next_start(interval, tz, s);
     }
     starts
 }

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::FutureExt;
+use mediawarm_shared::domain::{ErrorClass, RunCounts, RunStatus};
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::jobs::{JobEnvelope, JobPayload, JobRecord, JobStatus};
 use mediawarm_shared::metrics::JobOutcome;
@@ -134,10 +135,14 @@ async fn run_delivery(ctx: &Arc<Context>, envelope: &JobEnvelope) -> Result<(), 
     let outcome = tokio::select! {
         outcome = attempt => match outcome {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(_elapsed)) => Err(JobError::transient(format!(
-                "the attempt passed its deadline of {} s and was stopped",
-                deadline.as_secs()
-            ))),
+            Ok(Err(_elapsed)) => {
+                let error = JobError::transient(format!(
+                    "the attempt passed its deadline of {} s and was stopped",
+                    deadline.as_secs()
+                ));
+                stopped_at_deadline(ctx, envelope, &delivery, &error.message).await;
+                Err(error)
+            }
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -227,6 +232,36 @@ async fn run_delivery(ctx: &Arc<Context>, envelope: &JobEnvelope) -> Result<(), 
         ctx.metrics.observe_stale_delivery(kind);
     }
     Ok(())
+}
+
+/// Settles what an attempt stopped at its deadline left open: a scrape's run row is ended
+/// `failed` (class `timeout`) and counted, so no run stays `running`.
+async fn stopped_at_deadline(
+    ctx: &Arc<Context>,
+    envelope: &JobEnvelope,
+    delivery: &Delivery,
+    message: &str,
+) {
+    let JobPayload::Scrape(job) = &envelope.payload else {
+        return;
+    };
+    ctx.metrics
+        .observe_scrape_error(job.source.as_str(), 0, ErrorClass::Timeout);
+    if let Err(error) = ctx
+        .store
+        .finish_run(
+            &delivery.job_id,
+            delivery.number,
+            RunStatus::Failed,
+            RunCounts::default(),
+            Some(message),
+            Some(ErrorClass::Timeout),
+            Utc::now(),
+        )
+        .await
+    {
+        tracing::warn!(%error, "recording the stopped run failed");
+    }
 }
 
 /// Renews `delivery`'s lease every third of `lease`; completes only when the row is no

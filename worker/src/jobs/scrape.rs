@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use chrono::Utc;
 use mediawarm_shared::cache::CacheKey;
-use mediawarm_shared::domain::{RunCounts, RunStatus, Source, SourceKind, SourceName};
+use mediawarm_shared::domain::{
+    ErrorClass, NewArticle, RunCounts, RunStatus, Source, SourceKind, SourceName,
+};
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::jobs::{JobKind, JobRecord, ScrapeSource};
 use mediawarm_shared::views::{DATA_CATEGORIES, View};
@@ -100,6 +102,7 @@ pub(super) async fn run(
                 RunStatus::Skipped,
                 RunCounts::default(),
                 Some(reason),
+                None,
                 Utc::now(),
             )
             .await?;
@@ -131,23 +134,35 @@ async fn scrape_with_lease(
         ));
     }
     let mut counts = RunCounts::default();
+    let mut skipped_pages = Vec::new();
     let outcome = async {
         let output = ctx
             .scraper
             .scrape(source, &ctx.store, job.refresh)
             .await
-            .map_err(|e| JobError {
-                permanent: e.is_permanent(),
-                message: e.to_string(),
+            .map_err(|e| {
+                let class = e.class();
+                let error = JobError {
+                    permanent: e.is_permanent(),
+                    message: e.to_string(),
+                };
+                (error, class)
             })?;
         counts.pages_fetched = output.pages_fetched;
+        skipped_pages = output.skipped_pages;
+        let found = output.articles.len();
+        let articles = within_caps(output.articles);
+        let skipped = found - articles.len();
         let upserted = ctx
             .store
-            .upsert_articles(&output.articles, Utc::now())
+            .upsert_articles(&articles, Utc::now())
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(m) => JobError::permanent(m),
-                other => JobError::from(other),
+            .map_err(|e| {
+                let error = match e {
+                    StoreError::Conflict(m) => JobError::permanent(m),
+                    other => JobError::from(other),
+                };
+                (error, ErrorClass::DatabaseError)
             })?;
         counts.articles_new = i64::try_from(upserted.new).unwrap_or(i64::MAX);
         counts.articles_updated = i64::try_from(upserted.updated).unwrap_or(i64::MAX);
@@ -155,15 +170,21 @@ async fn scrape_with_lease(
         // may find an earlier delivery's writes already there: it must still invalidate,
         // since that delivery may have stopped before doing so. Deliveries are never reset.
         let rewarmed = if upserted.changed() || record.delivery > 1 {
-            Some(invalidate_and_rewarm(ctx).await?)
+            Some(
+                invalidate_and_rewarm(ctx)
+                    .await
+                    .map_err(|e| (e, ErrorClass::QueueError))?,
+            )
         } else {
             None
         };
-        Ok::<_, JobError>(json!({
+        Ok::<_, (JobError, ErrorClass)>(json!({
             "source": source.name,
             "skipped": false,
             "pages_fetched": output.pages_fetched,
-            "articles_found": output.articles.len(),
+            "articles_found": found,
+            "articles_skipped": skipped,
+            "pages_skipped": skipped_pages.len(),
             "articles_new": upserted.new,
             "articles_updated": upserted.updated,
             "articles_unchanged": upserted.unchanged,
@@ -172,9 +193,9 @@ async fn scrape_with_lease(
         }))
     }
     .await;
-    let (status, error) = match &outcome {
-        Ok(_) => (RunStatus::Succeeded, None),
-        Err(e) => (RunStatus::Failed, Some(e.message.as_str())),
+    let (status, error, class) = match &outcome {
+        Ok(_) => (RunStatus::Succeeded, None, None),
+        Err((e, class)) => (RunStatus::Failed, Some(e.message.as_str()), Some(*class)),
     };
     let pages = u64::try_from(counts.pages_fetched).unwrap_or(0);
     match &outcome {
@@ -184,14 +205,42 @@ async fn scrape_with_lease(
             u64::try_from(counts.articles_new).unwrap_or(0),
             u64::try_from(counts.articles_updated).unwrap_or(0),
         ),
-        Err(_) => ctx
+        Err((_, class)) => ctx
             .metrics
-            .observe_scrape_error(source.name.as_str(), pages),
+            .observe_scrape_error(source.name.as_str(), pages, *class),
+    }
+    if !skipped_pages.is_empty() {
+        ctx.store
+            .record_skipped_pages(job_id, delivery.number, &skipped_pages)
+            .await?;
     }
     ctx.store
-        .finish_run(job_id, delivery.number, status, counts, error, Utc::now())
+        .finish_run(
+            job_id,
+            delivery.number,
+            status,
+            counts,
+            error,
+            class,
+            Utc::now(),
+        )
         .await?;
-    outcome
+    outcome.map_err(|(error, _)| error)
+}
+
+/// The articles that may be stored, cut to the field caps; those that may not (a URL over
+/// the cap) are left out and logged, so they never fail the run's upsert.
+fn within_caps(articles: Vec<NewArticle>) -> Vec<NewArticle> {
+    articles
+        .into_iter()
+        .filter_map(|article| {
+            let start: String = article.url.chars().take(120).collect();
+            article
+                .within_caps()
+                .inspect_err(|error| tracing::warn!(url = %start, %error, "article skipped"))
+                .ok()
+        })
+        .collect()
 }
 
 /// Supersedes every data category and installs fresh values for its hot keys (the

@@ -15,7 +15,7 @@ use super::extract::{self, Extracted};
 use super::urls::normalize_url;
 
 /// Longest summary kept, in characters; feeds sometimes put a whole article there.
-pub(crate) const MAX_SUMMARY_CHARS: usize = 2000;
+pub(crate) use mediawarm_shared::domain::MAX_SUMMARY_CHARS;
 
 /// What a feed item or news sitemap entry says about an article.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,10 +59,7 @@ pub(crate) fn clean(text: &str) -> Option<String> {
 }
 
 fn clip(text: String) -> String {
-    match text.char_indices().nth(MAX_SUMMARY_CHARS) {
-        Some((at, _)) => text[..at].trim_end().to_owned(),
-        None => text,
-    }
+    mediawarm_shared::domain::cut_chars(text, MAX_SUMMARY_CHARS)
 }
 
 /// The article for `candidate`, from the page's extraction (`page`: the URL it was served

@@ -8,9 +8,11 @@
 //!
 //! Guarantees: CPU-bound and synchronous (callers run it on a blocking thread); items without
 //! an http(s) link are dropped; links are normalised and repeated links kept once (first
-//! wins); HTML in titles and summaries is reduced to its text.
+//! wins); HTML in titles and summaries is reduced to its text; nesting past
+//! [`super::depth::MAX_DEPTH`] in the feed and in its HTML is dropped before parsing.
 
 use feed_rs::model::{Entry, Text};
+use mediawarm_shared::domain::ErrorClass;
 use scraper::Html;
 use url::Url;
 
@@ -23,8 +25,13 @@ pub(crate) fn feed_candidates(body: &[u8], base: &Url) -> Result<Vec<Candidate>,
     let feed = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         .build()
-        .parse(rss_version_known_to_the_parser(body).as_ref())
-        .map_err(|e| ScrapeError::Permanent(format!("{base} is not a parsable feed: {e}")))?;
+        .parse(rss_version_known_to_the_parser(&super::depth::bound_xml(body)).as_ref())
+        .map_err(|e| {
+            ScrapeError::Permanent(
+                ErrorClass::ParseFailed,
+                format!("{base} is not a parsable feed: {e}"),
+            )
+        })?;
     let mut seen = std::collections::HashSet::new();
     Ok(feed
         .entries
@@ -128,7 +135,7 @@ fn plain_text(text: &Text) -> Option<String> {
     let is_html = text.content_type.to_string().contains("html")
         || (text.content.contains('<') && text.content.contains('>'));
     if is_html {
-        let fragment = Html::parse_fragment(&text.content);
+        let fragment = Html::parse_fragment(&super::depth::bound_html(&text.content));
         let joined: Vec<&str> = fragment.root_element().text().collect();
         clean(&joined.join(" "))
     } else {
@@ -162,6 +169,22 @@ mod tests {
             items[0].hints.published.map(|d| d.to_rfc3339()).as_deref(),
             Some("2024-01-02T09:00:00+00:00")
         );
+    }
+
+    #[test]
+    fn a_feed_nested_past_the_depth_bound_still_yields_its_items() {
+        let deep = format!("{}x{}", "<x:n>".repeat(20_000), "</x:n>".repeat(20_000));
+        let summary = format!("&lt;div&gt;{}Lede", "&lt;div&gt;".repeat(20_000));
+        let rss = format!(
+            r#"<?xml version="1.0"?><rss version="2.0" xmlns:x="urn:x"><channel><title>G</title>
+            <item><title>One</title><link>https://g.example/one</link>{deep}</item>
+            <item><title>Two</title><link>https://g.example/two</link>
+              <description>{summary}</description></item></channel></rss>"#
+        );
+        let items = feed_candidates(rss.as_bytes(), &base()).expect("parses");
+        let urls: Vec<&str> = items.iter().map(|c| c.url.as_str()).collect();
+        assert_eq!(urls, ["https://g.example/one", "https://g.example/two"]);
+        assert_eq!(items[1].hints.summary.as_deref(), Some("Lede"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use mediawarm_shared::domain::ErrorClass;
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, CONTENT_TYPE, ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
@@ -155,9 +156,9 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn permanent(message: String) -> Self {
+    fn permanent(class: ErrorClass, message: String) -> Self {
         Self {
-            error: ScrapeError::Permanent(message),
+            error: ScrapeError::Permanent(class, message),
             status: None,
             retry: None,
         }
@@ -185,7 +186,12 @@ pub(crate) fn build_client(cfg: &ScraperConfig) -> Result<reqwest::Client, Scrap
         .deflate(true)
         .referer(false)
         .build()
-        .map_err(|e| ScrapeError::Permanent(format!("building the HTTP client: {}", chain(&e))))
+        .map_err(|e| {
+            ScrapeError::Permanent(
+                ErrorClass::Internal,
+                format!("building the HTTP client: {}", chain(&e)),
+            )
+        })
 }
 
 /// One GET of `url`: conditional when `validators` has any, reading at most `cap` bytes of
@@ -200,7 +206,7 @@ pub(crate) async fn get(
     cap: usize,
 ) -> Result<Fetched, Failure> {
     guard::check_literal_host(url, cfg.allow_loopback)
-        .map_err(|refused| Failure::permanent(refused.0))?;
+        .map_err(|refused| Failure::permanent(ErrorClass::RefusedAddress, refused.0))?;
     let mut request = client.get(url.clone()).header(ACCEPT, accept.header());
     if let Some(v) = validators {
         if let Some(etag) = &v.etag {
@@ -229,17 +235,17 @@ pub(crate) async fn get(
             header(RETRY_AFTER).and_then(|v| retry::retry_after(&v, std::time::SystemTime::now()));
         return Err(match code {
             429 | 502 | 503 | 504 => Failure {
-                error: ScrapeError::Transient(message),
+                error: ScrapeError::Transient(ErrorClass::HttpStatus, message),
                 status: Some(code),
                 retry: Some(retry_after),
             },
             408 | 500..=599 => Failure {
-                error: ScrapeError::Transient(message),
+                error: ScrapeError::Transient(ErrorClass::HttpStatus, message),
                 status: Some(code),
                 retry: None,
             },
             _ => Failure {
-                error: ScrapeError::Permanent(message),
+                error: ScrapeError::Permanent(ErrorClass::HttpStatus, message),
                 status: Some(code),
                 retry: None,
             },
@@ -255,7 +261,12 @@ pub(crate) async fn get(
         etag: header(ETAG),
         last_modified: header(LAST_MODIFIED),
     };
-    let too_large = || Failure::permanent(format!("the body of {url} is over the {cap}-byte cap"));
+    let too_large = || {
+        Failure::permanent(
+            ErrorClass::PageTooLarge,
+            format!("the body of {url} is over the {cap}-byte cap"),
+        )
+    };
     let declared = response.content_length();
     if declared.is_some_and(|len| len > cap as u64) {
         return Err(too_large());
@@ -281,20 +292,26 @@ pub(crate) async fn get(
 /// that cannot be built) or transient (timeouts, connection and transfer failures).
 fn classify(err: &reqwest::Error, url: &Url) -> Failure {
     if let Some(refused) = find_source::<Refused>(err) {
-        return Failure::permanent(refused.0.clone());
+        return Failure::permanent(ErrorClass::RefusedAddress, refused.0.clone());
     }
     let detail = chain(err);
     if err.is_timeout() {
         Failure {
-            error: ScrapeError::Transient(format!("timed out fetching {url}: {detail}")),
+            error: ScrapeError::Transient(
+                ErrorClass::Timeout,
+                format!("timed out fetching {url}: {detail}"),
+            ),
             status: None,
             retry: Some(None),
         }
     } else if err.is_builder() || err.is_redirect() {
-        Failure::permanent(format!("fetching {url}: {detail}"))
+        Failure::permanent(ErrorClass::FetchFailed, format!("fetching {url}: {detail}"))
     } else {
         Failure {
-            error: ScrapeError::Transient(format!("fetching {url}: {detail}")),
+            error: ScrapeError::Transient(
+                ErrorClass::FetchFailed,
+                format!("fetching {url}: {detail}"),
+            ),
             status: None,
             retry: None,
         }

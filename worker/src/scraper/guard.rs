@@ -12,10 +12,14 @@
 //!   [`same_site`]) and caps the number of hops.
 //!
 //! Refused: private, loopback, link-local, CGNAT (100.64/10), multicast, unspecified,
-//! "this network" (0/8), reserved (240/4) and broadcast IPv4 addresses; unique-local,
-//! site-local, link-local, multicast, unspecified, loopback and IPv4-compatible IPv6
-//! addresses; and IPv6 addresses that embed a refused IPv4 address (IPv4-mapped, NAT64
-//! `64:ff9b::/96`, 6to4 `2002::/16`). `allow_loopback` opens 127.0.0.0/8 and `::1` only.
+//! "this network" (0/8), reserved (240/4), broadcast, IETF protocol assignments
+//! (192.0.0/24), benchmarking (198.18/15), documentation (192.0.2/24, 198.51.100/24,
+//! 203.0.113/24) and 6to4-relay (192.88.99/24) IPv4 addresses; unique-local, site-local,
+//! link-local, multicast, unspecified, loopback, IPv4-compatible, local-use NAT64
+//! (`64:ff9b:1::/48`), Teredo (`2001::/32`) and documentation (`2001:db8::/32`,
+//! `3fff::/20`) IPv6 addresses; and IPv6 addresses that embed a refused IPv4 address
+//! (IPv4-mapped, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`). `allow_loopback` opens
+//! 127.0.0.0/8 and `::1` only.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -52,10 +56,14 @@ fn v4_permitted(ip: Ipv4Addr, allow_loopback: bool) -> bool {
     if ip.is_loopback() {
         return allow_loopback;
     }
-    let [a, b, _, _] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     let cgnat = a == 100 && (b & 0xc0) == 64;
     let this_network = a == 0;
     let reserved = a >= 240;
+    let protocol_assignments = (a, b, c) == (192, 0, 0);
+    let benchmarking = a == 198 && (b & 0xfe) == 18;
+    let documentation = matches!((a, b, c), (192, 0, 2) | (198, 51, 100) | (203, 0, 113));
+    let six_to_four_relay = (a, b, c) == (192, 88, 99);
     !(ip.is_private()
         || ip.is_link_local()
         || ip.is_multicast()
@@ -63,7 +71,11 @@ fn v4_permitted(ip: Ipv4Addr, allow_loopback: bool) -> bool {
         || ip.is_broadcast()
         || cgnat
         || this_network
-        || reserved)
+        || reserved
+        || protocol_assignments
+        || benchmarking
+        || documentation
+        || six_to_four_relay)
 }
 
 fn v6_permitted(ip: Ipv6Addr, allow_loopback: bool) -> bool {
@@ -93,10 +105,16 @@ fn v6_permitted(ip: Ipv6Addr, allow_loopback: bool) -> bool {
     let unique_local = (s[0] & 0xfe00) == 0xfc00;
     let link_local = (s[0] & 0xffc0) == 0xfe80;
     let site_local = (s[0] & 0xffc0) == 0xfec0;
+    let local_nat64 = s[..3] == [0x64, 0xff9b, 1];
+    let teredo = s[..2] == [0x2001, 0];
+    let documentation = s[..2] == [0x2001, 0xdb8] || (s[0] & 0xfff0) == 0x3ff0;
     !(ipv4_compatible_or_unspecified
         || unique_local
         || link_local
         || site_local
+        || local_nat64
+        || teredo
+        || documentation
         || ip.is_multicast())
 }
 
@@ -153,31 +171,47 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Follows at most `max_redirects` hops, each to an http(s) URL on the first request's site
-/// ([`same_site`]) whose host passes [`check_literal_host`]; host names are checked again by
-/// the resolver when connected.
+/// Follows at most `max_redirects` hops, each allowed by [`redirect_verdict`]; host names
+/// are checked again by the resolver when connected.
 pub(crate) fn redirect_policy(max_redirects: usize, allow_loopback: bool) -> Policy {
     Policy::custom(move |attempt| {
-        if attempt.previous().len() > max_redirects {
-            let message = format!("more than {max_redirects} redirects");
-            return attempt.error(Refused(message));
-        }
-        let url = attempt.url();
-        if !matches!(url.scheme(), "http" | "https") {
-            let message = format!("refused redirect to {url}: only http and https");
-            return attempt.error(Refused(message));
-        }
-        if let Some(first) = attempt.previous().first()
-            && !same_site(first, url)
-        {
-            let message = format!("refused redirect from {first} to {url}: another host");
-            return attempt.error(Refused(message));
-        }
-        match check_literal_host(url, allow_loopback) {
+        match redirect_verdict(
+            attempt.previous(),
+            attempt.url(),
+            max_redirects,
+            allow_loopback,
+        ) {
             Ok(()) => attempt.follow(),
             Err(refused) => attempt.error(refused),
         }
     })
+}
+
+/// Whether a redirect to `next`, after the requests to `previous` (the first request's URL
+/// first), may be followed: at most `max_redirects` hops, only to http(s), only on the first
+/// request's site ([`same_site`]), and only to a host that passes [`check_literal_host`].
+pub(crate) fn redirect_verdict(
+    previous: &[Url],
+    next: &Url,
+    max_redirects: usize,
+    allow_loopback: bool,
+) -> Result<(), Refused> {
+    if previous.len() > max_redirects {
+        return Err(Refused(format!("more than {max_redirects} redirects")));
+    }
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(Refused(format!(
+            "refused redirect to {next}: only http and https"
+        )));
+    }
+    if let Some(first) = previous.first()
+        && !same_site(first, next)
+    {
+        return Err(Refused(format!(
+            "refused redirect from {first} to {next}: another host"
+        )));
+    }
+    check_literal_host(next, allow_loopback)
 }
 
 #[cfg(test)]
@@ -200,6 +234,13 @@ mod tests {
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
+            "192.0.1.1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "203.0.114.1",
+            "2001:4860:4860::8888",
+            "2001:1::1",
+            "64:ff9b:2::1",
         ] {
             assert!(permitted(ip(a), false), "{a} should be permitted");
         }
@@ -237,6 +278,22 @@ mod tests {
             "64:ff9b::a00:1",
             "2002:a00:1::1",
             "2002:7f00:1::1",
+            "192.0.0.1",
+            "192.0.0.170",
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "192.88.99.1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::808:808",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:db8::1",
+            "3fff::1",
+            "3fff:fff::1",
+            "::ffff:198.18.0.1",
         ] {
             assert!(!permitted(ip(a), false), "{a} should be refused");
         }
@@ -272,6 +329,40 @@ mod tests {
         assert!(check_literal_host(&url("http://[::ffff:a00:1]/"), true).is_err());
         assert!(check_literal_host(&url("https://8.8.8.8/"), false).is_ok());
         assert!(check_literal_host(&url("https://localhost/"), false).is_ok());
+    }
+
+    /// Each check of the redirect policy is its own: none relies on another to catch its case
+    /// (a redirect chain that starts nowhere skips the site check).
+    #[test]
+    fn the_redirect_policy_checks_scheme_address_site_and_hops_itself() {
+        let url = |s: &str| Url::parse(s).expect("valid url");
+        let first = [url("https://g.example/feed.xml")];
+        let refused = |previous: &[Url], next: &str| {
+            redirect_verdict(previous, &url(next), 5, false)
+                .expect_err(next)
+                .to_string()
+        };
+        assert!(redirect_verdict(&first, &url("https://www.g.example/rss"), 5, false).is_ok());
+        assert!(refused(&first, "ftp://g.example/feed.xml").contains("only http and https"));
+        assert!(refused(&[], "file:///etc/passwd").contains("only http and https"));
+        assert!(refused(&[], "gopher://g.example/").contains("only http and https"));
+        for private in [
+            "http://10.0.0.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://198.18.0.1/",
+            "http://[2001::1]/",
+        ] {
+            assert!(
+                refused(&[], private).contains("not a public address"),
+                "{private}"
+            );
+        }
+        assert!(refused(&first, "https://other.example/").contains("another host"));
+        let hops: Vec<Url> = (0..6)
+            .map(|i| url(&format!("https://g.example/{i}")))
+            .collect();
+        assert!(refused(&hops, "https://g.example/7").contains("more than 5 redirects"));
     }
 
     /// The resolver is what the connector dials through: a name that resolves only to

@@ -28,6 +28,7 @@
 //! [`evaluate`] (the `extract` command: one page, or a labelled folder scored).
 
 mod article;
+pub mod depth;
 pub mod evaluate;
 pub mod extract;
 mod feeds;
@@ -44,7 +45,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt as _};
-use mediawarm_shared::domain::{NewArticle, Selectors, Source, SourceKind, SourceName};
+use mediawarm_shared::domain::{
+    ErrorClass, NewArticle, Selectors, SkippedPage, Source, SourceKind, SourceName,
+};
 use mediawarm_shared::store::{FetchRecord, Store};
 use tokio::time::Instant;
 use url::Url;
@@ -154,6 +157,9 @@ pub struct ScrapeOutput {
     pub pages_fetched: i64,
     /// Conditional requests answered 304 (no body, no parse).
     pub pages_not_modified: i64,
+    /// Article pages that could not be fetched or read, and why; the run went on without
+    /// them (their articles, when the feed named them, come from the feed alone).
+    pub skipped_pages: Vec<SkippedPage>,
 }
 
 /// Why a scrape failed, and whether retrying can help.
@@ -161,17 +167,24 @@ pub struct ScrapeOutput {
 pub enum ScrapeError {
     /// Retrying will not help: a 4xx (except 408/429) on the start URL, an unparsable feed,
     /// a start page that is not a feed or HTML, a bad selector, a refused address.
-    #[error("permanent: {0}")]
-    Permanent(String),
+    #[error("permanent: {1}")]
+    Permanent(ErrorClass, String),
     /// Retrying may help: timeouts, connection failures, 5xx, 429, 408.
-    #[error("transient: {0}")]
-    Transient(String),
+    #[error("transient: {1}")]
+    Transient(ErrorClass, String),
 }
 
 impl ScrapeError {
     /// Whether the job should fail without retries.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Permanent(_))
+        matches!(self, Self::Permanent(..))
+    }
+
+    /// The class of the failure, what anonymous readers of the run see.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Permanent(class, _) | Self::Transient(class, _) => *class,
+        }
     }
 }
 
@@ -212,6 +225,8 @@ struct PageOutcome {
     not_modified: bool,
     /// A failure that a later run may not meet (timeouts, 5xx, the time budget).
     transient_failure: bool,
+    /// Why the page could not be used, when it could not.
+    skipped: Option<SkippedPage>,
     record: Option<FetchRecord>,
 }
 
@@ -272,11 +287,15 @@ impl Scraper {
     ) -> Result<ScrapeOutput, ScrapeError> {
         if source.kind == SourceKind::Import {
             return Err(ScrapeError::Permanent(
+                ErrorClass::Internal,
                 "import sources are not scraped".to_owned(),
             ));
         }
         let start = normalize_url(&source.url, None).ok_or_else(|| {
-            ScrapeError::Permanent(format!("start URL {:?} is not an http(s) URL", source.url))
+            ScrapeError::Permanent(
+                ErrorClass::FetchFailed,
+                format!("start URL {:?} is not an http(s) URL", source.url),
+            )
         })?;
         let page_selectors = page_selectors(source.selectors.as_ref())?.map(Arc::new);
         let run = Run {
@@ -320,10 +339,12 @@ impl Scraper {
         let mut page_validators: HashMap<String, Validators> = HashMap::new();
         if !refresh && !candidates.is_empty() {
             let urls: Vec<String> = candidates.iter().map(|c| c.url.to_string()).collect();
-            let known = store
-                .known_article_times(&urls)
-                .await
-                .map_err(|e| ScrapeError::Transient(format!("looking up known URLs: {e}")))?;
+            let known = store.known_article_times(&urls).await.map_err(|e| {
+                ScrapeError::Transient(
+                    ErrorClass::DatabaseError,
+                    format!("looking up known URLs: {e}"),
+                )
+            })?;
             candidates.retain(|c| match known.get(c.url.as_str()) {
                 None => true,
                 Some(stored) => c.hints.updated.is_some_and(|updated| updated > *stored),
@@ -368,6 +389,7 @@ impl Scraper {
             out.pages_not_modified += i64::from(page.not_modified);
             complete &= !page.transient_failure;
             records.extend(page.record);
+            out.skipped_pages.extend(page.skipped);
             if let Some(article) = page.article.filter(|a| seen.insert(a.url.clone())) {
                 out.articles.push(article);
             }
@@ -427,10 +449,12 @@ impl Scraper {
             let expected = record
                 .and_then(|r| r.article_urls.clone())
                 .unwrap_or_default();
-            let stored = store
-                .known_urls(&expected)
-                .await
-                .map_err(|e| ScrapeError::Transient(format!("looking up known URLs: {e}")))?;
+            let stored = store.known_urls(&expected).await.map_err(|e| {
+                ScrapeError::Transient(
+                    ErrorClass::DatabaseError,
+                    format!("looking up known URLs: {e}"),
+                )
+            })?;
             if expected.iter().all(|u| stored.contains(u)) {
                 return Ok(Listing::Unchanged);
             }
@@ -442,21 +466,24 @@ impl Scraper {
         let page = match fetched {
             Fetched::Page(page) => page,
             Fetched::NotModified => {
-                return Err(ScrapeError::Transient(format!(
-                    "{} answered 304 to an unconditional request",
-                    run.start
-                )));
+                return Err(ScrapeError::Transient(
+                    ErrorClass::HttpStatus,
+                    format!("{} answered 304 to an unconditional request", run.start),
+                ));
             }
             Fetched::Skipped { content_type } => {
-                return Err(ScrapeError::Permanent(format!(
-                    "{} has content type {content_type}, not a {}",
-                    run.start,
-                    if accept == Accept::Html {
-                        "page"
-                    } else {
-                        "feed or sitemap"
-                    }
-                )));
+                return Err(ScrapeError::Permanent(
+                    ErrorClass::ParseFailed,
+                    format!(
+                        "{} has content type {content_type}, not a {}",
+                        run.start,
+                        if accept == Accept::Html {
+                            "page"
+                        } else {
+                            "feed or sitemap"
+                        }
+                    ),
+                ));
             }
         };
         out.pages_fetched += 1;
@@ -486,6 +513,7 @@ impl Scraper {
             SourceKind::Sitemap => self.sitemap_candidates(run, page, out).await?,
             SourceKind::Import => {
                 return Err(ScrapeError::Permanent(
+                    ErrorClass::Internal,
                     "import sources are not scraped".to_owned(),
                 ));
             }
@@ -515,24 +543,29 @@ impl Scraper {
             .filter(|u| same_site(run.start, u))
             .take(MAX_DISCOVERED_FEEDS)
             .collect();
-        let mut failure = ScrapeError::Permanent(format!(
-            "{} has no selectors.links and announces no feed on its host ({} elsewhere)",
-            run.start,
-            found.len()
-        ));
+        let mut failure = ScrapeError::Permanent(
+            ErrorClass::ParseFailed,
+            format!(
+                "{} has no selectors.links and announces no feed on its host ({} elsewhere)",
+                run.start,
+                found.len()
+            ),
+        );
         for feed in announced {
             let page = match self.get(run, &feed, Accept::Feed, None).await {
                 Ok(Fetched::Page(page)) => page,
                 Ok(Fetched::Skipped { content_type }) => {
-                    failure = ScrapeError::Permanent(format!(
-                        "discovered feed {feed} has content type {content_type}"
-                    ));
+                    failure = ScrapeError::Permanent(
+                        ErrorClass::ParseFailed,
+                        format!("discovered feed {feed} has content type {content_type}"),
+                    );
                     continue;
                 }
                 Ok(Fetched::NotModified) => {
-                    failure = ScrapeError::Transient(format!(
-                        "discovered feed {feed} answered 304 to an unconditional request"
-                    ));
+                    failure = ScrapeError::Transient(
+                        ErrorClass::HttpStatus,
+                        format!("discovered feed {feed} answered 304 to an unconditional request"),
+                    );
                     continue;
                 }
                 Err(err) => {
@@ -632,6 +665,7 @@ impl Scraper {
                 return PageOutcome {
                     article: assemble(run.source, &candidate, None),
                     transient_failure: !err.is_permanent(),
+                    skipped: Some(SkippedPage::new(candidate.url.as_str(), err.class())),
                     ..PageOutcome::default()
                 };
             }
@@ -656,17 +690,22 @@ impl Scraper {
         let url = page.url.clone();
         let extracted =
             off_task(move || extract::extract(&html, Some(&url), selectors.as_deref())).await;
-        let article = match extracted {
-            Ok(x) => assemble(run.source, &candidate, Some((&page.url, &x))),
+        let (article, skipped) = match extracted {
+            Ok(x) => (
+                assemble(run.source, &candidate, Some((&page.url, &x))),
+                None,
+            ),
             Err(err) => {
                 tracing::warn!(url = %candidate.url, error = %err, "extraction failed");
-                assemble(run.source, &candidate, None)
+                let skipped = SkippedPage::new(candidate.url.as_str(), err.class());
+                (assemble(run.source, &candidate, None), Some(skipped))
             }
         };
         PageOutcome {
             article,
             fetched: true,
             record,
+            skipped,
             ..PageOutcome::default()
         }
     }
@@ -733,11 +772,14 @@ fn page_selectors(selectors: Option<&Selectors>) -> Result<Option<ExtractSelecto
 }
 
 fn not_html(page: &Page) -> ScrapeError {
-    ScrapeError::Permanent(format!(
-        "{} is not HTML (content type {})",
-        page.url,
-        page.content_type.as_deref().unwrap_or("missing")
-    ))
+    ScrapeError::Permanent(
+        ErrorClass::ParseFailed,
+        format!(
+            "{} is not HTML (content type {})",
+            page.url,
+            page.content_type.as_deref().unwrap_or("missing")
+        ),
+    )
 }
 
 /// Parses running at once in this process: one per core. A parse cannot be interrupted, so
@@ -760,7 +802,9 @@ where
     let slot = Arc::clone(&PARSE_SLOTS)
         .acquire_owned()
         .await
-        .map_err(|e| ScrapeError::Transient(format!("parse slots closed: {e}")))?;
+        .map_err(|e| {
+            ScrapeError::Transient(ErrorClass::Internal, format!("parse slots closed: {e}"))
+        })?;
     tokio::task::spawn_blocking(move || {
         let parsed = f();
         drop(slot);
@@ -769,9 +813,9 @@ where
     .await
     .map_err(|e| {
         if e.is_panic() {
-            ScrapeError::Permanent(format!("parsing panicked: {e}"))
+            ScrapeError::Permanent(ErrorClass::Internal, format!("parsing panicked: {e}"))
         } else {
-            ScrapeError::Transient(format!("parsing was cancelled: {e}"))
+            ScrapeError::Transient(ErrorClass::Internal, format!("parsing was cancelled: {e}"))
         }
     })
 }

@@ -4,12 +4,13 @@
 //!
 //! Deliberately simple: a tolerant pattern scan rather than a full XML parser, so a
 //! slightly malformed sitemap still yields its `<loc>`s. Guarantees: synchronous, never
-//! panics; locations are normalised and repeated ones kept once; a body that is neither a
+//! panics; locations are normalised and repeated ones kept once (in linear time); a body that is neither a
 //! urlset nor a sitemap index is a permanent error. Gzipped sitemap files are not supported.
 
 use std::sync::OnceLock;
 
 use chrono::Utc;
+use mediawarm_shared::domain::ErrorClass;
 use regex::Regex;
 use url::Url;
 
@@ -75,13 +76,14 @@ pub(crate) fn parse_sitemap(body: &str, base: &Url) -> Result<Sitemap, ScrapeErr
     let head: String = body.chars().take(4096).collect();
     if head.contains("<sitemapindex") || head.contains(":sitemapindex") {
         let mut children: Vec<(Option<i64>, Url)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for block in p.sitemap_block.captures_iter(body).filter_map(|c| c.get(1)) {
             let Some(url) =
                 field(&p.loc, block.as_str()).and_then(|l| normalize_url(&l, Some(base)))
             else {
                 continue;
             };
-            if children.iter().any(|(_, u)| *u == url) {
+            if !seen.insert(url.clone()) {
                 continue;
             }
             let modified = field(&p.lastmod, block.as_str())
@@ -95,9 +97,10 @@ pub(crate) fn parse_sitemap(body: &str, base: &Url) -> Result<Sitemap, ScrapeErr
         ));
     }
     if !(head.contains("<urlset") || head.contains(":urlset")) {
-        return Err(ScrapeError::Permanent(format!(
-            "{base} is neither a sitemap urlset nor a sitemap index"
-        )));
+        return Err(ScrapeError::Permanent(
+            ErrorClass::ParseFailed,
+            format!("{base} is neither a sitemap urlset nor a sitemap index"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     let candidates = p

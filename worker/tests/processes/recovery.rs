@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use mediawarm_shared::domain::{ErrorClass, RunStatus};
 use mediawarm_shared::jobs::{InvalidateCache, JobKind, JobPayload, JobStatus};
 use mediawarm_shared::queue::new_task_id;
 use mediawarm_shared::store::NewJob;
@@ -368,6 +369,12 @@ async fn a_job_that_never_returns_fails_at_its_deadline(stack: Stack) {
     );
     let runs = dep.store.runs_for(&stuck.name, 10).await.expect("runs");
     assert_eq!(runs.len(), 1, "{stack:?}: one run record for the stuck job");
+    assert_eq!(
+        (runs[0].status, runs[0].error_class),
+        (RunStatus::Failed, Some(ErrorClass::Timeout)),
+        "{stack:?}: the stopped run is settled, not left running: {:?}",
+        runs[0]
+    );
     dep.wait_for(
         "the stuck source's lease to be given back",
         &[&worker],

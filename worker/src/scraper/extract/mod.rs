@@ -69,7 +69,10 @@ pub struct Selectors {
 /// The RSS / Atom / JSON Feed links of the HTML page `html` served from `base`
 /// (`<link rel=alternate>` anywhere, also in `<body>`), resolved, in page order. Never panics.
 pub fn feed_links(html: &str, base: &Url) -> Vec<String> {
-    dom::feed_links(&Html::parse_document(html), Some(base))
+    dom::feed_links(
+        &Html::parse_document(&super::depth::bound_html(html)),
+        Some(base),
+    )
 }
 
 /// Decodes the common HTML entities left in JSON-LD and meta strings (`&amp;`, `&quot;`,
@@ -159,7 +162,8 @@ fn host_names(url: Option<&Url>) -> Vec<String> {
 
 /// Parses `html` as a browser with scripting disabled does: the content of `<noscript>` is
 /// markup, not text, so a byline or date that a page repeats there for readers without
-/// JavaScript (Blogger's templates, lazy-loading themes) is seen.
+/// JavaScript (Blogger's templates, lazy-loading themes) is seen. Nesting past
+/// [`super::depth::MAX_DEPTH`] is dropped first, which bounds the parse's time.
 fn parse_without_scripting(html: &str) -> Html {
     use html5ever::tendril::TendrilSink;
     let opts = html5ever::ParseOpts {
@@ -169,7 +173,8 @@ fn parse_without_scripting(html: &str) -> Html {
         },
         ..Default::default()
     };
-    html5ever::parse_document(scraper::HtmlTreeSink::new(Html::new_document()), opts).one(html)
+    html5ever::parse_document(scraper::HtmlTreeSink::new(Html::new_document()), opts)
+        .one(&*super::depth::bound_html(html))
 }
 
 /// Extracts article metadata from `html`.

@@ -22,6 +22,7 @@ pub(crate) mod robots;
 
 use std::time::Duration;
 
+use mediawarm_shared::domain::ErrorClass;
 use tokio::time::Instant;
 use url::Url;
 
@@ -106,8 +107,9 @@ impl Politeness {
         cfg: &ScraperConfig,
         req: Request<'_>,
     ) -> Result<Fetched, ScrapeError> {
-        let (origin, robots_url) = robots::robots_url(req.url)
-            .ok_or_else(|| ScrapeError::Permanent(format!("{} has no host", req.url)))?;
+        let (origin, robots_url) = robots::robots_url(req.url).ok_or_else(|| {
+            ScrapeError::Permanent(ErrorClass::FetchFailed, format!("{} has no host", req.url))
+        })?;
         let host = host_key(req.url);
         let rules = self
             .robots
@@ -116,10 +118,10 @@ impl Politeness {
             })
             .await?;
         if !rules.allowed(req.url) {
-            return Err(ScrapeError::Permanent(format!(
-                "robots.txt disallows {}",
-                req.url
-            )));
+            return Err(ScrapeError::Permanent(
+                ErrorClass::RobotsDisallowed,
+                format!("robots.txt disallows {}", req.url),
+            ));
         }
         let crawl_delay = rules
             .crawl_delay()
@@ -157,8 +159,8 @@ impl Politeness {
                 (Some(status), _) if (400..500).contains(&status) && status != 429 => {
                     RobotsAnswer::Missing
                 }
-                (_, ScrapeError::Transient(why)) => RobotsAnswer::Unreachable(why),
-                (_, ScrapeError::Permanent(why)) => {
+                (_, ScrapeError::Transient(_, why)) => RobotsAnswer::Unreachable(why),
+                (_, ScrapeError::Permanent(_, why)) => {
                     tracing::debug!(url = %robots_url, why, "robots.txt refused; the page decides");
                     RobotsAnswer::Refused
                 }
@@ -182,10 +184,13 @@ impl Politeness {
                 .acquire(host, interval, req.deadline)
                 .await
                 .map_err(|_| Failure {
-                    error: ScrapeError::Transient(format!(
-                        "the run's time budget ran out before {} could be fetched",
-                        req.url
-                    )),
+                    error: ScrapeError::Transient(
+                        ErrorClass::Timeout,
+                        format!(
+                            "the run's time budget ran out before {} could be fetched",
+                            req.url
+                        ),
+                    ),
                     status: None,
                     retry: None,
                 })?;

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use mediawarm_shared::domain::ErrorClass;
 use texting_robots::Robot;
 use tokio::time::Instant;
 use url::Url;
@@ -126,7 +127,7 @@ impl RobotsCache {
         };
         let mut cached = slot.lock().await;
         if let Some(entry) = cached.as_ref().filter(|c| Instant::now() < c.until) {
-            return entry.rules.clone().map_err(ScrapeError::Transient);
+            return entry.rules.clone().map_err(unreachable);
         }
         let (rules, ttl) = match fetch().await {
             RobotsAnswer::Body(body) => match Robot::new(&self.agent, &body) {
@@ -149,8 +150,13 @@ impl RobotsCache {
             rules: rules.clone(),
             until: Instant::now() + ttl,
         });
-        rules.map_err(ScrapeError::Transient)
+        rules.map_err(unreachable)
     }
+}
+
+/// The failure of a page whose robots.txt could not be read.
+fn unreachable(why: String) -> ScrapeError {
+    ScrapeError::Transient(ErrorClass::FetchFailed, why)
 }
 
 #[cfg(test)]
