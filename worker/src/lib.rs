@@ -14,7 +14,8 @@
 //! - [`cron`]: the scheduler (one job per tick across every process).
 //! - [`config`]: the worker's options.
 //! - [`metrics_server`]: the worker's own `/metrics` listener (`WORKER_METRICS_BIND`).
-//! - `scraper`: fetching, feeds, listings and article extraction.
+//! - `scraper`: fetching, feeds, listings and article assembly; it calls the pure extractor
+//!   (`mediawarm-extract`, re-exported as `scraper::extract`) on the pages it fetches.
 
 pub mod config;
 pub mod cron;

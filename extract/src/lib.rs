@@ -1,4 +1,5 @@
-//! Article metadata extraction for mediawarm.
+//! Article metadata extraction for mediawarm: the pure half of the scraper. The worker fetches
+//! and decodes pages; this crate only reads them (no I/O, no async runtime, no HTTP client).
 //!
 //! [`extract`] reads an HTML page (and optionally its URL and site-specific CSS selectors) and
 //! returns its title, authors, publication date, description, canonical URL, site name and feed
@@ -12,6 +13,9 @@
 //! page shows readers as the article's date: a metadata date the page does not show yields to
 //! the one it displays with the article, unless the page labels that one as an update.
 //!
+//! [`depth`] bounds how deeply a page's elements nest before any parser sees it; the worker's
+//! feed and listing parsers use it too.
+//!
 //! Guarantees: [`extract`] and [`parse_date`] never panic, whatever the input (checked by
 //! property tests); they do no I/O; every returned string is trimmed and non-empty; dates keep
 //! the offset the page wrote (`+00:00` when it wrote none).
@@ -19,6 +23,7 @@
 mod authors;
 mod charset;
 mod dates;
+pub mod depth;
 mod dom;
 mod jsonld;
 mod meta;
@@ -70,14 +75,14 @@ pub struct Selectors {
 /// (`<link rel=alternate>` anywhere, also in `<body>`), resolved, in page order. Never panics.
 pub fn feed_links(html: &str, base: &Url) -> Vec<String> {
     dom::feed_links(
-        &Html::parse_document(&super::depth::bound_html(html)),
+        &Html::parse_document(&crate::depth::bound_html(html)),
         Some(base),
     )
 }
 
 /// Decodes the common HTML entities left in JSON-LD and meta strings (`&amp;`, `&quot;`,
 /// `&#39;`, `&#x27;`, `&nbsp;`, numeric references). Unknown entities are kept as written.
-pub(crate) fn decode_entities(s: &str) -> String {
+pub fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
@@ -163,7 +168,7 @@ fn host_names(url: Option<&Url>) -> Vec<String> {
 /// Parses `html` as a browser with scripting disabled does: the content of `<noscript>` is
 /// markup, not text, so a byline or date that a page repeats there for readers without
 /// JavaScript (Blogger's templates, lazy-loading themes) is seen. Nesting past
-/// [`super::depth::MAX_DEPTH`] is dropped first, which bounds the parse's time.
+/// [`crate::depth::MAX_DEPTH`] is dropped first, which bounds the parse's time.
 fn parse_without_scripting(html: &str) -> Html {
     use html5ever::tendril::TendrilSink;
     let opts = html5ever::ParseOpts {
@@ -174,7 +179,7 @@ fn parse_without_scripting(html: &str) -> Html {
         ..Default::default()
     };
     html5ever::parse_document(scraper::HtmlTreeSink::new(Html::new_document()), opts)
-        .one(&*super::depth::bound_html(html))
+        .one(&*crate::depth::bound_html(html))
 }
 
 /// Extracts article metadata from `html`.
