@@ -74,7 +74,7 @@ pub struct Selectors {
 /// The RSS / Atom / JSON Feed links of the HTML page `html` served from `base`
 /// (`<link rel=alternate>` anywhere, also in `<body>`), resolved, in page order. Never panics.
 pub fn feed_links(html: &str, base: &Url) -> Vec<String> {
-    dom::feed_links(
+    dom::links::feed_links(
         &Html::parse_document(&crate::depth::bound_html(html)),
         Some(base),
     )
@@ -189,10 +189,10 @@ fn parse_without_scripting(html: &str) -> Html {
 /// generic rules for their field. Never panics.
 pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> Extracted {
     let doc = parse_without_scripting(html);
-    let texts = dom::text_nodes(&doc);
+    let texts = dom::text::text_nodes(&doc);
     let meta = meta::Meta::from_doc(&doc);
-    let ld = jsonld::parse(&dom::jsonld_blocks(&doc));
-    let base = dom::base_url(&doc, url);
+    let ld = jsonld::parse(&dom::values::jsonld_blocks(&doc));
+    let base = dom::links::base_url(&doc, url);
     let sel = selectors.cloned().unwrap_or_default();
 
     // Site name.
@@ -211,15 +211,15 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     let title = sel
         .title
         .as_deref()
-        .and_then(|s| dom::select_value(&doc, s))
+        .and_then(|s| dom::values::select_value(&doc, s))
         .and_then(|t| clean_text(&t))
         .or_else(|| {
             let c = title::Candidates {
                 jsonld: ld.headline.as_deref().and_then(clean_text),
                 meta: meta.get(meta::TITLE_KEYS).and_then(clean_text),
-                title_tag: dom::title_tag(&doc).and_then(|t| clean_text(&t)),
-                h1: dom::h1s(&doc),
-                article_h1: dom::article_h1(&doc),
+                title_tag: dom::headings::title_tag(&doc).and_then(|t| clean_text(&t)),
+                h1: dom::headings::h1s(&doc),
+                article_h1: dom::headings::article_h1(&doc),
             };
             title::choose(&c, &sites)
         });
@@ -227,7 +227,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     // Authors.
     let mut authors = Vec::new();
     if let Some(s) = sel.author.as_deref() {
-        authors = authors::clean_authors(&dom::select_texts(&doc, s), &sites);
+        authors = authors::clean_authors(&dom::values::select_texts(&doc, s), &sites);
     }
     // Metadata that names an organisation yields to a person in a visible byline.
     let mut organisations = Vec::new();
@@ -260,7 +260,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     // A blog's author meta is often the owners' names on every page; the article's link to
     // its writer's author page names who wrote this one.
     if !from_selectors_or_ld && !authors.is_empty() {
-        let linked = authors::clean_authors(&dom::author_links(&doc, true), &sites);
+        let linked = authors::clean_authors(&dom::bylines::author_links(&doc, true), &sites);
         let shared = |a: &String| {
             let a = a.to_lowercase();
             authors.iter().any(|m| {
@@ -273,13 +273,13 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         }
     }
     if authors.is_empty() {
-        authors = authors::clean_authors(&dom::itemprop(&doc, "author"), &sites);
+        authors = authors::clean_authors(&dom::values::itemprop(&doc, "author"), &sites);
     }
     if authors.is_empty() {
-        authors = authors::clean_authors(&dom::rel_author(&doc), &sites);
+        authors = authors::clean_authors(&dom::bylines::rel_author(&doc), &sites);
     }
     if authors.is_empty()
-        && let Some(first) = dom::bylines(&doc)
+        && let Some(first) = dom::bylines::bylines(&doc)
             .iter()
             .map(|b| authors::clean_authors(&[b], &sites))
             .find(|v| !v.is_empty() && v.iter().all(|n| authors::looks_like_name(n)))
@@ -287,18 +287,18 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         authors = first;
     }
     if authors.is_empty()
-        && let Some(b) = dom::text_byline(&texts, &sites)
+        && let Some(b) = dom::bylines::text_byline(&texts, &sites)
     {
         authors = authors::clean_authors(&[b], &sites);
     }
     if authors.is_empty()
-        && let Some(handle) = dom::submitted_username(&doc)
+        && let Some(handle) = dom::bylines::submitted_username(&doc)
         && !authors::clean_authors(&[&handle], &sites).is_empty()
     {
         authors = vec![handle];
     }
     if authors.is_empty() {
-        authors = authors::clean_authors(&dom::author_links(&doc, false), &sites);
+        authors = authors::clean_authors(&dom::bylines::author_links(&doc, false), &sites);
     }
     if authors.is_empty() {
         authors = authors::clean_organisations(&organisations, &sites);
@@ -318,9 +318,9 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             .iter()
             .map(|s| s.to_string())
             .collect();
-        pool.extend(dom::rel_author(&doc));
-        pool.extend(dom::bylines(&doc).into_iter().take(10));
-        pool.extend(dom::text_byline(&texts, &sites));
+        pool.extend(dom::bylines::rel_author(&doc));
+        pool.extend(dom::bylines::bylines(&doc).into_iter().take(10));
+        pool.extend(dom::bylines::text_byline(&texts, &sites));
         // Then any short visible text: the article's own first, page chrome last.
         let (nodes, _) = &texts;
         let short = |chrome: bool| {
@@ -359,7 +359,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     let date_elements = std::cell::OnceCell::new();
     let date_elements = || {
         date_elements
-            .get_or_init(|| dom::date_elements(&doc))
+            .get_or_init(|| dom::dates::date_elements(&doc))
             .as_slice()
     };
     let date_text = || date_elements().iter().find_map(|e| parse_date(&e.text));
@@ -369,18 +369,18 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
             .filter_map(|k| meta.get(&[k]))
             .find_map(parse_date)
     });
-    let hidden = hidden.map(|dt| dates::in_page_offset(dt, &dom::time_values(&doc)));
+    let hidden = hidden.map(|dt| dates::in_page_offset(dt, &dom::dates::time_values(&doc)));
     // A metadata date the page does not show gives way to the date it displays with the
     // article, unless the page labels that date as an update ("Updated", "Aktualisiert") or
     // it is the metadata date read month-first. A displayed date that the metadata call the
     // modification date still wins when the page shows it as the article's date: the
     // publisher presents it so, as Drupal's "online date" or a re-issued article does.
     let hidden = hidden.map(|dt| {
-        let shown = dom::visible_days(&doc, &texts);
+        let shown = dom::dates::visible_days(&doc, &texts);
         if shown.is_empty() || shown.contains(&dt.date_naive()) {
             return dt;
         }
-        match dom::display_date(date_elements()) {
+        match dom::dates::display_date(date_elements()) {
             Some(d)
                 if d.date_naive() != dt.date_naive()
                     && !dates::is_day_month_swap(d.date_naive(), dt.date_naive()) =>
@@ -401,27 +401,30 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     let published = sel
         .date
         .as_deref()
-        .and_then(|s| dom::select_value(&doc, s))
+        .and_then(|s| dom::values::select_value(&doc, s))
         .and_then(|d| parse_date(&d))
         .or(hidden)
         .or_else(|| {
-            dom::itemprop(&doc, "datePublished")
+            dom::values::itemprop(&doc, "datePublished")
                 .iter()
                 .find_map(|d| parse_date(d))
         })
-        .or_else(|| dom::times(&doc).iter().find_map(|d| parse_date(d)))
+        .or_else(|| dom::dates::times(&doc).iter().find_map(|d| parse_date(d)))
         .or_else(date_text)
         .or_else(|| url.and_then(|u| dates::date_from_url_day(u.path())))
         // With no date in metadata, markup or the URL, a date labelled as published even in
         // the page's chrome (a footer's "Erschienen am") is surer than a date in running text.
-        .or_else(|| dom::labelled_publication_date(&texts, true))
-        .or_else(|| dom::text_date(&texts))
+        .or_else(|| dom::dates::labelled_publication_date(&texts, true))
+        .or_else(|| dom::dates::text_date(&texts))
         .or_else(|| url.and_then(|u| dates::date_from_url(u.path())))
         .or_else(|| ld.modified.as_deref().and_then(parse_date))
         .or_else(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date));
     // The day the article says in words it was published on ("Erschienen am 01.11.2023")
     // beats a date from anywhere else that disagrees; one naming the same day keeps its time.
-    let published = match (published, dom::labelled_publication_date(&texts, false)) {
+    let published = match (
+        published,
+        dom::dates::labelled_publication_date(&texts, false),
+    ) {
         (Some(p), Some(l)) if sel.date.is_none() && p.date_naive() != l.date_naive() => Some(l),
         (p, l) => p.or(l),
     };
@@ -434,7 +437,7 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
                 .chain(meta::DATE_KEYS.iter().filter_map(|k| meta.get(&[k])))
                 .any(|raw| dates::is_ambiguous_slash_date(raw) && parse_date(raw) == Some(dt));
         let dt = if ambiguous {
-            let visible = date_text().or_else(|| dom::text_date(&texts));
+            let visible = date_text().or_else(|| dom::dates::text_date(&texts));
             dates::settle_day_month(dt, visible)
         } else {
             dt
@@ -446,20 +449,20 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
     let description = sel
         .summary
         .as_deref()
-        .and_then(|s| dom::select_value(&doc, s))
+        .and_then(|s| dom::values::select_value(&doc, s))
         .and_then(|t| clean_text(&t))
         .or_else(|| ld.description.as_deref().and_then(clean_text))
         .or_else(|| meta.get(meta::DESCRIPTION_KEYS).and_then(clean_text));
 
-    let canonical_url = dom::canonical(&doc, base.as_ref())
+    let canonical_url = dom::links::canonical(&doc, base.as_ref())
         .or_else(|| {
             meta.get(&["og:url"])
-                .and_then(|u| dom::resolve(u, base.as_ref()))
+                .and_then(|u| dom::links::resolve(u, base.as_ref()))
         })
         .or_else(|| {
             ld.url
                 .as_deref()
-                .and_then(|u| dom::resolve(u, base.as_ref()))
+                .and_then(|u| dom::links::resolve(u, base.as_ref()))
         });
 
     Extracted {
@@ -470,6 +473,6 @@ pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> 
         description,
         canonical_url,
         site_name,
-        feed_links: dom::feed_links(&doc, base.as_ref()),
+        feed_links: dom::links::feed_links(&doc, base.as_ref()),
     }
 }
