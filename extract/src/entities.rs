@@ -70,3 +70,33 @@ pub(crate) fn clean_text(s: &str) -> Option<String> {
     let t = crate::title::collapse(&decode_entities(s));
     (!t.is_empty()).then_some(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_and_numeric_entities_are_decoded() {
+        assert_eq!(decode_entities("Tom &amp; Jerry"), "Tom & Jerry");
+        assert_eq!(decode_entities("&quot;Hi&quot; &#39;x&#x27;"), "\"Hi\" 'x'");
+        assert_eq!(decode_entities("a&#8211;b&#X2014;c"), "a–b—c");
+        assert_eq!(decode_entities("Gr&uuml;&szlig;e"), "Grüße");
+    }
+
+    #[test]
+    fn unknown_long_or_invalid_entities_are_kept() {
+        assert_eq!(decode_entities("&foo; & more"), "&foo; & more");
+        assert_eq!(
+            decode_entities("&averyverylongname;"),
+            "&averyverylongname;"
+        );
+        assert_eq!(decode_entities("&#xD800; &#zz;"), "&#xD800; &#zz;");
+        assert_eq!(decode_entities("no entities"), "no entities");
+    }
+
+    #[test]
+    fn clean_text_collapses_and_drops_empty() {
+        assert_eq!(clean_text("  a&nbsp;&nbsp;b \n").as_deref(), Some("a b"));
+        assert_eq!(clean_text(" &nbsp; "), None);
+    }
+}
