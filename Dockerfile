@@ -12,21 +12,22 @@ WORKDIR /src
 #    Every workspace member's Cargo.toml is listed here (.ci/compose-check.py checks it).
 COPY Cargo.toml Cargo.lock ./
 COPY shared/Cargo.toml shared/
+COPY extract/Cargo.toml extract/
 COPY api/Cargo.toml api/
 COPY worker/Cargo.toml worker/
 COPY testkit/Cargo.toml testkit/
 COPY bench/Cargo.toml bench/
-RUN for crate in shared api worker testkit bench; do \
+RUN for crate in shared extract api worker testkit bench; do \
       mkdir -p "$crate/src" && echo '//! stub' > "$crate/src/lib.rs" && echo 'fn main() {}' > "$crate/src/main.rs"; \
     done \
  && cargo build --release --locked -p mediawarm-api -p mediawarm-worker \
- && rm -rf shared/src api/src worker/src testkit/src bench/src
+ && rm -rf shared/src extract/src api/src worker/src testkit/src bench/src
 
 # 2. The real sources (migrations are embedded into the binaries by sqlx::migrate!). COPY
 #    keeps the files' own mtimes, which may be older than the stub build: touch them so
 #    cargo rebuilds our crates instead of keeping the stubs.
 COPY . .
-RUN find shared api worker testkit bench migrations -type f -exec touch {} + \
+RUN find shared extract api worker testkit bench migrations -type f -exec touch {} + \
  && cargo build --release --locked -p mediawarm-api -p mediawarm-worker \
  && mkdir -p /out \
  && cp target/release/mediawarm-api target/release/mediawarm-worker /out/

@@ -15,7 +15,8 @@
 //! - [`reconcile`]: runs every accepted job whatever the queue forgot (one process at a time).
 //! - [`config`]: the worker's options.
 //! - [`metrics_server`]: the worker's own `/metrics` listener (`WORKER_METRICS_BIND`).
-//! - `scraper`: fetching, feeds, listings and article extraction.
+//! - `scraper`: fetching, feeds, listings and article assembly; it calls the pure extractor
+//!   (`mediawarm-extract`, re-exported as `scraper::extract`) on the pages it fetches.
 
 pub mod config;
 pub mod cron;

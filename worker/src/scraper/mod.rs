@@ -28,9 +28,7 @@
 //! [`evaluate`] (the `extract` command: one page, or a labelled folder scored).
 
 mod article;
-pub mod depth;
 pub mod evaluate;
-pub mod extract;
 mod feeds;
 mod fetch;
 mod guard;
@@ -60,6 +58,8 @@ use sitemap::Sitemap;
 use urls::same_site;
 
 pub use article::{PageArticle, page_article};
+pub use mediawarm_extract as extract;
+pub use mediawarm_extract::depth;
 pub use urls::normalize_url;
 
 /// Most links considered from one start URL (before skipping known ones); bounds the

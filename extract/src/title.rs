@@ -11,8 +11,16 @@
 //! headline, `og:title` (unless an unescaped quote cut it short of the `<title>`), the cleaned
 //! `<title>` (candidates that only name the site are skipped), and the first `<h1>`.
 //!
+//! [`choose`] is the cascade over a parsed page: the user selector's text, else [`pick`] among
+//! the page's candidates.
+//!
 //! Guarantees: never panics; returns trimmed, whitespace-collapsed, non-empty text without soft
 //! hyphens or zero-width characters, or `None`.
+
+use crate::dom::headings;
+use crate::entities::clean_text;
+use crate::meta;
+use crate::page::Page;
 
 const SEPARATORS: &[&str] = &[
     " | ", " - ", " – ", " — ", " :: ", " · ", " » ", " // ", " « ", " ~ ",
@@ -112,6 +120,27 @@ pub(crate) fn strip_site(raw: &str, sites: &[String]) -> String {
     if out.trim().is_empty() { t } else { out }
 }
 
+/// The page's title: the user selector's text, else the pick among the page's candidates
+/// ([`pick`]): JSON-LD headline, meta title, `<title>` and `<h1>` headlines.
+pub(crate) fn choose(page: &Page<'_>) -> Option<String> {
+    page.selected(page.selectors.title.as_deref())
+        .and_then(|t| clean_text(&t))
+        .or_else(|| pick(&Candidates::of(page), &page.sites))
+}
+
+impl Candidates {
+    /// The page's candidate titles, each entity-decoded and whitespace-collapsed.
+    fn of(page: &Page<'_>) -> Self {
+        Candidates {
+            jsonld: page.ld.headline.as_deref().and_then(clean_text),
+            meta: page.meta.get(meta::TITLE_KEYS).and_then(clean_text),
+            title_tag: headings::title_tag(&page.doc).and_then(|t| clean_text(&t)),
+            h1: headings::h1s(&page.doc),
+            article_h1: headings::article_h1(&page.doc),
+        }
+    }
+}
+
 /// Candidate titles of a page, all optional.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Candidates {
@@ -128,7 +157,7 @@ pub(crate) struct Candidates {
 }
 
 /// Picks the page's title from its candidates; `sites` as for [`strip_site`].
-pub(crate) fn choose(c: &Candidates, sites: &[String]) -> Option<String> {
+pub(crate) fn pick(c: &Candidates, sites: &[String]) -> Option<String> {
     let clean = |o: &Option<String>| {
         o.as_deref()
             .map(|s| strip_site(s, sites))
@@ -306,7 +335,7 @@ mod tests {
             h1: vec!["Menu".into(), "Big News today".into()],
             article_h1: None,
         };
-        assert_eq!(choose(&c, &sites()).as_deref(), Some("Big News today"));
+        assert_eq!(pick(&c, &sites()).as_deref(), Some("Big News today"));
     }
 
     #[test]
@@ -317,7 +346,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            choose(&c, &sites()).as_deref(),
+            pick(&c, &sites()).as_deref(),
             Some("Senador califica a Biden de \"incapacitado\"")
         );
         // A meta title that is simply shorter than the <title> stays.
@@ -326,7 +355,7 @@ mod tests {
             title_tag: Some("Big News today, and more".into()),
             ..Default::default()
         };
-        assert_eq!(choose(&c, &sites()).as_deref(), Some("Big News"));
+        assert_eq!(pick(&c, &sites()).as_deref(), Some("Big News"));
     }
 
     #[test]
@@ -335,7 +364,7 @@ mod tests {
             title_tag: Some("Only Title | Daily Paper".into()),
             ..Default::default()
         };
-        assert_eq!(choose(&c, &sites()).as_deref(), Some("Only Title"));
-        assert_eq!(choose(&Candidates::default(), &sites()), None);
+        assert_eq!(pick(&c, &sites()).as_deref(), Some("Only Title"));
+        assert_eq!(pick(&Candidates::default(), &sites()), None);
     }
 }

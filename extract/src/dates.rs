@@ -1,4 +1,5 @@
-//! Date parsing for article metadata.
+//! The article's publication date: [`choose`] is the cascade of rules over a parsed page; the
+//! rest of this module parses the dates the rules find.
 //!
 //! Understands the formats seen in real pages: ISO 8601 (with or without zone, seconds and
 //! fraction, `Z`, `+01:00`, `+0100`), RFC 2822, `YYYY-MM-DD`, `YYYY/MM/DD`, `DD.MM.YYYY`,
@@ -17,6 +18,123 @@ use chrono::{
 };
 use regex::Regex;
 use std::sync::OnceLock;
+
+use crate::dom::{self, values};
+use crate::meta;
+use crate::page::Page;
+
+/// The article's publication date, by the first rule that finds one: the user selector, the
+/// metadata date ([`metadata_date`]), microdata, `<time>` elements, date elements, the day in
+/// the URL path, a date labelled as published in the page's chrome, the best-scored date in
+/// running text, the month in the URL path, and last the modification date. The day the
+/// article says in words it was published on then overrides a different day; an ambiguous
+/// slash date is read the way the page shows it; a date-only value stored as local midnight
+/// comes back in its zone ([`local_midnight`]).
+pub(crate) fn choose(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
+    let (meta, ld, texts, url) = (&page.meta, &page.ld, &page.texts, page.url);
+    let published = page
+        .selected(page.selectors.date.as_deref())
+        .and_then(|d| parse_date(&d))
+        .or_else(|| metadata_date(page))
+        .or_else(|| {
+            values::itemprop(&page.doc, "datePublished")
+                .iter()
+                .find_map(|d| parse_date(d))
+        })
+        .or_else(|| {
+            dom::dates::times(&page.doc)
+                .iter()
+                .find_map(|d| parse_date(d))
+        })
+        .or_else(|| date_element_date(page))
+        .or_else(|| url.and_then(|u| date_from_url_day(u.path())))
+        // With no date in metadata, markup or the URL, a date labelled as published even in
+        // the page's chrome (a footer's "Erschienen am") is surer than a date in running text.
+        .or_else(|| dom::dates::labelled_publication_date(texts, true))
+        .or_else(|| dom::dates::text_date(texts))
+        .or_else(|| url.and_then(|u| date_from_url(u.path())))
+        .or_else(|| ld.modified.as_deref().and_then(parse_date))
+        .or_else(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date));
+    // The day the article says in words it was published on ("Erschienen am 01.11.2023")
+    // beats a date from anywhere else that disagrees; one naming the same day keeps its time.
+    let published = match (
+        published,
+        dom::dates::labelled_publication_date(texts, false),
+    ) {
+        (Some(p), Some(l)) if page.selectors.date.is_none() && p.date_naive() != l.date_naive() => {
+            Some(l)
+        }
+        (p, l) => p.or(l),
+    };
+    published.map(|dt| local_midnight(settle_slash_date(page, dt)))
+}
+
+/// The first date the page's date elements hold.
+fn date_element_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
+    page.date_elements()
+        .iter()
+        .find_map(|e| parse_date(&e.text))
+}
+
+/// The publication date the page's metadata gives (JSON-LD, else the date `<meta>` keys), in
+/// the offset the page's `<time>` elements use. A metadata date the page does not show gives
+/// way to the date it displays with the article, unless the page labels that date as an
+/// update ("Updated", "Aktualisiert") or it is the metadata date read month-first. A
+/// displayed date that the metadata call the modification date still wins when the page
+/// shows it as the article's date: the publisher presents it so, as Drupal's "online date"
+/// or a re-issued article does.
+fn metadata_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
+    let (meta, ld) = (&page.meta, &page.ld);
+    let hidden = ld.published.as_deref().and_then(parse_date).or_else(|| {
+        meta::DATE_KEYS
+            .iter()
+            .filter_map(|k| meta.get(&[k]))
+            .find_map(parse_date)
+    });
+    let hidden = hidden.map(|dt| in_page_offset(dt, &dom::dates::time_values(&page.doc)));
+    hidden.map(|dt| {
+        let shown = dom::dates::visible_days(&page.doc, &page.texts);
+        if shown.is_empty() || shown.contains(&dt.date_naive()) {
+            return dt;
+        }
+        match dom::dates::display_date(page.date_elements()) {
+            Some(d)
+                if d.date_naive() != dt.date_naive()
+                    && !is_day_month_swap(d.date_naive(), dt.date_naive()) =>
+            {
+                // The metadata date-time naming the displayed day gives it its time of day.
+                ld.modified
+                    .iter()
+                    .map(String::as_str)
+                    .chain(meta.all(meta::MODIFIED_KEYS))
+                    .chain(meta::DATE_KEYS.iter().filter_map(|k| meta.get(&[k])))
+                    .filter_map(parse_date)
+                    .find(|m| m.date_naive() == d.date_naive())
+                    .unwrap_or(d)
+            }
+            _ => dt,
+        }
+    })
+}
+
+/// `dt` with day and month settled by the page's visible date when `dt` is the metadata's
+/// ambiguous slash date ("03/05/2021") and no user selector chose the date.
+fn settle_slash_date(page: &Page<'_>, dt: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    let (meta, ld) = (&page.meta, &page.ld);
+    let ambiguous = page.selectors.date.is_none()
+        && ld
+            .published
+            .iter()
+            .map(String::as_str)
+            .chain(meta::DATE_KEYS.iter().filter_map(|k| meta.get(&[k])))
+            .any(|raw| is_ambiguous_slash_date(raw) && parse_date(raw) == Some(dt));
+    if ambiguous {
+        let visible = date_element_date(page).or_else(|| dom::dates::text_date(&page.texts));
+        settle_day_month(dt, visible)
+    } else {
+        dt
+    }
+}
 
 const MIN_YEAR: i32 = 1990;
 const MAX_YEAR: i32 = 2100;

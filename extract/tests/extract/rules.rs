@@ -1,6 +1,6 @@
 //! The extractor's rules: one small handwritten page per rule, against the public API.
 
-use mediawarm_worker::scraper::extract::{Extracted, Selectors as ExtractSelectors, extract};
+use mediawarm_extract::{Extracted, Selectors as ExtractSelectors, extract};
 use url::Url;
 
 fn u(s: &str) -> Url {

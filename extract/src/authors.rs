@@ -1,4 +1,5 @@
-//! Author name cleanup.
+//! The article's authors: [`choose`] is the cascade of rules over a parsed page; the rest of
+//! this module cleans the raw bylines the rules find.
 //!
 //! Turns raw byline strings ("By Ann Lee and Bob Smith | 3 March 2021", "Von Max Muster,
 //! max@example.org") into a deduplicated list of names: strips lead-ins in several languages
@@ -8,6 +9,149 @@
 //!
 //! Guarantees: never panics; every returned name is non-empty, at most 60 characters and
 //! 6 words, has no digit, `@` or `://`, and appears once (case-insensitively).
+
+use crate::dom::{bylines, values};
+use crate::meta;
+use crate::page::Page;
+
+/// The article's authors, by the first rule that names someone: the user selector, JSON-LD
+/// people, author `<meta>` keys (corrected by the article's link to its writer's page),
+/// microdata, `rel=author` links, byline elements, a byline in running text, a post's
+/// "submitted" user name, links to author pages, and last the organisations that metadata
+/// names as author. A lone first name is then completed to a full name found on the page.
+pub(crate) fn choose(page: &Page<'_>) -> Vec<String> {
+    let authors = cascade(page);
+    complete_first_name(page, authors)
+}
+
+/// The ordered rules of [`choose`], before a lone first name is completed.
+fn cascade(page: &Page<'_>) -> Vec<String> {
+    let (doc, sites) = (&page.doc, page.sites.as_slice());
+    let mut authors = Vec::new();
+    if let Some(s) = page.selectors.author.as_deref() {
+        authors = clean_authors(&values::select_texts(doc, s), sites);
+    }
+    // Metadata that names an organisation yields to a person in a visible byline.
+    let mut organisations = Vec::new();
+    if authors.is_empty() {
+        let (orgs, people): (Vec<&str>, Vec<&str>) = page
+            .ld
+            .authors
+            .iter()
+            .map(String::as_str)
+            .partition(|a| looks_like_organisation(a, sites));
+        authors = clean_authors(&people, sites);
+        organisations.extend(orgs);
+    }
+    // An author key naming only the publisher ("author" = the newspaper) yields to a later
+    // key that names a person by a full name (`cXenseParse:author`, …), not by a handle.
+    let from_selectors_or_ld = !authors.is_empty();
+    for (i, values) in page.meta.per_key(meta::AUTHOR_KEYS).enumerate() {
+        if !authors.is_empty() {
+            break;
+        }
+        let (orgs, people): (Vec<&str>, Vec<&str>) = values
+            .into_iter()
+            .filter(|a| !a.contains("://") && !a.starts_with("www."))
+            .partition(|a| looks_like_organisation(a, sites));
+        let people = clean_authors(&people, sites);
+        if i == 0 || people.iter().all(|n| looks_like_name(n)) {
+            authors = people;
+        }
+        organisations.extend(orgs);
+    }
+    // A blog's author meta is often the owners' names on every page; the article's link to
+    // its writer's author page names who wrote this one.
+    if !from_selectors_or_ld && !authors.is_empty() {
+        let linked = clean_authors(&bylines::author_links(doc, true), sites);
+        let shared = |a: &String| {
+            let a = a.to_lowercase();
+            authors.iter().any(|m| {
+                let m = m.to_lowercase();
+                m.contains(&a) || a.contains(&m)
+            })
+        };
+        if !linked.is_empty() && !linked.iter().any(shared) {
+            authors = linked;
+        }
+    }
+    if authors.is_empty() {
+        authors = clean_authors(&values::itemprop(doc, "author"), sites);
+    }
+    if authors.is_empty() {
+        authors = clean_authors(&bylines::rel_author(doc), sites);
+    }
+    if authors.is_empty()
+        && let Some(first) = bylines::bylines(doc)
+            .iter()
+            .map(|b| clean_authors(&[b], sites))
+            .find(|v| !v.is_empty() && v.iter().all(|n| looks_like_name(n)))
+    {
+        authors = first;
+    }
+    if authors.is_empty()
+        && let Some(b) = bylines::text_byline(&page.texts, sites)
+    {
+        authors = clean_authors(&[b], sites);
+    }
+    if authors.is_empty()
+        && let Some(handle) = bylines::submitted_username(doc)
+        && !clean_authors(&[&handle], sites).is_empty()
+    {
+        authors = vec![handle];
+    }
+    if authors.is_empty() {
+        authors = clean_authors(&bylines::author_links(doc, false), sites);
+    }
+    if authors.is_empty() {
+        authors = clean_organisations(&organisations, sites);
+    }
+    if authors.is_empty() {
+        authors = clean_organisations(&page.ld.org_authors, sites);
+    }
+    authors
+}
+
+/// A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert"):
+/// in author metadata, bylines, then any short visible text, the article's own before the
+/// page chrome's. Any other list of authors is returned as it is.
+fn complete_first_name(page: &Page<'_>, authors: Vec<String>) -> Vec<String> {
+    let first = match authors.as_slice() {
+        [only] if !only.contains(' ') => only.to_lowercase(),
+        _ => return authors,
+    };
+    let (doc, sites) = (&page.doc, page.sites.as_slice());
+    let prefix = format!("{first} ");
+    let mut pool: Vec<String> = page
+        .meta
+        .all(meta::AUTHOR_KEYS)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    pool.extend(bylines::rel_author(doc));
+    pool.extend(bylines::bylines(doc).into_iter().take(10));
+    pool.extend(bylines::text_byline(&page.texts, sites));
+    let (nodes, _) = &page.texts;
+    let short = |chrome: bool| {
+        nodes
+            .iter()
+            .filter(move |(_, t, c)| *c == chrome && t.chars().count() <= 120)
+            .map(|(_, t, _)| t.clone())
+    };
+    pool.extend(short(false).chain(short(true)));
+    let full = pool
+        .iter()
+        .flat_map(|p| clean_authors(&[p], sites))
+        .find(|n| {
+            n.to_lowercase().starts_with(&prefix)
+                && n.split_whitespace().count() <= 3
+                && looks_like_name(n)
+        });
+    match full {
+        Some(f) => vec![f],
+        None => authors,
+    }
+}
 
 /// Lead-ins removed from the start of a byline (lower case, longest first matters little).
 const PREFIXES: &[&str] = &[
