@@ -175,8 +175,13 @@ impl Report {
         );
         let mut text = String::new();
         let mut stamped = false;
+        let mut after_stamp = false;
         for line in &lines {
             if line.starts_with("Rows whose names start with") {
+                after_stamp = true;
+                continue;
+            }
+            if std::mem::take(&mut after_stamp) && line.is_empty() {
                 continue;
             }
             text.push_str(line);
