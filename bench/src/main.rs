@@ -21,6 +21,7 @@
 mod cursor;
 mod data;
 mod http;
+mod jobs;
 mod machine;
 mod pages;
 mod queue;
@@ -102,6 +103,24 @@ struct Args {
     /// no binary).
     #[arg(long)]
     only_pages: bool,
+    /// Skip rows 9–11 (jobs end to end, recovery after Redis restarted empty, carrier
+    /// memory).
+    #[arg(long)]
+    skip_jobs: bool,
+    /// Run rows 9–11 only and update them in BENCHMARKS.md in place (the other rows, the
+    /// machine and the other sections stay as the last full run wrote them).
+    #[arg(long)]
+    only_jobs: bool,
+    /// Jobs per job-path run (row 9; default 10,000, 3,000 with --quick).
+    #[arg(long)]
+    path_jobs: Option<u64>,
+    /// Jobs accepted before Redis is restarted empty (row 10; default 5,000, 1,000 with
+    /// --quick).
+    #[arg(long)]
+    recovery_jobs: Option<u64>,
+    /// Jobs through each carrier-memory run (row 11; default 100,000, 10,000 with --quick).
+    #[arg(long)]
+    carrier_jobs: Option<u64>,
 }
 
 /// What every row needs.
@@ -202,7 +221,17 @@ async fn pg_version(url: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.only_jobs {
+        args.skip_hit = true;
+        args.skip_miss = true;
+        args.skip_cursor = true;
+        args.skip_queue = true;
+        args.skip_scrape = true;
+        args.skip_warming = true;
+        args.skip_pages = true;
+        args.skip_jobs = false;
+    }
     let started = Instant::now();
     let started_at = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
     if args.only_pages {
@@ -232,8 +261,12 @@ async fn main() -> anyhow::Result<()> {
         .map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
         .join("bench");
     std::fs::create_dir_all(&work)?;
-    let wrk = wrk::ensure_installed();
-    if let Err(e) = &wrk {
+    let wrk = if args.only_jobs {
+        Err(anyhow::anyhow!("wrk is not needed by --only-jobs"))
+    } else {
+        wrk::ensure_installed()
+    };
+    if let (Err(e), false) = (&wrk, args.only_jobs) {
         eprintln!("bench: {e}");
     }
     let pg = pg_version(&args.database_url).await;
@@ -272,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|_| "wrk is not installed (apt-get install -y wrk)");
     let mut report = Report::default();
     let mut rss: Vec<(String, f64)> = Vec::new();
-    let steps = mediawarm_shared::progress::bar("bench", 6, " rows");
+    let steps = mediawarm_shared::progress::bar("bench", 7, " rows");
     steps.set_message(" — hit path, memory + SQLite");
 
     let hit_name = |stack: &str| format!("hit path, {stack}: cached reads / `/healthz` (req/s)");
@@ -568,8 +601,35 @@ async fn main() -> anyhow::Result<()> {
         pages::pages_row(&mut report);
     }
 
+    // Rows 9–11.
+    steps.inc(1);
+    steps.set_message(" — jobs end to end");
+    let sizes = jobs::Sizes {
+        path: args
+            .path_jobs
+            .unwrap_or(if args.quick { 3_000 } else { 10_000 }),
+        recovery: args
+            .recovery_jobs
+            .unwrap_or(if args.quick { 1_000 } else { 5_000 }),
+        carrier: args
+            .carrier_jobs
+            .unwrap_or(if args.quick { 10_000 } else { 100_000 }),
+    };
+    if args.skip_jobs {
+        report.push(Row::skipped("jobs end to end", jobs::TARGET, "--skip-jobs"));
+    } else if let Err(e) = jobs::job_rows(&bench, &mut report, sizes).await {
+        report.push(Row::skipped(
+            "jobs end to end",
+            jobs::TARGET,
+            &format!("failed: {e:#}"),
+        ));
+    }
+
     // Row 7.
-    if rss.is_empty() {
+    if args.only_jobs {
+        report.rows.retain(|r| r.name.starts_with(jobs::ROW_PREFIX));
+        report.notes.retain(|(s, _)| s == jobs::SECTION);
+    } else if rss.is_empty() {
         report.push(Row::skipped(
             "peak RSS",
             "API ≤ 100 MB at 1,000,000 articles",
@@ -591,10 +651,29 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
 
-    let command = if args.quick {
-        "cargo run --release -p mediawarm-bench -- --quick"
+    let mut flags: Vec<String> = Vec::new();
+    if args.quick {
+        flags.push("--quick".to_owned());
+    }
+    if args.only_jobs {
+        flags.push("--only-jobs".to_owned());
+    }
+    for (flag, value) in [
+        ("--path-jobs", args.path_jobs),
+        ("--recovery-jobs", args.recovery_jobs),
+        ("--carrier-jobs", args.carrier_jobs),
+    ] {
+        if let Some(v) = value {
+            flags.push(format!("{flag} {v}"));
+        }
+    }
+    let command = if flags.is_empty() {
+        "cargo run --release -p mediawarm-bench".to_owned()
     } else {
-        "cargo run --release -p mediawarm-bench"
+        format!(
+            "cargo run --release -p mediawarm-bench -- {}",
+            flags.join(" ")
+        )
     };
     steps.inc(1);
     steps.finish_and_clear();
@@ -606,8 +685,14 @@ async fn main() -> anyhow::Result<()> {
         } else {
             workspace_root().join(&args.out)
         };
-        std::fs::write(&path, report.markdown(&machine, command, &started_at, secs))
-            .with_context(|| format!("writing {}", path.display()))?;
+        let existing = std::fs::read_to_string(&path).ok();
+        let text = match existing {
+            Some(old) if args.only_jobs => {
+                report.merged_into(&old, jobs::ROW_PREFIX, &command, &started_at, secs)
+            }
+            _ => report.markdown(&machine, &command, &started_at, secs),
+        };
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("bench: wrote {} ({secs:.0} s)", path.display());
     }
     Ok(())

@@ -151,6 +151,11 @@ impl Child {
         })
     }
 
+    /// Whether the process has exited.
+    pub(crate) fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Peak RSS so far, in MiB.
     pub(crate) fn peak_rss_mib(&self) -> Option<f64> {
         crate::machine::peak_rss_mib(self.pid)
