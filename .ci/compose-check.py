@@ -24,7 +24,7 @@ What is checked (each line is one function below):
   * deploy/grafana/dashboards/*.json parse; panel ids are unique; every datasource uid is a
     provisioned one; every metric in every PromQL expression (less _bucket/_sum/_count) is
     a family of deploy/metrics.txt (or `up`, which Prometheus adds itself).
-  * Documentation: every variable the api and worker are given is in the README's
+  * Documentation: every variable the api and worker are given is in docs/CONFIGURATION.md's
     configuration table and in .env.example; every ${VAR} the compose file interpolates is
     in .env.example.
 When `docker compose version` works, `docker compose config -q` runs too (with and without
@@ -155,7 +155,7 @@ def load(root: Path) -> Project:
             p.bins[name] = package
         if not explicit and (root / member / "src/main.rs").exists():
             p.bins[package] = package
-    p.readme = read("README.md")
+    p.readme = read("docs/CONFIGURATION.md")
     p.env_example = read(".env.example")
     return p
 
@@ -535,7 +535,7 @@ def check_docs(p: Project, err) -> None:
     for name in REQUIRED_ENV:
         for key in environment(svc.get(name, {})):
             if key not in table:
-                err(f"README.md: the configuration table has no row for {key} (given to `{name}` in docker-compose.yml)")
+                err(f"docs/CONFIGURATION.md: the configuration table has no row for {key} (given to `{name}` in docker-compose.yml)")
             if key not in example:
                 err(f".env.example: no {key} (given to `{name}` in docker-compose.yml)")
     compose_text = yaml.safe_dump(p.compose)

@@ -136,7 +136,7 @@ fn production_variable(args: &ServeArgs) -> Option<&'static str> {
         Some("DATABASE_URL")
     } else if set(&args.cache.redis_url) {
         Some("REDIS_URL")
-    } else if std::env::var_os("QUEUE_REDIS_URL").is_some_and(|v| !v.is_empty()) {
+    } else if set(&args.worker.queue_redis_url) {
         Some("QUEUE_REDIS_URL")
     } else {
         None
