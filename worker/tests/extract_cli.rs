@@ -116,12 +116,11 @@ fn several_folders_are_scored_each_with_rules_and_a_split_keeps_one_half() {
             .unwrap();
         assert!(output.status.success());
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let n = stdout
+        stdout
             .split_once('(')
             .and_then(|(_, rest)| rest.split_once(' '))
             .and_then(|(n, _)| n.parse::<usize>().ok())
-            .unwrap_or_else(|| panic!("{stdout}"));
-        n
+            .unwrap_or_else(|| panic!("{stdout}"))
     };
     assert_eq!(pages("A") + pages("B"), 2, "the halves share out the pages");
 }
