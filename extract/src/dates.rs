@@ -36,6 +36,8 @@ pub(crate) fn choose_with_rule(page: &Page<'_>) -> Option<(DateTime<FixedOffset>
         &'static str,
         Box<dyn Fn() -> Option<DateTime<FixedOffset>> + 'a>,
     );
+    // Which of its two outcomes the metadata rule took ([`metadata_date`]).
+    let metadata_rule = std::cell::Cell::new("metadata");
     let rules: [Rule<'_>; 11] = [
         (
             "selector",
@@ -44,7 +46,15 @@ pub(crate) fn choose_with_rule(page: &Page<'_>) -> Option<(DateTime<FixedOffset>
                     .and_then(|d| parse_date(&d))
             }),
         ),
-        ("metadata", Box::new(|| metadata_date(page))),
+        (
+            "metadata",
+            Box::new(|| {
+                metadata_date(page).map(|(d, rule)| {
+                    metadata_rule.set(rule);
+                    d
+                })
+            }),
+        ),
         (
             "itemprop_date_published",
             Box::new(|| {
@@ -88,7 +98,11 @@ pub(crate) fn choose_with_rule(page: &Page<'_>) -> Option<(DateTime<FixedOffset>
     ];
     let published = rules
         .iter()
-        .find_map(|(name, rule)| rule().map(|d| (d, *name)));
+        .find_map(|(name, rule)| rule().map(|d| (d, *name)))
+        .map(|(d, name)| match name {
+            "metadata" => (d, metadata_rule.get()),
+            _ => (d, name),
+        });
     // The day the article says in words it was published on ("Erschienen am 01.11.2023")
     // beats a date from anywhere else that disagrees; one naming the same day keeps its time.
     let published = match (
@@ -120,7 +134,7 @@ fn date_element_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
 /// displayed date that the metadata call the modification date still wins when the page
 /// shows it as the article's date: the publisher presents it so, as Drupal's "online date"
 /// or a re-issued article does.
-fn metadata_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
+fn metadata_date(page: &Page<'_>) -> Option<(DateTime<FixedOffset>, &'static str)> {
     let (meta, ld) = (&page.meta, &page.ld);
     let hidden = ld.published.as_deref().and_then(parse_date).or_else(|| {
         meta::DATE_KEYS
@@ -132,7 +146,7 @@ fn metadata_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
     hidden.map(|dt| {
         let shown = dom::dates::visible_days(&page.doc, &page.texts);
         if shown.is_empty() || shown.contains(&dt.date_naive()) {
-            return dt;
+            return (dt, "metadata");
         }
         match dom::dates::display_date(page.date_elements()) {
             Some(d)
@@ -140,16 +154,18 @@ fn metadata_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
                     && !is_day_month_swap(d.date_naive(), dt.date_naive()) =>
             {
                 // The metadata date-time naming the displayed day gives it its time of day.
-                ld.modified
+                let shown = ld
+                    .modified
                     .iter()
                     .map(String::as_str)
                     .chain(meta.all(meta::MODIFIED_KEYS))
                     .chain(meta::DATE_KEYS.iter().filter_map(|k| meta.get(&[k])))
                     .filter_map(parse_date)
                     .find(|m| m.date_naive() == d.date_naive())
-                    .unwrap_or(d)
+                    .unwrap_or(d);
+                (shown, "metadata_yields_to_displayed")
             }
-            _ => dt,
+            _ => (dt, "metadata"),
         }
     })
 }
