@@ -19,18 +19,29 @@ use crate::page::Page;
 /// microdata, `rel=author` links, byline elements, a byline in running text, a post's
 /// "submitted" user name, links to author pages, and last the organisations that metadata
 /// names as author. A lone first name is then completed to a full name found on the page.
-pub(crate) fn choose(page: &Page<'_>) -> Vec<String> {
-    let authors = cascade(page);
-    complete_first_name(page, authors)
+/// Also returns the name of the rule that decided (`None` when no rule named anyone).
+pub(crate) fn choose_with_rule(page: &Page<'_>) -> (Vec<String>, Option<&'static str>) {
+    let (authors, rule) = cascade(page);
+    let authors = complete_first_name(page, authors);
+    let rule = rule.filter(|_| !authors.is_empty());
+    (authors, rule)
 }
 
 /// The ordered rules of [`choose`], before a lone first name is completed.
-fn cascade(page: &Page<'_>) -> Vec<String> {
+fn cascade(page: &Page<'_>) -> (Vec<String>, Option<&'static str>) {
     let (doc, sites) = (&page.doc, page.sites.as_slice());
     let mut authors = Vec::new();
+    let mut rule: Option<&'static str> = None;
+    // The first rule to name someone decided; later rules run only while no one is named.
+    let decided = |rule: &mut Option<&'static str>, authors: &Vec<String>, name: &'static str| {
+        if rule.is_none() && !authors.is_empty() {
+            *rule = Some(name);
+        }
+    };
     if let Some(s) = page.selectors.author.as_deref() {
         authors = clean_authors(&values::select_texts(doc, s), sites);
     }
+    decided(&mut rule, &authors, "selector");
     // Metadata that names an organisation yields to a person in a visible byline.
     let mut organisations = Vec::new();
     if authors.is_empty() {
@@ -43,6 +54,7 @@ fn cascade(page: &Page<'_>) -> Vec<String> {
         authors = clean_authors(&people, sites);
         organisations.extend(orgs);
     }
+    decided(&mut rule, &authors, "jsonld_person");
     // An author key naming only the publisher ("author" = the newspaper) yields to a later
     // key that names a person by a full name (`cXenseParse:author`, …), not by a handle.
     let from_selectors_or_ld = !authors.is_empty();
@@ -60,6 +72,7 @@ fn cascade(page: &Page<'_>) -> Vec<String> {
         }
         organisations.extend(orgs);
     }
+    decided(&mut rule, &authors, "meta_author");
     // A blog's author meta is often the owners' names on every page; the article's link to
     // its writer's author page names who wrote this one.
     if !from_selectors_or_ld && !authors.is_empty() {
@@ -73,14 +86,17 @@ fn cascade(page: &Page<'_>) -> Vec<String> {
         };
         if !linked.is_empty() && !linked.iter().any(shared) {
             authors = linked;
+            rule = Some("meta_author_corrected_by_link");
         }
     }
     if authors.is_empty() {
         authors = clean_authors(&values::itemprop(doc, "author"), sites);
     }
+    decided(&mut rule, &authors, "microdata_author");
     if authors.is_empty() {
         authors = clean_authors(&bylines::rel_author(doc), sites);
     }
+    decided(&mut rule, &authors, "rel_author");
     if authors.is_empty()
         && let Some(first) = bylines::bylines(doc)
             .iter()
@@ -89,27 +105,33 @@ fn cascade(page: &Page<'_>) -> Vec<String> {
     {
         authors = first;
     }
+    decided(&mut rule, &authors, "byline_element");
     if authors.is_empty()
         && let Some(b) = bylines::text_byline(&page.texts, sites)
     {
         authors = clean_authors(&[b], sites);
     }
+    decided(&mut rule, &authors, "text_byline");
     if authors.is_empty()
         && let Some(handle) = bylines::submitted_username(doc)
         && !clean_authors(&[&handle], sites).is_empty()
     {
         authors = vec![handle];
     }
+    decided(&mut rule, &authors, "submitted_username");
     if authors.is_empty() {
         authors = clean_authors(&bylines::author_links(doc, false), sites);
     }
+    decided(&mut rule, &authors, "author_page_link");
     if authors.is_empty() {
         authors = clean_organisations(&organisations, sites);
     }
+    decided(&mut rule, &authors, "metadata_organisation");
     if authors.is_empty() {
         authors = clean_organisations(&page.ld.org_authors, sites);
     }
-    authors
+    decided(&mut rule, &authors, "jsonld_organisation");
+    (authors, rule)
 }
 
 /// A lone first name ("Nils") is upgraded to a full name found elsewhere ("Nils Pickert"):

@@ -29,44 +29,95 @@ use crate::page::Page;
 /// running text, the month in the URL path, and last the modification date. The day the
 /// article says in words it was published on then overrides a different day; an ambiguous
 /// slash date is read the way the page shows it; a date-only value stored as local midnight
-/// comes back in its zone ([`local_midnight`]).
-pub(crate) fn choose(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
+/// comes back in its zone ([`local_midnight`]). Also returns the name of the deciding rule.
+pub(crate) fn choose_with_rule(page: &Page<'_>) -> Option<(DateTime<FixedOffset>, &'static str)> {
     let (meta, ld, texts, url) = (&page.meta, &page.ld, &page.texts, page.url);
-    let published = page
-        .selected(page.selectors.date.as_deref())
-        .and_then(|d| parse_date(&d))
-        .or_else(|| metadata_date(page))
-        .or_else(|| {
-            values::itemprop(&page.doc, "datePublished")
-                .iter()
-                .find_map(|d| parse_date(d))
-        })
-        .or_else(|| {
-            dom::dates::times(&page.doc)
-                .iter()
-                .find_map(|d| parse_date(d))
-        })
-        .or_else(|| date_element_date(page))
-        .or_else(|| url.and_then(|u| date_from_url_day(u.path())))
+    type Rule<'a> = (
+        &'static str,
+        Box<dyn Fn() -> Option<DateTime<FixedOffset>> + 'a>,
+    );
+    // Which of its two outcomes the metadata rule took ([`metadata_date`]).
+    let metadata_rule = std::cell::Cell::new("metadata");
+    let rules: [Rule<'_>; 11] = [
+        (
+            "selector",
+            Box::new(|| {
+                page.selected(page.selectors.date.as_deref())
+                    .and_then(|d| parse_date(&d))
+            }),
+        ),
+        (
+            "metadata",
+            Box::new(|| {
+                metadata_date(page).map(|(d, rule)| {
+                    metadata_rule.set(rule);
+                    d
+                })
+            }),
+        ),
+        (
+            "itemprop_date_published",
+            Box::new(|| {
+                values::itemprop(&page.doc, "datePublished")
+                    .iter()
+                    .find_map(|d| parse_date(d))
+            }),
+        ),
+        (
+            "time_element",
+            Box::new(|| {
+                dom::dates::times(&page.doc)
+                    .iter()
+                    .find_map(|d| parse_date(d))
+            }),
+        ),
+        ("date_element", Box::new(|| date_element_date(page))),
+        (
+            "url_day",
+            Box::new(|| url.and_then(|u| date_from_url_day(u.path()))),
+        ),
         // With no date in metadata, markup or the URL, a date labelled as published even in
         // the page's chrome (a footer's "Erschienen am") is surer than a date in running text.
-        .or_else(|| dom::dates::labelled_publication_date(texts, true))
-        .or_else(|| dom::dates::text_date(texts))
-        .or_else(|| url.and_then(|u| date_from_url(u.path())))
-        .or_else(|| ld.modified.as_deref().and_then(parse_date))
-        .or_else(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date));
+        (
+            "labelled_in_chrome",
+            Box::new(|| dom::dates::labelled_publication_date(texts, true)),
+        ),
+        ("text_date", Box::new(|| dom::dates::text_date(texts))),
+        (
+            "url_month",
+            Box::new(|| url.and_then(|u| date_from_url(u.path()))),
+        ),
+        (
+            "jsonld_modified",
+            Box::new(|| ld.modified.as_deref().and_then(parse_date)),
+        ),
+        (
+            "meta_modified",
+            Box::new(|| meta.get(meta::MODIFIED_KEYS).and_then(parse_date)),
+        ),
+    ];
+    let published = rules
+        .iter()
+        .find_map(|(name, rule)| rule().map(|d| (d, *name)))
+        .map(|(d, name)| match name {
+            "metadata" => (d, metadata_rule.get()),
+            _ => (d, name),
+        });
     // The day the article says in words it was published on ("Erschienen am 01.11.2023")
     // beats a date from anywhere else that disagrees; one naming the same day keeps its time.
     let published = match (
         published,
         dom::dates::labelled_publication_date(texts, false),
     ) {
-        (Some(p), Some(l)) if page.selectors.date.is_none() && p.date_naive() != l.date_naive() => {
-            Some(l)
+        (Some((p, _)), Some(l))
+            if page.selectors.date.is_none() && p.date_naive() != l.date_naive() =>
+        {
+            Some((l, "labelled_overrides"))
         }
-        (p, l) => p.or(l),
+        (None, Some(l)) => Some((l, "labelled")),
+        (p, _) => p,
     };
-    published.map(|dt| local_midnight(settle_slash_date(page, dt)))
+    published.map(|(dt, rule)| (local_midnight(settle_slash_date(page, dt)), rule))
 }
 
 /// The first date the page's date elements hold.
@@ -83,7 +134,7 @@ fn date_element_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
 /// displayed date that the metadata call the modification date still wins when the page
 /// shows it as the article's date: the publisher presents it so, as Drupal's "online date"
 /// or a re-issued article does.
-fn metadata_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
+fn metadata_date(page: &Page<'_>) -> Option<(DateTime<FixedOffset>, &'static str)> {
     let (meta, ld) = (&page.meta, &page.ld);
     let hidden = ld.published.as_deref().and_then(parse_date).or_else(|| {
         meta::DATE_KEYS
@@ -95,7 +146,7 @@ fn metadata_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
     hidden.map(|dt| {
         let shown = dom::dates::visible_days(&page.doc, &page.texts);
         if shown.is_empty() || shown.contains(&dt.date_naive()) {
-            return dt;
+            return (dt, "metadata");
         }
         match dom::dates::display_date(page.date_elements()) {
             Some(d)
@@ -103,16 +154,18 @@ fn metadata_date(page: &Page<'_>) -> Option<DateTime<FixedOffset>> {
                     && !is_day_month_swap(d.date_naive(), dt.date_naive()) =>
             {
                 // The metadata date-time naming the displayed day gives it its time of day.
-                ld.modified
+                let shown = ld
+                    .modified
                     .iter()
                     .map(String::as_str)
                     .chain(meta.all(meta::MODIFIED_KEYS))
                     .chain(meta::DATE_KEYS.iter().filter_map(|k| meta.get(&[k])))
                     .filter_map(parse_date)
                     .find(|m| m.date_naive() == d.date_naive())
-                    .unwrap_or(d)
+                    .unwrap_or(d);
+                (shown, "metadata_yields_to_displayed")
             }
-            _ => dt,
+            _ => (dt, "metadata"),
         }
     })
 }

@@ -85,6 +85,19 @@ pub fn feed_links(html: &str, base: &Url) -> Vec<String> {
     dom::links::feed_links(&Html::parse_document(&depth::bound_html(html)), Some(base))
 }
 
+/// Which rule of each field's cascade decided it: a rule's short name (`"metadata"`,
+/// `"jsonld_person"`, `"h1_agrees"`, …), `None` where the field was not found. Read by the
+/// scorer's per-rule report; the names are for people and may change.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// The rule that chose the title.
+    pub title: Option<&'static str>,
+    /// The rule that chose the authors.
+    pub authors: Option<&'static str>,
+    /// The rule that chose the publication date.
+    pub published: Option<&'static str>,
+}
+
 /// Extracts article metadata from `html`.
 ///
 /// `url` is the page's address (used to resolve links, recognise the site name and, as a last
@@ -92,15 +105,33 @@ pub fn feed_links(html: &str, base: &Url) -> Vec<String> {
 /// generic rules for their field. The page is parsed once; each field is then one
 /// cascade of rules over it. Never panics.
 pub fn extract(html: &str, url: Option<&Url>, selectors: Option<&Selectors>) -> Extracted {
+    extract_with_rules(html, url, selectors).0
+}
+
+/// [`extract`], also saying which rule decided each field; the [`Extracted`] is the same.
+pub fn extract_with_rules(
+    html: &str,
+    url: Option<&Url>,
+    selectors: Option<&Selectors>,
+) -> (Extracted, Rules) {
     let page = Page::parse(html, url, selectors);
-    Extracted {
-        title: title::choose(&page),
-        authors: authors::choose(&page),
+    let title = title::choose_with_rule(&page);
+    let (authors, author_rule) = authors::choose_with_rule(&page);
+    let published = dates::choose_with_rule(&page);
+    let rules = Rules {
+        title: title.as_ref().map(|(_, r)| *r),
+        authors: author_rule,
+        published: published.map(|(_, r)| r),
+    };
+    let extracted = Extracted {
+        title: title.map(|(t, _)| t),
+        authors,
         publisher: site::publisher(&page),
-        published: dates::choose(&page),
+        published: published.map(|(d, _)| d),
         description: description::choose(&page),
         canonical_url: canonical::choose(&page),
         site_name: page.site_name.clone(),
         feed_links: dom::links::feed_links(&page.doc, page.base.as_ref()),
-    }
+    };
+    (extracted, rules)
 }

@@ -121,11 +121,13 @@ pub(crate) fn strip_site(raw: &str, sites: &[String]) -> String {
 }
 
 /// The page's title: the user selector's text, else the pick among the page's candidates
-/// ([`pick`]): JSON-LD headline, meta title, `<title>` and `<h1>` headlines.
-pub(crate) fn choose(page: &Page<'_>) -> Option<String> {
+/// ([`pick_with_rule`]): JSON-LD headline, meta title, `<title>` and `<h1>` headlines; with
+/// the name of the rule that decided.
+pub(crate) fn choose_with_rule(page: &Page<'_>) -> Option<(String, &'static str)> {
     page.selected(page.selectors.title.as_deref())
         .and_then(|t| clean_text(&t))
-        .or_else(|| pick(&Candidates::of(page), &page.sites))
+        .map(|t| (t, "selector"))
+        .or_else(|| pick_with_rule(&Candidates::of(page), &page.sites))
 }
 
 impl Candidates {
@@ -157,7 +159,13 @@ pub(crate) struct Candidates {
 }
 
 /// Picks the page's title from its candidates; `sites` as for [`strip_site`].
+#[cfg(test)]
 pub(crate) fn pick(c: &Candidates, sites: &[String]) -> Option<String> {
+    pick_with_rule(c, sites).map(|(t, _)| t)
+}
+
+/// [`pick`] with the name of the rule that decided.
+fn pick_with_rule(c: &Candidates, sites: &[String]) -> Option<(String, &'static str)> {
     let clean = |o: &Option<String>| {
         o.as_deref()
             .map(|s| strip_site(s, sites))
@@ -194,24 +202,25 @@ pub(crate) fn pick(c: &Candidates, sites: &[String]) -> Option<String> {
             || within(c.title_tag.as_deref().unwrap_or(""), &raw_tag, &tag)
             || within(c.meta.as_deref().unwrap_or(""), &raw_meta, &meta);
         if agrees {
-            return Some(h.clone());
+            return Some((h.clone(), "h1_agrees"));
         }
     }
     // A headline-sized <h1> outside page chrome is what readers see as the title.
     if let Some(h) = c.article_h1.as_deref().map(collapse) {
         let n = h.chars().count();
         if (12..=250).contains(&n) && h.split_whitespace().count() >= 2 && !names_site(&h, sites) {
-            return Some(without_kicker(&h, &[&jsonld, &meta, &tag]));
+            return Some((without_kicker(&h, &[&jsonld, &meta, &tag]), "article_h1"));
         }
     }
     // Candidates that merely name the site are no headline.
     let not_site =
         |o: Option<String>| o.filter(|t| !names_site(t, sites) || t.split_whitespace().count() > 6);
-    not_site(jsonld)
-        .or_else(|| not_site(meta))
-        .or_else(|| not_site(tag.clone()))
-        .or_else(|| h1s.first().cloned())
-        .or(tag)
+    let named = |o: Option<String>, rule: &'static str| o.map(|t| (t, rule));
+    named(not_site(jsonld), "jsonld_headline")
+        .or_else(|| named(not_site(meta), "meta_title"))
+        .or_else(|| named(not_site(tag.clone()), "title_tag"))
+        .or_else(|| named(h1s.first().cloned(), "first_h1"))
+        .or_else(|| named(tag, "title_tag_site_name"))
 }
 
 /// Is `squashed` (a [`squash`]ed heading) a part of the raw title `raw` that cleaning removed

@@ -59,11 +59,17 @@ struct ExtractArgs {
     /// The page's address (resolves links, recognises the site name, dates from the path).
     #[arg(long, conflicts_with = "labels")]
     url: Option<url::Url>,
-    /// Score a labelled folder instead: prints per-field accuracy (exact and lenient) per
-    /// origin, as the corpus' score.py does.
-    #[arg(long, value_name = "DIR", conflicts_with = "file")]
-    labels: Option<PathBuf>,
-    /// With --labels: also write the predictions (one JSON object a line, score.py's input).
+    /// Score labelled folders instead: prints, for each folder, per-field accuracy (exact and
+    /// lenient) per origin as the corpus' score.py does, how many labelled pages each rule of
+    /// each field's cascade decided and got right, and the extraction time per page.
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "file")]
+    labels: Vec<PathBuf>,
+    /// With --labels: score only half A or B of each folder's pages (halves by a stable hash
+    /// of the page's host, so that no site is in both).
+    #[arg(long, value_name = "HALF", requires = "labels", value_parser = parse_half)]
+    split: Option<evaluate::Half>,
+    /// With --labels: also write the predictions (one JSON object a line, score.py's input);
+    /// with several folders, to FILE.1, FILE.2, … in folder order.
     #[arg(long, value_name = "FILE", requires = "labels")]
     predictions: Option<PathBuf>,
     /// The saved HTML page.
@@ -118,18 +124,35 @@ async fn worker(cli: RunArgs) -> anyhow::Result<()> {
     run(ctx, shutdown_signal()).await
 }
 
-/// `extract`: one page to stdout as JSON, or a labelled folder scored.
+/// `--split A|B`.
+fn parse_half(s: &str) -> Result<evaluate::Half, String> {
+    match s {
+        "A" | "a" => Ok(evaluate::Half::A),
+        "B" | "b" => Ok(evaluate::Half::B),
+        _ => Err(format!("{s:?} is not a half: A or B")),
+    }
+}
+
+/// `extract`: one page to stdout as JSON, or labelled folders scored.
 fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    if let Some(dir) = args.labels {
+    let folders = args.labels.len();
+    for (i, dir) in args.labels.iter().enumerate() {
         let bar = mediawarm_shared::progress::bar("extract", 0, " pages");
-        let evaluation = evaluate::evaluate(&dir, &mut |done, total| {
+        let evaluation = evaluate::evaluate(dir, args.split, &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         });
         bar.finish_and_clear();
         let evaluation = evaluation?;
-        if let Some(path) = args.predictions {
+        if let Some(path) = &args.predictions {
+            let path = if folders == 1 {
+                path.clone()
+            } else {
+                let mut numbered = path.clone().into_os_string();
+                numbered.push(format!(".{}", i + 1));
+                PathBuf::from(numbered)
+            };
             let mut lines = String::new();
             for prediction in &evaluation.predictions {
                 lines.push_str(&serde_json::to_string(prediction)?);
@@ -137,9 +160,36 @@ fn extract(args: ExtractArgs) -> anyhow::Result<()> {
             }
             std::fs::write(&path, lines).with_context(|| format!("writing {}", path.display()))?;
         }
+        let half = match args.split {
+            Some(evaluate::Half::A) => ", half A",
+            Some(evaluate::Half::B) => ", half B",
+            None => "",
+        };
+        writeln!(
+            stdout,
+            "== {} ({} pages{half})",
+            dir.display(),
+            evaluation.predictions.len()
+        )?;
         for group in &evaluation.groups {
             writeln!(stdout, "{group}")?;
         }
+        writeln!(stdout, "rules (labelled pages decided, right):")?;
+        for rule in &evaluation.rules {
+            writeln!(stdout, "  {rule}")?;
+        }
+        let ms = |d: Option<std::time::Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        if let Some((file, worst)) = evaluation.slowest() {
+            writeln!(
+                stdout,
+                "time per page: p50 {:.2} ms, p99 {:.2} ms, worst {:.2} ms ({file})",
+                ms(evaluation.time_quantile(0.5)),
+                ms(evaluation.time_quantile(0.99)),
+                ms(Some(*worst)),
+            )?;
+        }
+    }
+    if folders > 0 {
         return Ok(());
     }
     let file = args.file.context("a FILE.html or --labels DIR is needed")?;

@@ -94,6 +94,38 @@ fn labels_are_scored_per_field_and_predictions_written() {
 }
 
 #[test]
+fn several_folders_are_scored_each_with_rules_and_a_split_keeps_one_half() {
+    let (one, two) = (labelled_folder(), labelled_folder());
+    let output = worker()
+        .args(["extract", "--labels"])
+        .arg(one.path())
+        .arg(two.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.matches("== ").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("rules (").count(), 2, "{stdout}");
+    assert!(stdout.contains("date metadata: decided"), "{stdout}");
+    assert!(stdout.contains("time per page: p50"), "{stdout}");
+    let pages = |half: &str| {
+        let output = worker()
+            .args(["extract", "--split", half, "--labels"])
+            .arg(one.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        stdout
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .and_then(|(n, _)| n.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("{stdout}"))
+    };
+    assert_eq!(pages("A") + pages("B"), 2, "the halves share out the pages");
+}
+
+#[test]
 fn scoring_draws_a_progress_bar_on_a_terminal() {
     // util-linux `script` runs the command on a pseudo-terminal.
     if Command::new("script").arg("--version").output().is_err() {

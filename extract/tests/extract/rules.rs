@@ -765,3 +765,20 @@ fn the_articles_author_page_link_beats_a_site_wide_author_meta() {
         vec!["Matthias Hille", "Lukas Balbach"]
     );
 }
+
+#[test]
+fn extract_with_rules_names_the_deciding_rule_without_changing_the_output() {
+    let html = r#"<html><head><title>Harbour reopens | Gazette</title>
+    <meta property="article:published_time" content="2024-03-02T10:00:00+01:00"></head>
+    <body><h1>Harbour reopens</h1><p class="byline">By Ann Lee</p></body></html>"#;
+    let url = u("https://gazette.example/news/harbour");
+    let (x, rules) = mediawarm_extract::extract_with_rules(html, Some(&url), None);
+    assert_eq!(x, extract(html, Some(&url), None), "same output as extract");
+    assert_eq!(rules.title, Some("h1_agrees"));
+    assert_eq!(rules.published, Some("metadata"));
+    assert_eq!(x.authors, vec!["Ann Lee"]);
+    assert_eq!(rules.authors, Some("byline_element"));
+    let (_, none) = mediawarm_extract::extract_with_rules("<p>x</p>", None, None);
+    assert_eq!(none.authors, None);
+    assert_eq!(none.published, None);
+}

@@ -127,7 +127,24 @@ pub struct PageArticle {
 /// Extracts `html` (served from `url`, when known) as the scraper would, without selectors
 /// or feed hints. Never panics.
 pub fn page_article(html: &str, url: Option<&Url>) -> PageArticle {
-    let x = extract::extract(html, url, None);
+    page_article_with_rules(html, url).0
+}
+
+/// [`page_article`], also saying which extractor rule decided each field. The author is
+/// credited to the rule `publisher` when the site name stands in for a missing author.
+pub fn page_article_with_rules(html: &str, url: Option<&Url>) -> (PageArticle, extract::Rules) {
+    let (x, mut rules) = extract::extract_with_rules(html, url, None);
+    if x.authors.is_empty() {
+        rules.authors = x.publisher.as_ref().map(|_| "publisher");
+    }
+    let article = page_article_from(x, url);
+    if article.author.is_none() {
+        rules.authors = None;
+    }
+    (article, rules)
+}
+
+fn page_article_from(x: extract::Extracted, url: Option<&Url>) -> PageArticle {
     let canonical = x.canonical_url.as_deref();
     PageArticle {
         url: match url {

@@ -23,13 +23,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization as _;
 use url::Url;
 
-use super::article::page_article;
+use super::article::page_article_with_rules;
 
 /// Why a folder could not be scored.
 #[derive(Debug, thiserror::Error)]
@@ -127,19 +128,97 @@ impl fmt::Display for GroupScore {
     }
 }
 
+/// One half of a folder's pages, by a stable hash of the page's host ([`half_of`]): a rule
+/// tuned on one half can be checked on the other, whose sites it has never seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Half {
+    /// Hosts whose FNV-1a hash is even.
+    A,
+    /// Hosts whose FNV-1a hash is odd.
+    B,
+}
+
+/// The half a page's host falls in: 64-bit FNV-1a of the lower-cased host without `www.`
+/// (stable across runs, platforms and Rust versions, unlike the standard hasher), even = A.
+pub fn half_of(host: &str) -> Half {
+    let host = host.to_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in host.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    if hash.is_multiple_of(2) {
+        Half::A
+    } else {
+        Half::B
+    }
+}
+
+/// How one rule of a field's cascade did: the labelled pages it decided, and how many of
+/// them it got right (the exact figure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleScore {
+    /// `title`, `author` or `date`.
+    pub field: &'static str,
+    /// The rule's name; `(none)` for pages where no rule found the field.
+    pub rule: &'static str,
+    /// Labelled pages the rule decided.
+    pub decided: usize,
+    /// Of those, the ones it got right.
+    pub right: usize,
+}
+
+impl fmt::Display for RuleScore {
+    /// `date metadata: decided 240, right 228 (0.950)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: decided {}, right {} ({:.3})",
+            self.field,
+            self.rule,
+            self.decided,
+            self.right,
+            self.right as f64 / self.decided.max(1) as f64
+        )
+    }
+}
+
 /// The result of scoring a folder.
 #[derive(Debug, Clone, Default)]
 pub struct Evaluation {
-    /// One prediction per labelled page, in label order.
+    /// One prediction per labelled page scored, in label order.
     pub predictions: Vec<Prediction>,
     /// `all` first, then each origin in order of first appearance.
     pub groups: Vec<GroupScore>,
+    /// Per field, each rule that decided a labelled page; most decided first.
+    pub rules: Vec<RuleScore>,
+    /// Extraction time of each page scored (parsing and every field, not reading or
+    /// decoding the file), in label order.
+    pub times: Vec<(String, Duration)>,
 }
 
-/// Extracts every labelled page of `dir` and scores the predictions; `progress` is told
-/// `(pages done, pages in all)` after each page.
+impl Evaluation {
+    /// The extraction time at quantile `q` (0..=1, nearest rank), and the slowest page.
+    pub fn time_quantile(&self, q: f64) -> Option<Duration> {
+        let mut times: Vec<Duration> = self.times.iter().map(|(_, t)| *t).collect();
+        times.sort();
+        let last = times.len().checked_sub(1)?;
+        let rank = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1;
+        times.get(rank.min(last)).copied()
+    }
+
+    /// The slowest page and its time.
+    pub fn slowest(&self) -> Option<&(String, Duration)> {
+        self.times.iter().max_by_key(|(_, t)| *t)
+    }
+}
+
+/// Extracts every labelled page of `dir` (only those of `split`'s half, when given) and
+/// scores the predictions; `progress` is told `(pages done, pages in all)` after each page.
 pub fn evaluate(
     dir: &Path,
+    split: Option<Half>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Evaluation, EvaluateError> {
     let labels_path = dir.join("labels.jsonl");
@@ -156,9 +235,13 @@ pub fn evaluate(
             line: i + 1,
             message: e.to_string(),
         })?;
-        labels.push(label);
+        if split.is_none_or(|half| half_of(&host(&label)) == half) {
+            labels.push(label);
+        }
     }
     let mut predictions = Vec::with_capacity(labels.len());
+    let mut rules = Vec::with_capacity(labels.len());
+    let mut times = Vec::with_capacity(labels.len());
     for (done, label) in labels.iter().enumerate() {
         progress(done, labels.len());
         let path = dir.join("pages").join(&label.file);
@@ -168,7 +251,10 @@ pub fn evaluate(
         })?;
         let html = super::extract::decode_html(&bytes, None);
         let url = label.url.as_deref().and_then(|u| Url::parse(u).ok());
-        let article = page_article(&html, url.as_ref());
+        let start = Instant::now();
+        let (article, page_rules) = page_article_with_rules(&html, url.as_ref());
+        times.push((label.file.clone(), start.elapsed()));
+        rules.push(page_rules);
         predictions.push(Prediction {
             file: label.file.clone(),
             title: article.title,
@@ -188,10 +274,99 @@ pub fn evaluate(
     }
     let mut groups = vec![score(&labels, &by_file, None)];
     groups.extend(origins.iter().map(|o| score(&labels, &by_file, Some(o))));
+    let rules = rule_scores(&labels, &predictions, &rules);
     Ok(Evaluation {
         predictions,
         groups,
+        rules,
+        times,
     })
+}
+
+/// The host a label's page is grouped by for [`half_of`]: its URL's host, else its file name.
+fn host(label: &Label) -> String {
+    label
+        .url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| label.file.clone())
+}
+
+/// Per field and rule, the labelled pages decided and those right; `labels`, `predictions`
+/// and `rules` are parallel.
+fn rule_scores(
+    labels: &[Label],
+    predictions: &[Prediction],
+    rules: &[mediawarm_extract::Rules],
+) -> Vec<RuleScore> {
+    let mut counts: Vec<RuleScore> = Vec::new();
+    let mut count = |field: &'static str, rule: Option<&'static str>, right: bool| {
+        let rule = rule.unwrap_or("(none)");
+        match counts
+            .iter_mut()
+            .find(|c| c.field == field && c.rule == rule)
+        {
+            Some(c) => {
+                c.decided += 1;
+                c.right += usize::from(right);
+            }
+            None => counts.push(RuleScore {
+                field,
+                rule,
+                decided: 1,
+                right: usize::from(right),
+            }),
+        }
+    };
+    for ((label, pred), page_rules) in labels.iter().zip(predictions).zip(rules) {
+        let [title, author, date] = exact(label, Some(pred));
+        if let Some(ok) = title {
+            count("title", page_rules.title, ok);
+        }
+        if let Some(ok) = author {
+            count("author", page_rules.authors, ok);
+        }
+        if let Some(ok) = date {
+            count("date", page_rules.published, ok);
+        }
+    }
+    let order = |f: &str| ["title", "author", "date"].iter().position(|x| *x == f);
+    counts.sort_by(|a, b| {
+        order(a.field)
+            .cmp(&order(b.field))
+            .then(b.decided.cmp(&a.decided))
+            .then(a.rule.cmp(b.rule))
+    });
+    counts
+}
+
+/// Whether `pred` gets each field of `label` exactly right (title, author, date); `None`
+/// where the field is not labelled.
+fn exact(label: &Label, pred: Option<&Prediction>) -> [Option<bool>; 3] {
+    let title = label
+        .title
+        .as_deref()
+        .filter(|g| !g.is_empty())
+        .map(|gold| norm(gold) == norm(pred.and_then(|p| p.title.as_deref()).unwrap_or("")));
+    let author = label
+        .author
+        .as_deref()
+        .filter(|g| !g.is_empty())
+        .map(|gold| {
+            names(gold)
+                == pred
+                    .and_then(|p| p.author.as_deref())
+                    .filter(|a| !a.is_empty())
+                    .map(names)
+                    .unwrap_or_default()
+        });
+    let date = label
+        .date
+        .as_deref()
+        .filter(|g| !g.is_empty())
+        .map(|gold| day(Some(gold)) == day(pred.and_then(|p| p.date.as_deref())));
+    [title, author, date]
 }
 
 fn score(labels: &[Label], preds: &HashMap<&str, &Prediction>, origin: Option<&str>) -> GroupScore {
@@ -398,7 +573,7 @@ mod tests {
             "\n"
         );
         std::fs::write(dir.path().join("labels.jsonl"), labels).expect("labels");
-        let eval = evaluate(dir.path(), &mut |_, _| {}).expect("scores");
+        let eval = evaluate(dir.path(), None, &mut |_, _| {}).expect("scores");
         assert_eq!(
             eval.predictions[0].date.as_deref(),
             Some("2024-03-02T23:30:00-05:00"),
@@ -434,6 +609,63 @@ mod tests {
     }
 
     #[test]
+    fn halves_come_from_a_stable_hash_of_the_host() {
+        // The properties the split relies on: `www.` and case do not matter, both halves
+        // are used, and the hash is FNV-1a's (the empty string hashes to its odd basis).
+        assert_eq!(half_of("www.Example.com"), half_of("example.com"));
+        let hosts = [
+            "a.example",
+            "b.example",
+            "c.example",
+            "d.example",
+            "e.example",
+        ];
+        let a = hosts.iter().filter(|h| half_of(h) == Half::A).count();
+        assert!(a > 0 && a < hosts.len(), "both halves are used");
+        // The empty host hashes to the FNV offset basis, which is odd.
+        assert_eq!(half_of(""), Half::B);
+        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c, even.
+        assert_eq!(half_of("a"), Half::A);
+    }
+
+    #[test]
+    fn rules_are_credited_with_the_pages_they_decided() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("pages")).expect("pages dir");
+        let page = |day: &str| {
+            format!(
+                r#"<html><head><meta property="article:published_time" content="{day}T10:00:00Z">
+</head><body></body></html>"#
+            )
+        };
+        std::fs::write(dir.path().join("pages/a.html"), page("2024-03-02")).expect("page");
+        std::fs::write(dir.path().join("pages/b.html"), page("2024-03-03")).expect("page");
+        std::fs::write(dir.path().join("pages/c.html"), "<p>x</p>").expect("page");
+        let labels = concat!(
+            r#"{"file":"a.html","url":null,"origin":"x","title":null,"author":null,"date":"2024-03-02"}"#,
+            "\n",
+            r#"{"file":"b.html","url":null,"origin":"x","title":null,"author":null,"date":"2024-01-01"}"#,
+            "\n",
+            r#"{"file":"c.html","url":null,"origin":"x","title":null,"author":null,"date":"2024-01-01"}"#,
+            "\n"
+        );
+        std::fs::write(dir.path().join("labels.jsonl"), labels).expect("labels");
+        let eval = evaluate(dir.path(), None, &mut |_, _| {}).expect("scores");
+        let rule = |field: &'static str, rule: &'static str, decided, right| RuleScore {
+            field,
+            rule,
+            decided,
+            right,
+        };
+        assert_eq!(
+            eval.rules,
+            [rule("date", "metadata", 2, 1), rule("date", "(none)", 1, 0)]
+        );
+        assert_eq!(eval.times.len(), 3);
+        assert!(eval.time_quantile(0.5).is_some());
+    }
+
+    #[test]
     fn lenient_counts_a_title_containing_the_other_and_overlapping_authors() {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::create_dir(dir.path().join("pages")).expect("pages dir");
@@ -448,7 +680,7 @@ mod tests {
             "\n"
         );
         std::fs::write(dir.path().join("labels.jsonl"), labels).expect("labels");
-        let eval = evaluate(dir.path(), &mut |_, _| {}).expect("scores");
+        let eval = evaluate(dir.path(), None, &mut |_, _| {}).expect("scores");
         let all = &eval.groups[0];
         let score = |exact, lenient, labelled| FieldScore {
             exact,

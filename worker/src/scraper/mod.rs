@@ -57,7 +57,7 @@ use politeness::Politeness;
 use sitemap::Sitemap;
 use urls::same_site;
 
-pub use article::{PageArticle, page_article};
+pub use article::{PageArticle, page_article, page_article_with_rules};
 pub use mediawarm_extract as extract;
 pub use mediawarm_extract::depth;
 pub use urls::normalize_url;
