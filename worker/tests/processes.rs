@@ -644,14 +644,7 @@ async fn worker_serves_its_metrics(stack: Stack) {
         &[("NO_CRON", "true"), ("WORKER_METRICS_BIND", "127.0.0.1:0")],
     );
     worker.wait_log("worker started").await;
-    let log = worker.log();
-    let addr = log
-        .lines()
-        .find(|l| l.contains("worker metrics listening"))
-        .and_then(|l| l.split("addr=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the worker logs its metrics address")
-        .to_owned();
+    let addr = worker.metrics_addr();
     let url = format!("http://{addr}/metrics");
     let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert!(

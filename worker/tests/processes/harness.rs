@@ -481,6 +481,28 @@ impl Worker {
         }
     }
 
+    /// Where it serves `GET /metrics` (started with `WORKER_METRICS_BIND=127.0.0.1:0`), from
+    /// the address it logs.
+    pub(crate) fn metrics_addr(&self) -> String {
+        self.log()
+            .lines()
+            .find(|l| l.contains("worker metrics listening"))
+            .and_then(|l| l.split("addr=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("the worker logs its metrics address")
+            .to_owned()
+    }
+
+    /// Its `/metrics` text.
+    pub(crate) async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.metrics_addr()))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Waits until its log contains `needle`.
     pub(crate) async fn wait_log(&mut self, needle: &str) {
         let until = Instant::now() + DEADLINE;

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use mediawarm_shared::domain::{ErrorClass, RunStatus};
+use mediawarm_shared::domain::{ErrorClass, RunStatus, SourceName};
 use mediawarm_shared::jobs::{InvalidateCache, JobKind, JobPayload, JobStatus};
 use mediawarm_shared::queue::new_task_id;
 use mediawarm_shared::store::NewJob;
@@ -46,24 +46,6 @@ async fn on_own_redis() -> (Deployment, OwnRedis) {
     (dep, redis)
 }
 
-/// The worker's `/metrics` text (it was started with `WORKER_METRICS_BIND=127.0.0.1:0`).
-async fn metrics_of(worker: &super::harness::Worker) -> String {
-    let log = worker.log();
-    let addr = log
-        .lines()
-        .find(|l| l.contains("worker metrics listening"))
-        .and_then(|l| l.split("addr=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the worker logs its metrics address")
-        .to_owned();
-    reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text")
-}
-
 /// One sample's value in a metrics text (0 when absent).
 fn sample(text: &str, series: &str) -> f64 {
     text.lines()
@@ -71,6 +53,38 @@ fn sample(text: &str, series: &str) -> f64 {
         .find(|(name, _)| *name == series)
         .and_then(|(_, value)| value.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// `sources` fixture sites of `articles` articles each, whose feeds answer after 300 ms,
+/// registered as `{prefix}{i}`, and `rounds` scrapes of each enqueued: the sites (kept
+/// alive by the caller), the source names and the job ids.
+async fn slow_scrapes(
+    dep: &Deployment,
+    prefix: &str,
+    sources: usize,
+    articles: usize,
+    rounds: usize,
+) -> (Vec<FixtureSite>, Vec<SourceName>, Vec<String>) {
+    let mut sites = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..sources {
+        let site = FixtureSite::start().await;
+        site.publish(&format!("{prefix}{i}-"), articles, Utc::now());
+        site.set_feed(FeedBehaviour::Slow(Duration::from_millis(300)));
+        names.push(
+            dep.add_source(&format!("{prefix}{i}"), &site.feed_url(), None)
+                .await
+                .name,
+        );
+        sites.push(site);
+    }
+    let mut ids = Vec::new();
+    for _ in 0..rounds {
+        for source in &names {
+            ids.push(dep.enqueue_scrape(source).await);
+        }
+    }
+    (sites, names, ids)
 }
 
 fn invalidate() -> JobPayload {
@@ -116,7 +130,7 @@ async fn redis_restarted_empty_with_a_thousand_jobs_queued_loses_none() {
     worker.wait_log("worker metrics listening").await;
     let done = drained(&dep, "every job to finish", &[&worker]).await;
     let recovery = back.elapsed();
-    let metrics = metrics_of(&worker).await;
+    let metrics = worker.metrics().await;
     let repushed = sample(
         &metrics,
         "mediawarm_jobs_repushed_total{kind=\"invalidate\"}",
@@ -152,25 +166,7 @@ async fn a_sigkilled_worker_and_an_emptied_redis_lose_no_scrape() {
     const SOURCES: usize = 12;
     const ROUNDS: usize = 3;
     const ARTICLES: usize = 2;
-    let mut sites = Vec::new();
-    let mut sources = Vec::new();
-    for i in 0..SOURCES {
-        let site = FixtureSite::start().await;
-        site.publish(&format!("k{i}"), ARTICLES, Utc::now());
-        site.set_feed(FeedBehaviour::Slow(Duration::from_millis(300)));
-        sources.push(
-            dep.add_source(&format!("kill{i}"), &site.feed_url(), None)
-                .await
-                .name,
-        );
-        sites.push(site);
-    }
-    let mut ids = Vec::new();
-    for _ in 0..ROUNDS {
-        for source in &sources {
-            ids.push(dep.enqueue_scrape(source).await);
-        }
-    }
+    let (_sites, sources, ids) = slow_scrapes(&dep, "kill", SOURCES, ARTICLES, ROUNDS).await;
     let mut victim = dep.spawn_worker("victim", RECONCILING);
     dep.wait_for(
         "a third of the scrapes done and one running",
@@ -282,25 +278,7 @@ async fn postgres_cut_for_30_s_mid_deliveries_leaves_no_job_running() {
 
     const SOURCES: usize = 8;
     const ROUNDS: usize = 3;
-    let mut sites = Vec::new();
-    let mut sources = Vec::new();
-    for i in 0..SOURCES {
-        let site = FixtureSite::start().await;
-        site.publish(&format!("p{i}"), 2, Utc::now());
-        site.set_feed(FeedBehaviour::Slow(Duration::from_millis(400)));
-        sources.push(
-            dep.add_source(&format!("cut{i}"), &site.feed_url(), None)
-                .await
-                .name,
-        );
-        sites.push(site);
-    }
-    let mut ids = Vec::new();
-    for _ in 0..ROUNDS {
-        for source in &sources {
-            ids.push(dep.enqueue_scrape(source).await);
-        }
-    }
+    let (_sites, _sources, ids) = slow_scrapes(&dep, "cut", SOURCES, 2, ROUNDS).await;
     let extra = [
         ("NO_CRON", "true"),
         ("RECONCILE_INTERVAL_MS", "500"),
