@@ -43,7 +43,7 @@ use tower::ServiceExt as _;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use mediawarm_worker::shutdown_signal;
+pub use mediawarm_shared::shutdown::shutdown_signal;
 pub use misses::MissLimits;
 pub use state::{AppParts, AppState, QueueSlot};
 
