@@ -12,9 +12,13 @@
 //! - [`error`]: the one mapping from failures to HTTP.
 //! - [`auth`]: the operator token.
 //! - [`request_id`]: the id every request carries into its logs and the jobs it enqueues.
-//! - [`cli`]: the `serve`, `migrate` and `import` commands.
+//! - `cli` (feature `worker`, on by default): the `serve`, `migrate` and `import` commands
+//!   of the `mediawarm-api` binary, which may run the worker in-process. It is the only part
+//!   of this crate that depends on `mediawarm-worker`; without the feature the library
+//!   depends on `mediawarm-shared` alone and the binary is not built.
 
 pub mod auth;
+#[cfg(feature = "worker")]
 pub mod cli;
 pub mod demo;
 pub mod error;
