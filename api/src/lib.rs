@@ -12,9 +12,13 @@
 //! - [`error`]: the one mapping from failures to HTTP.
 //! - [`auth`]: the operator token.
 //! - [`request_id`]: the id every request carries into its logs and the jobs it enqueues.
-//! - [`cli`]: the `serve`, `migrate` and `import` commands.
+//! - `cli` (feature `worker`, on by default): the `serve`, `migrate` and `import` commands
+//!   of the `mediawarm-api` binary, which may run the worker in-process. It is the only part
+//!   of this crate that depends on `mediawarm-worker`; without the feature the library
+//!   depends on `mediawarm-shared` alone and the binary is not built.
 
 pub mod auth;
+#[cfg(feature = "worker")]
 pub mod cli;
 pub mod demo;
 pub mod error;
@@ -43,7 +47,7 @@ use tower::ServiceExt as _;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use mediawarm_worker::shutdown_signal;
+pub use mediawarm_shared::shutdown::shutdown_signal;
 pub use misses::MissLimits;
 pub use state::{AppParts, AppState, QueueSlot};
 

@@ -22,6 +22,7 @@
 //! - [`metrics`]: the Prometheus registry of a process (API, worker, or both).
 //! - [`telemetry`]: the binaries' logging set-up.
 //! - [`progress`]: progress bars for long commands (on a terminal only).
+//! - [`shutdown`]: the Ctrl-C / SIGTERM stop request both binaries wait on.
 
 pub mod cache;
 pub mod config;
@@ -32,6 +33,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod progress;
 pub mod queue;
+pub mod shutdown;
 pub mod sources_file;
 pub mod store;
 pub mod telemetry;

@@ -234,31 +234,6 @@ async fn retain(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
-}
-
 /// Connects to the queue. A Redis queue is retried every 2 s until it answers. A SQLite
 /// queue file is retried for up to 30 s: another process sharing it (an API or a worker
 /// mid-write) can hold its lock while this one runs the file's set-up, which SQLite then

@@ -14,13 +14,14 @@ use clap::{Args, Parser, Subcommand};
 use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
 use mediawarm_shared::metrics::Metrics;
+use mediawarm_shared::shutdown::shutdown_signal;
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::CATEGORIES;
 use mediawarm_worker::config::WorkerArgs;
 use mediawarm_worker::metrics_server::MetricsServer;
 use mediawarm_worker::scraper::extract::decode_html;
 use mediawarm_worker::scraper::{evaluate, page_article};
-use mediawarm_worker::{Context, connect_queue, run, shutdown_signal};
+use mediawarm_worker::{Context, connect_queue, run};
 
 /// mediawarm's worker process.
 #[derive(Debug, Parser)]
