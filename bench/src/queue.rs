@@ -4,7 +4,7 @@
 //! Redis in the same run.
 //!
 //! Each round pushes fewer than 8,000 jobs before the worker starts: apalis-redis 1.0 cannot
-//! fetch from a larger backlog (APALIS-NOTES 15).
+//! fetch from a larger backlog (docs/ARCHITECTURE.md, "apalis").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

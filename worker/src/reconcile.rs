@@ -169,10 +169,6 @@ async fn rescue(
 ) -> Result<(), ReconcileError> {
     let now = Utc::now();
     for job in ctx.store.lapsed_jobs(now, PAGE).await? {
-        if !room.take(ctx, job.kind).await? {
-            report.deferred += 1;
-            continue;
-        }
         let task_id = new_task_id();
         match ctx
             .store
@@ -182,7 +178,13 @@ async fn rescue(
             Rescue::Requeued => {
                 ctx.metrics.observe_rescued(job.kind);
                 report.rescued += 1;
-                push(ctx, &job.id, job.payload, job.request_id, &task_id).await?;
+                // A full queue leaves the rescued row pending under a task the queue does not
+                // hold: a later pass's re-push takes it up once there is room.
+                if room.take(ctx, job.kind).await? {
+                    push(ctx, &job.id, job.payload, job.request_id, &task_id).await?;
+                } else {
+                    report.deferred += 1;
+                }
             }
             Rescue::Buried => {
                 ctx.metrics.observe_rescued(job.kind);
