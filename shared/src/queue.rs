@@ -378,6 +378,30 @@ impl Queue {
         }
     }
 
+    /// Tasks of `kind` the queue keeps a record of, finished or not: what the sweep and the
+    /// retention vacuum bound.
+    pub async fn records(&self, kind: JobKind) -> Result<u64, QueueError> {
+        match self.storage(kind) {
+            Storage::Redis(mut s) => {
+                let data = s.get_config().job_data_hash();
+                redis::cmd("HLEN")
+                    .arg(data)
+                    .query_async(s.get_connection())
+                    .await
+                    .map_err(|e| QueueError::Redis(e.to_string()))
+            }
+            Storage::Sqlite(_) => {
+                let pool = self.sqlite_pool()?;
+                let n: i64 = sqlx::query_scalar("select count(*) from Jobs where job_type = ?1")
+                    .bind(self.queue_name(kind))
+                    .fetch_one(pool)
+                    .await
+                    .map_err(|e| QueueError::Sqlite(e.to_string()))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+        }
+    }
+
     /// Removes up to `max` of the records apalis keeps of tasks of `kind` it has
     /// acknowledged (the job table holds their outcome); returns how many it removed.
     pub async fn sweep_acknowledged(&self, kind: JobKind, max: usize) -> Result<u64, QueueError> {
