@@ -174,7 +174,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     let hot = args.cache.hot_keys().context("hot keys")?;
     let _flusher = hot.spawn_flusher(Duration::from_secs(1));
-    let metrics = Metrics::new(&cache, CATEGORIES);
+    let metrics = Metrics::new(&cache, CATEGORIES, args.store.job_counts());
     let near_cache = cache.clone();
     let embedded = args.cache.redis_url.is_none();
     let run_worker = embedded || args.with_worker;

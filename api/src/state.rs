@@ -54,7 +54,9 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The database, for readiness, source definitions and job records.
     pub store: Store,
-    /// The same database with each view read limited to the query timeout, for cache misses.
+    /// The same database with each read limited to the query timeout (503 `query_timeout`
+    /// past it): for cache misses and every other read a request makes (sources, runs, job
+    /// records, job counts). Writes and the worker use `store`.
     pub reads: Store,
     /// The cache every read goes through.
     pub cache: CacheService,

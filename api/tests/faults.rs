@@ -26,7 +26,7 @@ use mediawarm_shared::hot::HotKeys;
 use mediawarm_shared::jobs::JobStatus;
 use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::Queue;
-use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_shared::store::{JobCounts, Store, StoreConfig};
 use mediawarm_shared::views::CATEGORIES;
 use mediawarm_testkit::faults::{Cut, OwnRedis, Proxy, redis_server_available};
 use mediawarm_testkit::services::TestDatabase;
@@ -59,7 +59,7 @@ impl App {
         worker: Option<WorkerArgs>,
     ) -> Self {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let metrics = Metrics::new(&cache, CATEGORIES);
+        let metrics = Metrics::new(&cache, CATEGORIES, JobCounts::default());
         if let (Some(queue), Some(args)) = (&queue, worker.clone()) {
             let ctx = Context::new(
                 store.clone(),

@@ -22,6 +22,11 @@ pub struct StoreArgs {
     /// Largest number of database connections this process opens.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+    /// How old, in milliseconds, the job counts that `/api/v1/queue/stats` and `/metrics`
+    /// report may be: they are counted at most once per this period per process (0: on
+    /// every request).
+    #[arg(long, env = "JOB_COUNTS_MAX_AGE_MS", default_value_t = 1000)]
+    pub job_counts_max_age_ms: u64,
 }
 
 impl StoreArgs {
@@ -33,6 +38,11 @@ impl StoreArgs {
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(2),
         }
+    }
+
+    /// The per-process job counts cache these arguments describe.
+    pub fn job_counts(&self) -> crate::store::JobCounts {
+        crate::store::JobCounts::new(Duration::from_millis(self.job_counts_max_age_ms))
     }
 }
 

@@ -27,7 +27,7 @@ use prometheus_client::registry::Registry;
 use crate::cache::CacheService;
 use crate::domain::ErrorClass;
 use crate::jobs::{JobKind, JobStatus};
-use crate::store::Store;
+use crate::store::{JobCounts, Store};
 
 /// The content type of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -166,6 +166,7 @@ pub struct Metrics(Arc<Inner>);
 struct Inner {
     registry: Registry,
     cache: CacheService,
+    job_counts: JobCounts,
     http_requests: Family<HttpLabels, Counter>,
     http_duration: Histograms<RouteLabels>,
     http_panics: Counter,
@@ -187,8 +188,9 @@ struct Inner {
 
 impl Metrics {
     /// Registers every family, the cache's hit and miss counters included, with the series
-    /// of `categories` (the cache's categories) and of every job kind at zero.
-    pub fn new(cache: &CacheService, categories: &[&str]) -> Self {
+    /// of `categories` (the cache's categories) and of every job kind at zero. The job
+    /// gauges are read from `job_counts`, the process' snapshot of the jobs table.
+    pub fn new(cache: &CacheService, categories: &[&str], job_counts: JobCounts) -> Self {
         let mut registry = Registry::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
@@ -336,6 +338,7 @@ impl Metrics {
         Self(Arc::new(Inner {
             registry,
             cache: cache.clone(),
+            job_counts,
             http_requests,
             http_duration,
             http_panics,
@@ -481,6 +484,11 @@ impl Metrics {
             .inc();
     }
 
+    /// The process' snapshot of job counts, which `/metrics` and the queue statistics share.
+    pub fn job_counts(&self) -> &JobCounts {
+        &self.0.job_counts
+    }
+
     /// Records one warm run of `category`.
     pub fn observe_warm(&self, category: &str, elapsed: Duration) {
         self.0
@@ -491,8 +499,9 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Refreshes the gauges that need the cache or `store` (the database part bounded by a
-    /// timeout: when it does not answer, the job gauges keep their last values and
+    /// Refreshes the gauges that need the cache or `store` (the job counts from the
+    /// process' snapshot, so at most one counting query per its maximum age; bounded by a
+    /// timeout: when the database does not answer, the job gauges keep their last values and
     /// `mediawarm_database_up` reads 0), then encodes everything as OpenMetrics text.
     pub async fn render(&self, store: &Store) -> String {
         let inner = &*self.0;
@@ -505,16 +514,12 @@ impl Metrics {
         inner
             .memory_entries
             .set(i64::try_from(inner.cache.memory_entries().await).unwrap_or(i64::MAX));
-        match tokio::time::timeout(DB_TIMEOUT, store.job_counts()).await {
+        match tokio::time::timeout(DB_TIMEOUT, inner.job_counts.get(store)).await {
             Ok(Ok(counts)) => {
                 inner.database_up.set(1);
                 for kind in JobKind::ALL {
                     for status in JobStatus::ALL {
-                        let n = counts
-                            .iter()
-                            .filter(|(k, s, _)| *k == kind && *s == status)
-                            .map(|(_, _, n)| *n)
-                            .sum::<i64>();
+                        let n = counts.count(kind, status);
                         inner
                             .jobs
                             .get_or_create(&KindStatusLabels {

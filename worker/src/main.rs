@@ -109,7 +109,7 @@ async fn worker(cli: RunArgs) -> anyhow::Result<()> {
     ))
     .await
     .context("connecting to the queue")?;
-    let metrics = Metrics::new(&cache, CATEGORIES);
+    let metrics = Metrics::new(&cache, CATEGORIES, cli.store.job_counts());
     if let Some(addr) = cli.metrics_bind {
         let server = MetricsServer::bind(addr, metrics.clone(), store.clone())
             .await

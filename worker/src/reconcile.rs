@@ -286,3 +286,190 @@ async fn push(
     ctx.queue.push(envelope, task_id, None).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! One pass against a real store and queue, with no worker taking deliveries: what the
+    //! pass changes in the jobs table, the queue and the metrics.
+
+    use std::path::Path;
+
+    use clap::Parser as _;
+    use mediawarm_shared::cache::{CacheConfig, CacheService};
+    use mediawarm_shared::hot::HotKeys;
+    use mediawarm_shared::jobs::{JobStatus, WarmCache};
+    use mediawarm_shared::metrics::Metrics;
+    use mediawarm_shared::queue::Queue;
+    use mediawarm_shared::store::{JobCounts, JobStart, NewJob, Store, StoreConfig};
+    use mediawarm_shared::views::CATEGORIES;
+    use mediawarm_testkit::services::TestServices;
+
+    use super::*;
+    use crate::config::WorkerArgs;
+
+    /// The worker's options as its defaults set them.
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        worker: WorkerArgs,
+    }
+
+    /// A context over a SQLite store and queue in `dir`, or over the test services.
+    async fn context(dir: &Path, services: Option<&TestServices>) -> Arc<Context> {
+        let mut args = Defaults::parse_from(["test"]).worker;
+        let store = Store::connect(&StoreConfig {
+            database_url: services.map(|s| s.database.url.clone()),
+            sqlite_path: dir.join("mediawarm.db"),
+            max_connections: 5,
+            acquire_timeout: Duration::from_secs(2),
+        })
+        .await
+        .expect("store");
+        store.migrate().await.expect("migrate");
+        if let Some(services) = services {
+            args.queue_namespace = services.redis.namespace();
+        }
+        let redis = services.map(|s| s.redis.url.clone());
+        let queue = Queue::connect(args.queue_config(redis.as_deref(), dir))
+            .await
+            .expect("queue");
+        let cache = CacheService::new(CacheConfig::default()).await;
+        let metrics = Metrics::new(&cache, CATEGORIES, JobCounts::default());
+        Context::new(
+            store,
+            cache,
+            HotKeys::in_memory(Duration::from_secs(60)),
+            queue,
+            args,
+            metrics,
+        )
+        .await
+        .expect("context")
+    }
+
+    /// Records `n` warm jobs a minute ago under task ids the queue never saw (a push that
+    /// never happened); returns their ids.
+    async fn orphans(ctx: &Context, n: usize) -> Vec<String> {
+        let payload = serde_json::to_value(JobPayload::Warm {
+            target: WarmCache::TopN(1),
+        })
+        .expect("payload");
+        let recorded = Utc::now() - chrono::Duration::minutes(1);
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = ulid::Ulid::generate().to_string();
+            let job = NewJob {
+                id: &id,
+                kind: JobKind::Warm,
+                payload: &payload,
+                max_attempts: 3,
+                dedup_key: None,
+                request_id: None,
+                task_id: &new_task_id(),
+            };
+            assert!(ctx.store.insert_job(&job, recorded).await.expect("insert"));
+            ids.push(id);
+        }
+        ids
+    }
+
+    fn metric(series: &str, text: &str) -> f64 {
+        text.lines()
+            .filter_map(|l| l.rsplit_once(' '))
+            .find(|(name, _)| *name == series)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(|| panic!("{series} in\n{text}"))
+    }
+
+    /// More orphans than the queue may take: the pass pushes up to the backlog cap and
+    /// defers the rest; the next pass pushes nothing twice and still defers.
+    async fn a_rescue_larger_than_the_backlog_cap_fills_the_queue_to_the_cap(ctx: Arc<Context>) {
+        let over = 100;
+        orphans(&ctx, MAX_CARRIER_BACKLOG as usize + over).await;
+        let report = pass(&ctx).await.expect("pass");
+        assert_eq!(report.repushed, MAX_CARRIER_BACKLOG, "{report:?}");
+        assert_eq!(report.deferred, over as u64, "{report:?}");
+        assert_eq!(
+            ctx.queue.backlog(JobKind::Warm).await.expect("backlog"),
+            MAX_CARRIER_BACKLOG
+        );
+        let again = pass(&ctx).await.expect("second pass");
+        assert_eq!(again.repushed, 0, "{again:?}");
+        assert_eq!(again.deferred, over as u64, "{again:?}");
+        assert_eq!(
+            ctx.queue.backlog(JobKind::Warm).await.expect("backlog"),
+            MAX_CARRIER_BACKLOG
+        );
+        let text = ctx.metrics.render(&ctx.store).await;
+        assert_eq!(
+            metric("mediawarm_jobs_repushed_total{kind=\"warm\"}", &text),
+            MAX_CARRIER_BACKLOG as f64
+        );
+    }
+
+    /// A running job whose lease lapsed, and one whose lease was never written (a row from
+    /// before leases existed), are both rescued: back to pending, pushed, counted.
+    async fn lapsed_and_missing_leases_are_rescued_and_counted(ctx: Arc<Context>) {
+        let ids = orphans(&ctx, 2).await;
+        let now = Utc::now();
+        for id in &ids {
+            let start = ctx
+                .store
+                .start_job(id, "gone", now - chrono::Duration::seconds(1), now)
+                .await
+                .expect("start");
+            assert!(matches!(start, JobStart::Started(_)), "{start:?}");
+        }
+        ctx.store
+            .clear_job_lease_for_tests(&ids[1])
+            .await
+            .expect("clear the lease");
+        let report = pass(&ctx).await.expect("pass");
+        assert_eq!(report.rescued, 2, "{report:?}");
+        for id in &ids {
+            let job = ctx.store.job(id).await.expect("job").expect("exists");
+            assert_eq!(job.status, JobStatus::Pending, "{job:?}");
+            assert_eq!(job.attempts, 1, "the lost attempt counts: {job:?}");
+        }
+        assert_eq!(ctx.queue.backlog(JobKind::Warm).await.expect("backlog"), 2);
+        let text = ctx.metrics.render(&ctx.store).await;
+        assert_eq!(
+            metric("mediawarm_jobs_rescued_total{kind=\"warm\"}", &text),
+            2.0
+        );
+        assert_eq!(
+            metric("mediawarm_jobs_rescued_total{kind=\"scrape\"}", &text),
+            0.0
+        );
+    }
+
+    macro_rules! both_stacks {
+        ($($name:ident),* $(,)?) => {
+            mod embedded {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let dir = tempfile::tempdir().expect("tempdir");
+                        super::$name(super::context(dir.path(), None).await).await;
+                    }
+                )*
+            }
+            mod production {
+                $(
+                    #[tokio::test]
+                    #[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
+                    async fn $name() {
+                        let dir = tempfile::tempdir().expect("tempdir");
+                        let services = super::TestServices::create("reconcile").await;
+                        super::$name(super::context(dir.path(), Some(&services)).await).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    both_stacks!(
+        a_rescue_larger_than_the_backlog_cap_fills_the_queue_to_the_cap,
+        lapsed_and_missing_leases_are_rescued_and_counted,
+    );
+}

@@ -657,9 +657,18 @@ async fn worker_serves_its_metrics(stack: Stack) {
     let job_id = dep.enqueue_scrape(&source.name).await;
     let job = finished(&dep, &job_id, &[&worker]).await;
     assert_eq!(job.status, JobStatus::Done, "{stack:?}: {job:?}");
-    let response = reqwest::get(&url).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
+    // Job counts are a snapshot at most JOB_COUNTS_MAX_AGE_MS (1 s) old.
+    let done = "mediawarm_jobs{kind=\"scrape\",status=\"done\"} 1";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        if text.contains(done) || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     for expected in [
         "mediawarm_job_duration_seconds_count{kind=\"scrape\",outcome=\"done\"} 1".to_owned(),
         format!("mediawarm_scrape_articles_total{{source=\"metered\",change=\"new\"}} {ARTICLES}"),

@@ -300,7 +300,7 @@ fn parse_job_id(path: std::result::Result<Path<String>, PathRejection>) -> Resul
         (status = 400, description = "`invalid_job_id`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 404, description = "`unknown_job`", body = ErrorBody),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable` or `query_timeout` (a read ran past 5 s)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -311,7 +311,7 @@ async fn one(
 ) -> Result<Json<Value>> {
     let id = parse_job_id(path)?;
     let job = state
-        .store
+        .reads
         .job(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("unknown_job", format!("no job {id}")))?;
@@ -333,7 +333,7 @@ async fn one(
         (status = 200, description = "Recent jobs, newest first", body = JobList),
         (status = 400, description = "`invalid_status`, `invalid_kind` or `invalid_limit`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable` or `query_timeout` (a read ran past 5 s)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -357,7 +357,7 @@ async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Res
         .map(Limit::parse)
         .transpose()?
         .unwrap_or(Limit::DEFAULT);
-    let jobs = state.store.list_jobs(status, kind, limit.get()).await?;
+    let jobs = state.reads.list_jobs(status, kind, limit.get()).await?;
     Ok(Json(
         json!({"jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}),
     ))
@@ -393,7 +393,7 @@ async fn retry(
         .requeue_dead_job(&id, &task_id, Utc::now())
         .await?
     else {
-        return match state.store.job(&id).await? {
+        return match state.reads.job(&id).await? {
             None => Err(ApiError::not_found("unknown_job", format!("no job {id}"))),
             Some(job) => Err(ApiError::conflict(
                 "job_not_dead",

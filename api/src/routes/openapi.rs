@@ -531,6 +531,10 @@ pub(crate) mod schemas {
     /// Jobs per kind and status, from the jobs table.
     #[derive(ToSchema)]
     pub(crate) struct QueueStats {
+        /// When the jobs were counted: the counts are a per-process snapshot at most
+        /// `JOB_COUNTS_MAX_AGE_MS` (1 s by default) old.
+        #[schema(format = DateTime)]
+        pub(crate) as_of: String,
         /// Jobs waiting or running, all kinds: what backpressure bounds.
         pub(crate) depth: i64,
         /// Above this depth enqueueing answers 503 `queue_full`.

@@ -1,7 +1,9 @@
 //! `GET /api/v1/queue/stats`: how many jobs there are of each kind and status.
 //!
 //! The numbers come from our `jobs` table, the jobs' state of record (the queue backend only
-//! carries them to workers), in one `group by` query. `depth` is the number backpressure
+//! carries them to workers), through the process' snapshot of job counts: one `group by` at
+//! most once per `JOB_COUNTS_MAX_AGE_MS` (1 s by default), whatever the request rate, and
+//! `as_of` says when it ran. `depth` is the number backpressure
 //! bounds: jobs waiting or running, all kinds together; above `max_depth` enqueueing answers
 //! 503 `queue_full`. `done` and `dead` count finished jobs still kept (see
 //! `JOB_RETENTION_HOURS`). A read for anyone, like `/metrics`, which exports the same counts.
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use mediawarm_shared::jobs::{JobKind, JobStatus};
 use serde::Serialize;
 
@@ -25,6 +28,8 @@ pub(crate) fn router() -> Router<AppState> {
 /// The answer of `GET /api/v1/queue/stats`.
 #[derive(Debug, Serialize)]
 struct QueueStats {
+    /// When the jobs were counted (at most `JOB_COUNTS_MAX_AGE_MS` before the answer).
+    as_of: DateTime<Utc>,
     /// Jobs waiting or running, all kinds.
     depth: i64,
     /// The depth above which enqueueing is refused.
@@ -61,17 +66,25 @@ impl StatusCounts {
     operation_id = "queue_stats",
     responses(
         (status = 200, description = "Job counts", body = QueueStatsDoc),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable` or `query_timeout` (a read ran past 5 s)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
 async fn stats(State(state): State<AppState>) -> Result<Json<QueueStats>> {
-    let counts = state.store.job_counts().await?;
-    Ok(Json(summarise(&counts, state.enqueue.max_depth)))
+    let counts = state.metrics.job_counts().get(&state.reads).await?;
+    Ok(Json(summarise(
+        counts.taken_at,
+        counts.rows(),
+        state.enqueue.max_depth,
+    )))
 }
 
-/// Folds `(kind, status, count)` rows into the answer.
-fn summarise(counts: &[(JobKind, JobStatus, i64)], max_depth: i64) -> QueueStats {
+/// Folds `(kind, status, count)` rows counted at `as_of` into the answer.
+fn summarise(
+    as_of: DateTime<Utc>,
+    counts: &[(JobKind, JobStatus, i64)],
+    max_depth: i64,
+) -> QueueStats {
     let mut kinds: BTreeMap<&'static str, StatusCounts> = JobKind::ALL
         .iter()
         .map(|kind| (kind.as_str(), StatusCounts::default()))
@@ -84,6 +97,7 @@ fn summarise(counts: &[(JobKind, JobStatus, i64)], max_depth: i64) -> QueueStats
         }
     }
     QueueStats {
+        as_of,
         depth,
         max_depth,
         kinds,
@@ -97,6 +111,7 @@ mod tests {
     #[test]
     fn every_kind_is_listed_and_depth_counts_only_unfinished_jobs() {
         let stats = summarise(
+            Utc::now(),
             &[
                 (JobKind::Scrape, JobStatus::Pending, 2),
                 (JobKind::Scrape, JobStatus::Done, 5),

@@ -162,15 +162,15 @@ async fn invalidate(
     operation_id = "list_sources",
     responses(
         (status = 200, description = "Every live source with its latest run", body = SourceList),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable` or `query_timeout` (a read ran past 5 s)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>> {
     let operator = Operator::present(&headers, &state);
-    let sources = state.store.list_sources().await?;
+    let sources = state.reads.list_sources().await?;
     let mut last_runs: HashMap<String, ScrapeRun> = state
-        .store
+        .reads
         .latest_runs()
         .await?
         .into_iter()
@@ -199,7 +199,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
         (status = 200, description = "The source and its latest runs", body = SourceWithRunsDoc),
         (status = 400, description = "`invalid_source`", body = ErrorBody),
         (status = 404, description = "`unknown_source`", body = ErrorBody),
-        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable` or `query_timeout` (a read ran past 5 s)", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -211,11 +211,11 @@ async fn show(
     let operator = Operator::present(&headers, &state);
     let name = source_name(path)?;
     let source = state
-        .store
+        .reads
         .get_source(&name)
         .await?
         .ok_or_else(|| unknown(&name))?;
-    let runs = state.store.runs_for(&name, RUNS_SHOWN).await?;
+    let runs = state.reads.runs_for(&name, RUNS_SHOWN).await?;
     let runs = runs
         .into_iter()
         .map(|run| RunView::new(run, operator))

@@ -11,7 +11,7 @@ use mediawarm_shared::domain::{NewArticle, SourceName};
 use mediawarm_shared::hot::HotKeys;
 use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::queue::Queue;
-use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_shared::store::{JobCounts, Store, StoreConfig};
 use mediawarm_shared::views::CATEGORIES;
 use mediawarm_testkit::services::TestServices;
 use mediawarm_worker::Context;
@@ -327,7 +327,7 @@ pub(crate) async fn spawn_app_limited(
         .await
         .expect("queue");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let metrics = Metrics::new(&cache, CATEGORIES);
+    let metrics = Metrics::new(&cache, CATEGORIES, JobCounts::default());
     if run_worker {
         let ctx = Context::new(
             store.clone(),

@@ -392,6 +392,74 @@ async fn a_stuck_read_is_cancelled_and_one_client_cannot_pile_up_misses() {
         .await;
 }
 
+/// PostgreSQL only: reads that are not views (sources, runs, job records, job counts) are
+/// limited by the same statement timeout, so a stuck table cannot hold a request (or one of
+/// its database connections) past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
+async fn every_read_a_request_makes_is_cancelled_at_the_query_timeout() {
+    use sqlx::Connection as _;
+    // No in-process worker: its own queries would wait on the same locks, without a limit,
+    // and take the pool's connections.
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::Stack::Production,
+        crate::helpers::test_worker_args(),
+        false,
+    )
+    .await;
+    let url = app
+        .database_url()
+        .expect("the production stack has a database URL");
+    let mut locker = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("lock table jobs, sources, scrape_runs in access exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let reads = [
+        ("/api/v1/sources", false),
+        ("/api/v1/sources/gazette", false),
+        ("/api/v1/queue/stats", false),
+        ("/api/v1/jobs", true),
+        ("/api/v1/jobs/01HZX3Q5V8N2M4K6J7H9G0F1E2", true),
+    ]
+    .map(|(path, operator)| {
+        let app = &app;
+        async move {
+            let request = if operator {
+                app.operator(reqwest::Method::GET, path)
+            } else {
+                app.client.get(app.url(path))
+            };
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (
+                path,
+                status,
+                body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    });
+    let answers = futures::future::join_all(reads).await;
+    let took = started.elapsed();
+    for (path, status, code) in &answers {
+        assert_eq!(
+            (*status, code.as_str()),
+            (503, "query_timeout"),
+            "{path} after {took:?}"
+        );
+    }
+    assert!(
+        took < std::time::Duration::from_secs(14),
+        "cancelled at the 5 s query timeout, before the 15 s request timeout: {took:?}"
+    );
+    lock.rollback().await.unwrap();
+    app.get_json("/api/v1/sources", 200).await;
+    app.get_json("/api/v1/queue/stats", 200).await;
+}
+
 /// A value from anywhere in what a client could send for a parameter: valid ones, numbers
 /// of every width, dates and timestamps with out-of-range fields and years, and arbitrary
 /// text.

@@ -188,17 +188,20 @@ impl Store {
                     "select {COLUMNS} from jobs where id = $1"
                 )))
                 .bind(id)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *self.pg_read(pool).await?)
                 .await?;
                 row.as_ref().map(pg_job).transpose()
             }
             Backend::Sqlite(pool) => {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "select {COLUMNS} from jobs where id = ?1"
-                )))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?;
+                let row = self
+                    .sqlite_read(
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "select {COLUMNS} from jobs where id = ?1"
+                        )))
+                        .bind(id)
+                        .fetch_optional(pool),
+                    )
+                    .await?;
                 row.as_ref().map(sqlite_job).transpose()
             }
         }
@@ -222,20 +225,23 @@ impl Store {
                 .bind(status)
                 .bind(kind)
                 .bind(i64::from(limit))
-                .fetch_all(pool)
+                .fetch_all(&mut *self.pg_read(pool).await?)
                 .await?;
                 rows.iter().map(pg_job).collect()
             }
             Backend::Sqlite(pool) => {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "select {COLUMNS} from jobs where (?1 is null or status = ?1) \
+                let rows = self
+                    .sqlite_read(
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "select {COLUMNS} from jobs where (?1 is null or status = ?1) \
                      and (?2 is null or kind = ?2) order by created_at desc, id desc limit ?3"
-                )))
-                .bind(status)
-                .bind(kind)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
+                        )))
+                        .bind(status)
+                        .bind(kind)
+                        .bind(i64::from(limit))
+                        .fetch_all(pool),
+                    )
+                    .await?;
                 rows.iter().map(sqlite_job).collect()
             }
         }
@@ -823,6 +829,27 @@ impl Store {
         Ok(())
     }
 
+    /// Removes job `id`'s lease, as rows written before leases existed have none: for
+    /// tests of the reconciler, which must treat a missing lease as lapsed.
+    #[doc(hidden)]
+    pub async fn clear_job_lease_for_tests(&self, id: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::query("update jobs set lease_until = null where id = $1")
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+            }
+            Backend::Sqlite(pool) => {
+                sqlx::query("update jobs set lease_until = null where id = ?1")
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// How many jobs are waiting or running: the queue depth that backpressure bounds.
     pub async fn unfinished_jobs(&self) -> Result<i64, StoreError> {
         let sql = "select count(*) from jobs where status in ('pending', 'running')";
@@ -837,8 +864,15 @@ impl Store {
     pub async fn job_counts(&self) -> Result<Vec<(JobKind, JobStatus, i64)>, StoreError> {
         let sql = "select kind, status, count(*) from jobs group by kind, status";
         let rows: Vec<(String, String, i64)> = match &self.backend {
-            Backend::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
-            Backend::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+            Backend::Postgres(pool) => {
+                sqlx::query_as(sql)
+                    .fetch_all(&mut *self.pg_read(pool).await?)
+                    .await?
+            }
+            Backend::Sqlite(pool) => {
+                self.sqlite_read(sqlx::query_as(sql).fetch_all(pool))
+                    .await?
+            }
         };
         rows.into_iter()
             .map(|(kind, status, count)| {

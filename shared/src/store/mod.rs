@@ -17,12 +17,14 @@
 //!
 //! Layout: `articles.rs` (article reads and upserts), `stats.rs` (volume and activity counts),
 //! `import.rs` (JSONL bulk import), `sources.rs` (source definitions), `runs.rs` (scrape runs),
-//! `jobs.rs` (job records and source leases), `fetch_cache.rs` (validators for conditional
+//! `jobs.rs` (job records and source leases), `job_counts.rs` (the per-process snapshot of job
+//! counts that stats and metrics read), `fetch_cache.rs` (validators for conditional
 //! requests).
 
 mod articles;
 mod fetch_cache;
 mod import;
+mod job_counts;
 mod jobs;
 mod runs;
 mod sources;
@@ -46,6 +48,7 @@ use crate::error::StoreError;
 pub use articles::UpsertOutcome;
 pub use fetch_cache::FetchRecord;
 pub use import::{ImportProgress, ImportReport, parse_import_line};
+pub use job_counts::{JobCounts, JobCountsSnapshot};
 pub use jobs::{JobStart, LapsedJob, NewJob, Rescue, UnqueuedCandidate};
 pub use sources::SourcesVersion;
 pub use stats::SourceActivity;

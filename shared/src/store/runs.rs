@@ -198,12 +198,12 @@ impl Store {
                 )
                 .bind(source.as_str())
                 .bind(i64::from(limit))
-                .fetch_all(pool)
+                .fetch_all(&mut *self.pg_read(pool).await?)
                 .await?;
                 rows.iter().map(pg_run).collect()
             }
             Backend::Sqlite(pool) => {
-                let rows = sqlx::query(
+                let rows = self.sqlite_read(sqlx::query(
                     "select job_id, source, started_at, finished_at, status, pages_fetched, \
                        articles_new, articles_updated, error, error_class, skipped_pages \
                      from scrape_runs where source = ? \
@@ -211,8 +211,7 @@ impl Store {
                 )
                 .bind(source.as_str())
                 .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
+                .fetch_all(pool)).await?;
                 rows.iter().map(sqlite_run).collect()
             }
         }
@@ -232,11 +231,13 @@ impl Store {
              where s.deleted_at is null";
         match &self.backend {
             Backend::Postgres(pool) => {
-                let rows = sqlx::query(SQL).fetch_all(pool).await?;
+                let rows = sqlx::query(SQL)
+                    .fetch_all(&mut *self.pg_read(pool).await?)
+                    .await?;
                 rows.iter().map(pg_run).collect()
             }
             Backend::Sqlite(pool) => {
-                let rows = sqlx::query(SQL).fetch_all(pool).await?;
+                let rows = self.sqlite_read(sqlx::query(SQL).fetch_all(pool)).await?;
                 rows.iter().map(sqlite_run).collect()
             }
         }

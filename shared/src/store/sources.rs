@@ -75,14 +75,14 @@ impl Store {
             Backend::Postgres(pool) => {
                 let sql = format!("{PG_COLUMNS} where deleted_at is null order by name");
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(pool)
+                    .fetch_all(&mut *self.pg_read(pool).await?)
                     .await?;
                 rows.iter().map(pg_source).collect()
             }
             Backend::Sqlite(pool) => {
                 let sql = format!("{SQLITE_COLUMNS} where deleted_at is null order by name");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(pool)
+                let rows = self
+                    .sqlite_read(sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool))
                     .await?;
                 rows.iter().map(sqlite_source).collect()
             }
@@ -97,15 +97,18 @@ impl Store {
                 let sql = format!("{PG_COLUMNS} where deleted_at is null and name = $1");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(name.as_str())
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *self.pg_read(pool).await?)
                     .await?;
                 row.as_ref().map(pg_source).transpose()
             }
             Backend::Sqlite(pool) => {
                 let sql = format!("{SQLITE_COLUMNS} where deleted_at is null and name = ?");
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(name.as_str())
-                    .fetch_optional(pool)
+                let row = self
+                    .sqlite_read(
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(name.as_str())
+                            .fetch_optional(pool),
+                    )
                     .await?;
                 row.as_ref().map(sqlite_source).transpose()
             }
