@@ -553,6 +553,9 @@ struct PgRun {
     /// Read the carrier's memory before and after, waiting this long after the last job so
     /// a reconcile pass has run.
     carrier_wait: Option<Duration>,
+    /// `QUEUE_REDIS_URL`: the queue on a Redis of its own (the production layout), whose
+    /// memory is then the carrier's alone; `None` shares the cache's Redis.
+    queue_redis: Option<String>,
 }
 
 /// One job-path run on Redis + PostgreSQL: a fresh database, the run's own Redis flushed,
@@ -572,6 +575,10 @@ async fn pg_path_in(
     db: &str,
 ) -> anyhow::Result<PathRun> {
     flush_own(redis_url).await?;
+    let queue_url = run.queue_redis.as_deref().unwrap_or(redis_url);
+    if queue_url != redis_url {
+        flush_own(queue_url).await?;
+    }
     let url = crate::data::database_url(&bench.admin_pg, db);
     let ns = format!("mwbench-j-{}", bench.run_id);
     let d = Deployment {
@@ -584,6 +591,9 @@ async fn pg_path_in(
     };
     let mut env = run.slots.env();
     env.extend(run.env.iter().cloned());
+    if let Some(queue) = &run.queue_redis {
+        env.push(("QUEUE_REDIS_URL".to_owned(), queue.clone()));
+    }
     let env = as_refs(&env);
     let api = Child::api(&bench.api_bin, &d, &env).await?;
     let worker_d = Deployment {
@@ -606,11 +616,11 @@ async fn pg_path_in(
         let before = match run.carrier_wait {
             Some(wait) => {
                 tokio::time::sleep(wait).await;
-                Some(Carrier::read(redis_url, &ns).await?)
+                Some(Carrier::read(queue_url, &ns).await?)
             }
             None => None,
         };
-        let redis = redis_pid(redis_url).await?;
+        let redis = redis_pid(queue_url).await?;
         let mut cpu = Cpu::start(
             vec![
                 ("API", api.pid),
@@ -620,14 +630,14 @@ async fn pg_path_in(
             ],
             &backends(&bench.admin_pg, db).await?,
         );
-        let stats = command_stats(redis_url).await?;
+        let stats = command_stats(queue_url).await?;
         let started = Instant::now();
         let full = enqueue(&api.base, run.n).await?;
         let accept_secs = started.elapsed().as_secs_f64();
         table.drained(started, &mut polls, &mut worker).await?;
         let done_secs = started.elapsed().as_secs_f64();
         cpu.stop(Some(&backends(&bench.admin_pg, db).await?));
-        let redis_use = redis_per_job(&stats, &command_stats(redis_url).await?, run.n);
+        let redis_use = redis_per_job(&stats, &command_stats(queue_url).await?, run.n);
         let done = table.count(DONE).await?;
         polls += 1;
         if done != i64::try_from(run.n + 1).unwrap_or(i64::MAX) {
@@ -639,7 +649,7 @@ async fn pg_path_in(
         let memory = match (before, run.carrier_wait) {
             (Some(before), Some(wait)) => {
                 tokio::time::sleep(wait).await;
-                Some((before, Carrier::read(redis_url, &ns).await?))
+                Some((before, Carrier::read(queue_url, &ns).await?))
             }
             _ => None,
         };
@@ -857,7 +867,7 @@ pub(crate) async fn job_rows(
     };
     let recovery_name = "jobs after Redis restarted empty: orphans done/s / jobs end to end/s";
     let carrier_name =
-        "jobs: carrier memory, Redis used_memory after / before (reconciler sweeping)";
+        "jobs: carrier memory, the queue Redis' used_memory after / before (reconciler sweeping)";
     let pg_slots = [Slots::DEFAULTS, FAST, WIDE];
     let sqlite_slots = [Slots::DEFAULTS, FAST];
     let mut limits: Vec<String> = Vec::new();
@@ -901,6 +911,7 @@ pub(crate) async fn job_rows(
                 n: sizes.path,
                 env: Vec::new(),
                 carrier_wait: None,
+                queue_redis: None,
             };
             match pg_path(bench, &redis.url(), &run).await {
                 Ok(r) => {
@@ -980,13 +991,15 @@ pub(crate) async fn job_rows(
             Err(e) => report.push(Row::skipped(recovery_name, "", &format!("failed: {e:#}"))),
         }
 
-        // Carrier memory, with and without the sweep.
+        // Carrier memory, with and without the sweep, the queue on a Redis of its own.
+        let mut queue_redis = OwnRedis::start().await;
         let slots = FAST;
         let with_sweep = PgRun {
             slots,
             n: sizes.carrier,
             env: vec![("RECONCILE_INTERVAL_MS".to_owned(), "2000".to_owned())],
             carrier_wait: Some(Duration::from_millis(4_500)),
+            queue_redis: Some(queue_redis.url()),
         };
         let without = PgRun {
             env: vec![("RECONCILE_INTERVAL_MS".to_owned(), "3600000".to_owned())],
@@ -1036,6 +1049,7 @@ pub(crate) async fn job_rows(
                 ));
             }
         }
+        queue_redis.kill().await;
         redis.kill().await;
 
         if let Some((slots, r)) = &best {
@@ -1122,7 +1136,7 @@ pub(crate) async fn job_rows(
     report.note(
         SECTION,
         format!(
-            "Carrier memory: {} jobs through the job path above ({} slots, poll 10 ms) on the run's own Redis, once with `RECONCILE_INTERVAL_MS=2000` (the reconciler sweeps acknowledged tasks' records each pass: done-set entry, data and result fields, meta hash) and once with `RECONCILE_INTERVAL_MS=3600000` (one pass at start-up, then none: what apalis-redis keeps without the sweep). `INFO memory` `used_memory` and a `SCAN` of the queue namespace are read 4.5 s after the warm-up job (before) and 4.5 s after the last job finished (after), so with the sweep on at least one pass ran in each window.",
+            "Carrier memory: {} jobs through the job path above ({} slots, poll 10 ms) with the queue on a Redis of its own (`QUEUE_REDIS_URL`, the production layout; the cache on another), so its `used_memory` is the carrier's alone, once with `RECONCILE_INTERVAL_MS=2000` (the reconciler sweeps acknowledged tasks' records each pass: done-set entry, data and result fields, meta hash) and once with `RECONCILE_INTERVAL_MS=3600000` (one pass at start-up, then none: what apalis-redis keeps without the sweep). `INFO memory` `used_memory` and a `SCAN` of the queue namespace are read 4.5 s after the warm-up job (before) and 4.5 s after the last job finished (after), so with the sweep on at least one pass ran in each window.",
             thousands(sizes.carrier as f64),
             FAST.concurrency
         ),
