@@ -6,7 +6,10 @@
 //! document is built once per process and served as fixed bytes.
 //!
 //! This module only assembles: every schema in the document is derived from the type a
-//! handler actually serializes or parses, so a body cannot drift from its description. The
+//! handler actually serializes or parses, so field names, nesting and optionality follow the
+//! code. What the derive cannot see is stated on the field it concerns: `value_type` for
+//! enums shown as strings and for timestamps, `required = true` on fields that are always
+//! present but may be null. The
 //! API's own bodies derive `utoipa::ToSchema` beside their handlers (and [`ErrorBody`] in
 //! [`crate::error`]); the types defined in `mediawarm-shared` (articles, sources and their
 //! inputs, skipped pages, cache statistics, the view bodies served from the cache) carry
