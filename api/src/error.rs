@@ -4,6 +4,9 @@
 //! `{"error": {"code": "…", "message": "…"}}` with a stable snake_case `code`. Client
 //! mistakes get a 4xx naming the problem; internal failures are logged once here, with their
 //! detail, and answered with a generic message that leaks nothing.
+//!
+//! That body is [`ErrorBody`], the one error shape: every error answer is built from it, and
+//! the OpenAPI document names it for every 4xx and 5xx.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -14,8 +17,26 @@ use mediawarm_shared::domain::SourceInputError;
 use mediawarm_shared::error::{CacheError, DomainError, StoreError};
 use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::views::{ViewError, VolumeError};
-use serde_json::json;
+use serde::Serialize;
 use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
+
+/// The body of every 4xx and 5xx answer: `{"error": {"code": "…", "message": "…"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case reason, e.g. `invalid_cursor`, `unknown_source`,
+    /// `database_unavailable`, `queue_full`, `unauthorized`, `body_too_large`.
+    #[schema(value_type = String, example = "invalid_cursor", pattern = "^[a-z][a-z0-9_]*$")]
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+}
 
 /// Handlers' result type.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -143,7 +164,12 @@ impl IntoResponse for ApiError {
         if let Self::Internal(detail) = &self {
             tracing::error!(error = %detail, "internal error");
         }
-        let body = Json(json!({"error": {"code": code, "message": self.to_string()}}));
+        let body = Json(ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+            },
+        });
         let mut response = (status, body).into_response();
         match self {
             Self::Unauthorized => {

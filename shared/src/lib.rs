@@ -23,6 +23,12 @@
 //! - [`telemetry`]: the binaries' logging set-up.
 //! - [`progress`]: progress bars for long commands (on a terminal only).
 //! - [`shutdown`]: the Ctrl-C / SIGTERM stop request both binaries wait on.
+//!
+//! ## Features
+//! - `openapi` (off by default): derives `utoipa::ToSchema` on every type the HTTP API answers
+//!   or accepts (articles, sources and their inputs, scrape runs' skipped pages, cache
+//!   statistics, view bodies), so the API's OpenAPI document describes the real types. The
+//!   API enables it; the worker does not.
 
 pub mod cache;
 pub mod config;

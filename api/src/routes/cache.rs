@@ -7,15 +7,14 @@
 use axum::extract::State;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use mediawarm_shared::cache::KeyPattern;
+use mediawarm_shared::cache::{CacheStats, KeyPattern};
 use mediawarm_shared::domain::Limit;
 use mediawarm_shared::views::CATEGORIES;
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::openapi::schemas::{CacheStatsBody, Cleared, ErrorBody, HotKeysBody};
 use super::params::Params;
 use crate::auth::Operator;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, ErrorBody, Result};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -23,6 +22,48 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/media/cache/stats", get(stats))
         .route("/api/v1/media/cache/hot", get(hot))
         .route("/api/v1/media/cache/clear", delete(clear))
+}
+
+/// The body of `GET /api/v1/media/cache/stats`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CacheStatsBody {
+    /// The statistics.
+    cache: CacheStats,
+    /// `Cache statistics retrieved successfully`.
+    #[schema(value_type = String)]
+    message: &'static str,
+}
+
+/// The body of `GET /api/v1/media/cache/hot`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct HotKeysBody {
+    /// Hottest first; at most `limit`.
+    keys: Vec<HotKey>,
+    /// The limit applied.
+    #[schema(minimum = 1, maximum = 100)]
+    limit: u32,
+}
+
+/// One hot key.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct HotKey {
+    /// The logical cache key (without the deployment's prefix), e.g.
+    /// `volume:day:…`; `POST /api/v1/jobs/warm` accepts it in `keys`.
+    key: String,
+    /// Its category: `media`, `volume` or `simplified`.
+    category: String,
+}
+
+/// The body of `DELETE /api/v1/media/cache/clear`: what the clear removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Cleared {
+    /// Stored keys removed.
+    deleted: u64,
+    /// The pattern given, or null.
+    #[schema(required = true)]
+    pattern: Option<String>,
+    /// For people.
+    message: String,
 }
 
 /// Cache backend state and hit/miss counters.
@@ -33,9 +74,11 @@ pub(crate) fn router() -> Router<AppState> {
     responses((status = 200, description = "The statistics", body = CacheStatsBody)),
 )]
 #[tracing::instrument(skip_all)]
-async fn stats(State(state): State<AppState>) -> Json<Value> {
-    let stats = state.cache.stats().await;
-    Json(json!({"cache": stats, "message": "Cache statistics retrieved successfully"}))
+async fn stats(State(state): State<AppState>) -> Json<CacheStatsBody> {
+    Json(CacheStatsBody {
+        cache: state.cache.stats().await,
+        message: "Cache statistics retrieved successfully",
+    })
 }
 
 /// The hottest cache keys, hottest first: what warming (`POST /api/v1/jobs/warm` with
@@ -53,7 +96,7 @@ async fn stats(State(state): State<AppState>) -> Json<Value> {
     ),
 )]
 #[tracing::instrument(skip_all, fields(limit))]
-async fn hot(State(state): State<AppState>, params: Params) -> Result<Json<Value>> {
+async fn hot(State(state): State<AppState>, params: Params) -> Result<Json<HotKeysBody>> {
     let limit = params
         .get("limit")
         .map(Limit::parse)
@@ -64,11 +107,17 @@ async fn hot(State(state): State<AppState>, params: Params) -> Result<Json<Value
         tracing::warn!(%error, "hot keys unavailable");
         ApiError::CacheUnavailable("the hot-key set cannot be read right now".to_owned())
     })?;
-    let keys: Vec<Value> = keys
+    let keys = keys
         .iter()
-        .map(|key| json!({"key": key.as_str(), "category": key.category()}))
+        .map(|key| HotKey {
+            key: key.as_str().to_owned(),
+            category: key.category().to_owned(),
+        })
         .collect();
-    Ok(Json(json!({"keys": keys, "limit": limit.get()})))
+    Ok(Json(HotKeysBody {
+        keys,
+        limit: limit.get(),
+    }))
 }
 
 /// Removes every stored key matching `pattern` (default: everything).
@@ -86,7 +135,11 @@ async fn hot(State(state): State<AppState>, params: Params) -> Result<Json<Value
     ),
 )]
 #[tracing::instrument(skip_all, fields(pattern))]
-async fn clear(State(state): State<AppState>, _: Operator, params: Params) -> Result<Json<Value>> {
+async fn clear(
+    State(state): State<AppState>,
+    _: Operator,
+    params: Params,
+) -> Result<Json<Cleared>> {
     let given = params.get("pattern");
     if given.is_some_and(str::is_empty) {
         return Err(ApiError::bad_request(
@@ -101,7 +154,9 @@ async fn clear(State(state): State<AppState>, _: Operator, params: Params) -> Re
         Some(p) => format!("Deleted {deleted} cached entries matching {p}"),
         None => format!("Cache cleared: {deleted} entries deleted"),
     };
-    Ok(Json(
-        json!({"deleted": deleted, "pattern": given, "message": message}),
-    ))
+    Ok(Json(Cleared {
+        deleted,
+        pattern: given.map(str::to_owned),
+        message,
+    }))
 }

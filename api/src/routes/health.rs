@@ -6,9 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::openapi::schemas::{Health, Readiness};
 use crate::state::AppState;
 
 /// How long readiness waits for the database before answering 503.
@@ -20,6 +19,30 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
+/// The body of `GET /healthz`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `ok`.
+    #[schema(value_type = String)]
+    status: &'static str,
+}
+
+/// The body of `GET /readyz`, on 200 and 503 alike.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Readiness {
+    /// `ready` or `not_ready`.
+    #[schema(value_type = String)]
+    status: &'static str,
+    /// `ok` or `unavailable`.
+    #[schema(value_type = String)]
+    database: &'static str,
+    /// `redis` or `memory`.
+    #[schema(value_type = String)]
+    cache: &'static str,
+    /// Whether Redis answers.
+    redis_connected: bool,
+}
+
 /// Liveness.
 #[utoipa::path(
     get,
@@ -27,8 +50,8 @@ pub(crate) fn router() -> Router<AppState> {
     tag = "operations",
     responses((status = 200, description = "Alive", body = Health)),
 )]
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// 200 when the database answers within [`READY_TIMEOUT`], else 503; Redis is reported, not
@@ -43,7 +66,7 @@ async fn healthz() -> Json<Value> {
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let database = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => "ok",
         Ok(Err(_)) | Err(_) => "unavailable",
@@ -53,11 +76,15 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
-        "database": database,
-        "cache": state.cache.backend(),
-        "redis_connected": state.cache.redis_connected(),
-    });
+    let body = Readiness {
+        status: if status == StatusCode::OK {
+            "ready"
+        } else {
+            "not_ready"
+        },
+        database,
+        cache: state.cache.backend(),
+        redis_connected: state.cache.redis_connected(),
+    };
     (status, Json(body))
 }

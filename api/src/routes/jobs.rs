@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use mediawarm_shared::cache::{CacheKey, KeyPattern};
 use mediawarm_shared::domain::{Limit, SourceKind, SourceName};
 use mediawarm_shared::jobs::{
@@ -19,16 +19,14 @@ use mediawarm_shared::jobs::{
 };
 use mediawarm_shared::queue::{EnqueueError, EnqueueOptions, enqueue, new_task_id};
 use mediawarm_shared::views::{CATEGORIES, View};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::params::Params;
 use crate::auth::Operator;
+use crate::error::{ApiError, ErrorBody, Result};
 use crate::request_id::RequestId;
-use utoipa::ToSchema;
-
-use super::openapi::schemas::{ErrorBody, Job, JobAccepted, JobList};
-use crate::error::{ApiError, Result};
 use crate::state::AppState;
 
 /// The most keys one warm job may name, and the largest `top_n`.
@@ -77,6 +75,84 @@ pub(crate) struct InvalidateBody {
     /// Key patterns such as `volume:*` (1 to 100).
     #[schema(min_items = 1, max_items = 100)]
     patterns: Vec<String>,
+}
+
+/// The body of a 202 from an enqueueing endpoint: the job was recorded and queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct JobAccepted {
+    /// The job's id (a ULID).
+    job_id: String,
+    /// Where to follow it.
+    status_url: String,
+}
+
+/// A job's record as `GET /api/v1/jobs/{id}` and `GET /api/v1/jobs` show it: the stored
+/// record without its delivery bookkeeping (task id, delivery count, lease).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Job {
+    /// ULID.
+    id: String,
+    /// `scrape`, `warm` or `invalidate`.
+    #[schema(value_type = String)]
+    kind: JobKind,
+    /// `pending`, `running`, `done` or `dead`.
+    #[schema(value_type = String)]
+    status: JobStatus,
+    /// Attempts started.
+    attempts: i32,
+    /// Attempts allowed.
+    max_attempts: i32,
+    /// The work as enqueued.
+    #[schema(value_type = Object)]
+    payload: Value,
+    /// What it did (when done).
+    #[schema(required = true, value_type = Option<Object>)]
+    result: Option<Value>,
+    /// The last error.
+    #[schema(required = true)]
+    error: Option<String>,
+    /// When it was enqueued.
+    #[schema(value_type = String, format = DateTime)]
+    created_at: DateTime<Utc>,
+    /// When it last changed.
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: DateTime<Utc>,
+    /// When its next attempt is due.
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
+    run_after: Option<DateTime<Utc>>,
+    /// When it ended.
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
+    finished_at: Option<DateTime<Utc>>,
+    /// The `x-request-id` of the request that enqueued it (null for scheduled jobs).
+    #[schema(required = true)]
+    request_id: Option<String>,
+}
+
+impl From<JobRecord> for Job {
+    fn from(job: JobRecord) -> Self {
+        Self {
+            id: job.id,
+            kind: job.kind,
+            status: job.status,
+            attempts: job.attempts,
+            max_attempts: job.max_attempts,
+            payload: job.payload,
+            result: job.result,
+            error: job.error,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            run_after: job.run_after,
+            finished_at: job.finished_at,
+            request_id: job.request_id,
+        }
+    }
+}
+
+/// The body of `GET /api/v1/jobs`: recent jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct JobList {
+    /// The jobs.
+    jobs: Vec<Job>,
 }
 
 #[utoipa::path(
@@ -247,33 +323,19 @@ async fn submit(state: &AppState, request_id: &RequestId, payload: JobPayload) -
 
 fn accepted(id: &str) -> Response {
     let status_url = format!("/api/v1/jobs/{id}");
+    let location = HeaderValue::from_str(&status_url).ok();
     let mut response = (
         StatusCode::ACCEPTED,
-        Json(json!({"job_id": id, "status_url": status_url})),
+        Json(JobAccepted {
+            job_id: id.to_owned(),
+            status_url,
+        }),
     )
         .into_response();
-    if let Ok(location) = HeaderValue::from_str(&status_url) {
+    if let Some(location) = location {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
-}
-
-fn job_json(job: &JobRecord) -> Value {
-    json!({
-        "id": job.id,
-        "kind": job.kind,
-        "status": job.status,
-        "attempts": job.attempts,
-        "max_attempts": job.max_attempts,
-        "payload": job.payload,
-        "result": job.result,
-        "error": job.error,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-        "run_after": job.run_after,
-        "finished_at": job.finished_at,
-        "request_id": job.request_id,
-    })
 }
 
 fn parse_job_id(path: std::result::Result<Path<String>, PathRejection>) -> Result<String> {
@@ -308,14 +370,14 @@ async fn one(
     State(state): State<AppState>,
     _: Operator,
     path: std::result::Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Job>> {
     let id = parse_job_id(path)?;
     let job = state
         .reads
         .job(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("unknown_job", format!("no job {id}")))?;
-    Ok(Json(job_json(&job)))
+    Ok(Json(job.into()))
 }
 
 #[utoipa::path(
@@ -337,7 +399,7 @@ async fn one(
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Result<Json<Value>> {
+async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Result<Json<JobList>> {
     let status = params
         .get("status")
         .map(|s| {
@@ -358,9 +420,9 @@ async fn list(State(state): State<AppState>, _: Operator, params: Params) -> Res
         .transpose()?
         .unwrap_or(Limit::DEFAULT);
     let jobs = state.reads.list_jobs(status, kind, limit.get()).await?;
-    Ok(Json(
-        json!({"jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(JobList {
+        jobs: jobs.into_iter().map(Job::from).collect(),
+    }))
 }
 
 /// Re-enqueues a dead job with a fresh set of attempts.

@@ -6,13 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use mediawarm_shared::domain::{Limit, SourceName, parse_offset};
-use mediawarm_shared::views::{ArticleQuery, LatestQuery, Page, View};
+use mediawarm_shared::domain::{Article, Limit, SourceName, parse_offset};
+use mediawarm_shared::views::{ArticleQuery, LatestPage, LatestQuery, Page, View};
 
 use super::cached;
-use super::openapi::schemas::{Article, ErrorBody, LatestPage};
 use super::params::Params;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, ErrorBody, Result};
 use crate::misses::ClientAddr;
 use crate::state::AppState;
 

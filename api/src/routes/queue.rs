@@ -17,37 +17,43 @@ use chrono::{DateTime, Utc};
 use mediawarm_shared::jobs::{JobKind, JobStatus};
 use serde::Serialize;
 
-use super::openapi::schemas::{ErrorBody, QueueStats as QueueStatsDoc};
-use crate::error::Result;
+use crate::error::{ErrorBody, Result};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/queue/stats", get(stats))
 }
 
-/// The answer of `GET /api/v1/queue/stats`.
-#[derive(Debug, Serialize)]
-struct QueueStats {
-    /// When the jobs were counted (at most `JOB_COUNTS_MAX_AGE_MS` before the answer).
+/// The body of `GET /api/v1/queue/stats`: jobs per kind and status, from the jobs table.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueStats {
+    /// When the jobs were counted: the counts are a per-process snapshot at most
+    /// `JOB_COUNTS_MAX_AGE_MS` (1 s by default) old.
+    #[schema(value_type = String, format = DateTime)]
     as_of: DateTime<Utc>,
-    /// Jobs waiting or running, all kinds.
+    /// Jobs waiting or running, all kinds: what backpressure bounds.
     depth: i64,
-    /// The depth above which enqueueing is refused.
+    /// Above this depth enqueueing answers 503 `queue_full`.
     max_depth: i64,
-    /// Counts per kind; every kind is present, with zeros when it has no job.
-    kinds: BTreeMap<&'static str, StatusCounts>,
+    /// Every kind (`scrape`, `warm`, `invalidate`) with its counts, zeros when it has no job.
+    #[schema(value_type = BTreeMap<String, KindCounts>)]
+    kinds: BTreeMap<&'static str, KindCounts>,
 }
 
-/// Jobs of one kind per status.
-#[derive(Debug, Default, Serialize)]
-struct StatusCounts {
+/// One kind's jobs per status; `done` and `dead` count the finished jobs still kept.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub(crate) struct KindCounts {
+    /// Queued, or waiting for a retry.
     pending: i64,
+    /// Being run.
     running: i64,
+    /// Finished successfully.
     done: i64,
+    /// Failed for good.
     dead: i64,
 }
 
-impl StatusCounts {
+impl KindCounts {
     fn slot(&mut self, status: JobStatus) -> &mut i64 {
         match status {
             JobStatus::Pending => &mut self.pending,
@@ -65,7 +71,7 @@ impl StatusCounts {
     tag = "jobs",
     operation_id = "queue_stats",
     responses(
-        (status = 200, description = "Job counts", body = QueueStatsDoc),
+        (status = 200, description = "Job counts", body = QueueStats),
         (status = 503, description = "`database_unavailable` or `query_timeout` (a read ran past 5 s)", body = ErrorBody),
     ),
 )]
@@ -85,9 +91,9 @@ fn summarise(
     counts: &[(JobKind, JobStatus, i64)],
     max_depth: i64,
 ) -> QueueStats {
-    let mut kinds: BTreeMap<&'static str, StatusCounts> = JobKind::ALL
+    let mut kinds: BTreeMap<&'static str, KindCounts> = JobKind::ALL
         .iter()
-        .map(|kind| (kind.as_str(), StatusCounts::default()))
+        .map(|kind| (kind.as_str(), KindCounts::default()))
         .collect();
     let mut depth = 0;
     for &(kind, status, n) in counts {

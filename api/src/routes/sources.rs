@@ -30,15 +30,10 @@ use mediawarm_shared::domain::{
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use super::openapi::schemas::{
-    ErrorBody, NewSource, Source as SourceDoc, SourceChanges, SourceDeleted, SourceList,
-    SourceWithRuns as SourceWithRunsDoc,
-};
 use super::params::Params;
 use crate::auth::Operator;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, ErrorBody, Result};
 use crate::state::AppState;
 
 /// How many scrape runs `GET /api/v1/sources/{name}` shows.
@@ -53,20 +48,42 @@ pub(crate) fn router() -> Router<AppState> {
         )
 }
 
-/// One source of the list, with its latest scrape run (`null` when it never ran).
-#[derive(Debug, Serialize)]
-struct ListedSource {
+/// The body of `GET /api/v1/sources`: every live source, by name.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SourceList {
+    /// The sources.
+    sources: Vec<ListedSource>,
+}
+
+/// A source of the list, with its latest scrape run.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ListedSource {
+    /// The source.
     #[serde(flatten)]
     source: Source,
+    /// Its latest scrape run, or null when it never ran.
+    #[schema(required = true)]
     last_run: Option<RunView>,
 }
 
-/// One source with its latest scrape runs, newest first.
-#[derive(Debug, Serialize)]
-struct SourceWithRuns {
+/// The body of `GET /api/v1/sources/{name}`: a source with its latest runs, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SourceWithRuns {
+    /// The source.
     #[serde(flatten)]
     source: Source,
+    /// The latest scrape runs.
     runs: Vec<RunView>,
+}
+
+/// The body of `DELETE /api/v1/sources/{name}`: what the delete did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SourceDeleted {
+    /// The source's name.
+    #[schema(value_type = String)]
+    deleted: SourceName,
+    /// Whether its articles were removed.
+    purged: bool,
 }
 
 /// A scrape run as the API shows it. Anyone sees a failed run's `error_class` (runs recorded
@@ -74,20 +91,41 @@ struct SourceWithRuns {
 /// error's text; a skipped run's `error` is why it was skipped. The operator also gets
 /// `error_detail`, the error's full text. `skipped_pages` lists the article pages the run
 /// went on without, each with its error class.
-#[derive(Debug, Serialize)]
-struct RunView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ScrapeRun)]
+pub(crate) struct RunView {
+    /// The job.
     job_id: String,
+    /// The source.
     source: String,
+    /// When the latest attempt started.
+    #[schema(value_type = String, format = DateTime)]
     started_at: chrono::DateTime<chrono::Utc>,
+    /// When it finished; null while running.
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// `running`, `succeeded`, `failed` or `skipped`.
+    #[schema(value_type = String)]
     status: RunStatus,
+    /// HTTP pages fetched.
     pages_fetched: i64,
+    /// Articles stored for the first time.
     articles_new: i64,
+    /// Stored articles whose content changed.
     articles_updated: i64,
+    /// A failed run: the fixed sentence of its `error_class` (never the error's text). A
+    /// skipped run: why it was skipped.
+    #[schema(required = true)]
     error: Option<String>,
+    /// A failed run's class: `fetch_failed`, `http_status`, `refused_address`,
+    /// `robots_disallowed`, `parse_failed`, `page_too_large`, `timeout`,
+    /// `database_error`, `queue_error`, `internal` or `unknown`.
+    #[schema(required = true, value_type = Option<String>)]
     error_class: Option<ErrorClass>,
+    /// The error's full text: only with the operator token.
     #[serde(skip_serializing_if = "Option::is_none")]
     error_detail: Option<String>,
+    /// The article pages the run went on without (at most 50).
     skipped_pages: Vec<SkippedPage>,
 }
 
@@ -166,7 +204,7 @@ async fn invalidate(
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>> {
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<SourceList>> {
     let operator = Operator::present(&headers, &state);
     let sources = state.reads.list_sources().await?;
     let mut last_runs: HashMap<String, ScrapeRun> = state
@@ -185,7 +223,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
             source,
         })
         .collect();
-    Ok(Json(json!({ "sources": sources })))
+    Ok(Json(SourceList { sources }))
 }
 
 /// `GET /api/v1/sources/{name}`: the source and its latest runs; 404 `unknown_source`.
@@ -196,7 +234,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
     operation_id = "show_source",
     params(("name" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", description = "The source's name")),
     responses(
-        (status = 200, description = "The source and its latest runs", body = SourceWithRunsDoc),
+        (status = 200, description = "The source and its latest runs", body = SourceWithRuns),
         (status = 400, description = "`invalid_source`", body = ErrorBody),
         (status = 404, description = "`unknown_source`", body = ErrorBody),
         (status = 503, description = "`database_unavailable` or `query_timeout` (a read ran past 5 s)", body = ErrorBody),
@@ -229,10 +267,10 @@ async fn show(
     post,
     path = "/api/v1/sources",
     tag = "sources",
-    request_body = NewSource,
+    request_body = SourceSpecInput,
     security(("operator" = [])),
     responses(
-        (status = 201, description = "Created", body = SourceDoc, headers(("location" = String, description = "The source's URL"))),
+        (status = 201, description = "Created", body = Source, headers(("location" = String, description = "The source's URL"))),
         (status = 400, description = "An invalid definition or body", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 409, description = "`source_exists`", body = ErrorBody),
@@ -284,10 +322,10 @@ async fn create(
     path = "/api/v1/sources/{name}",
     tag = "sources",
     params(("name" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", description = "The source's name")),
-    request_body = SourceChanges,
+    request_body = SourcePatch,
     security(("operator" = [])),
     responses(
-        (status = 200, description = "The stored source", body = SourceDoc),
+        (status = 200, description = "The stored source", body = Source),
         (status = 400, description = "An invalid change or body", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 404, description = "`unknown_source`", body = ErrorBody),
@@ -346,7 +384,7 @@ async fn remove(
     _: Operator,
     path: std::result::Result<Path<String>, PathRejection>,
     params: Params,
-) -> Result<Json<Value>> {
+) -> Result<Json<SourceDeleted>> {
     let name = source_name(path)?;
     let purge = match params.get("purge") {
         None | Some("false") => false,
@@ -371,5 +409,8 @@ async fn remove(
         format!("deleting source {:?}", name.as_str())
     };
     invalidate(&state, "*", DATA_CATEGORIES, &what).await?;
-    Ok(Json(json!({"deleted": name, "purged": purge})))
+    Ok(Json(SourceDeleted {
+        deleted: name,
+        purged: purge,
+    }))
 }

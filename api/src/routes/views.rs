@@ -7,12 +7,13 @@ use axum::response::Response;
 use axum::routing::get;
 use chrono::{Duration, Utc};
 use mediawarm_shared::domain::{Interval, SourceName, Timezone, in_supported_range};
-use mediawarm_shared::views::{SimplifiedQuery, View, VolumeQuery, VolumeRange};
+use mediawarm_shared::views::{
+    Simplified, SimplifiedQuery, View, Volume, VolumeQuery, VolumeRange,
+};
 
 use super::cached;
-use super::openapi::schemas::{ErrorBody, Simplified, Volume};
 use super::params::Params;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, ErrorBody, Result};
 use crate::misses::ClientAddr;
 use crate::state::AppState;
 

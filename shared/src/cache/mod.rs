@@ -130,6 +130,7 @@ impl Lookup {
 
 /// Hits and misses of one category.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CategoryStats {
     /// Reads served from the cache.
     pub hits: u64,
@@ -141,14 +142,18 @@ pub struct CategoryStats {
 
 /// A snapshot of the cache's state and counters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CacheStats {
-    /// `"redis"` or `"memory"`: what serves reads right now.
+    /// `redis` or `memory`: what serves reads right now.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub backend: &'static str,
     /// Whether Redis answers right now.
     pub redis_connected: bool,
     /// Redis' `used_memory_human` (e.g. `"2.50M"`), when Redis answered.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub redis_used_memory: Option<String>,
     /// Redis' `DBSIZE`, when Redis answered.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub redis_keys: Option<u64>,
     /// Entries in the memory cache (the backend, or the fallback).
     pub memory_cache_size: u64,
@@ -158,7 +163,7 @@ pub struct CacheStats {
     pub misses: u64,
     /// `hits / (hits + misses)`, 0 when there were no reads.
     pub hit_rate: f64,
-    /// The same counters per category.
+    /// The same counters per category (`media`, `volume`, `simplified`).
     pub categories: BTreeMap<String, CategoryStats>,
 }
 

@@ -20,8 +20,10 @@ pub struct SortKey {
 
 /// An article as the API serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Article {
     /// Database id.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub id: i64,
     /// Name of the source the article came from.
     pub source: String,
@@ -30,10 +32,16 @@ pub struct Article {
     /// Headline.
     pub title: String,
     /// Author(s), as the page gives them.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub author: Option<String>,
     /// The page's own publication date, in UTC.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, value_type = Option<String>, format = DateTime)
+    )]
     pub published_at: Option<DateTime<Utc>>,
     /// Description or lede.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub summary: Option<String>,
     /// The keyset position; not part of the public shape.
     #[serde(skip)]

@@ -151,10 +151,12 @@ impl FromStr for ErrorClass {
 
 /// An article page a run could not use, and why; the run went on without it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkippedPage {
-    /// The page's URL (at most [`SkippedPage::MAX_URL_CHARS`] characters of it).
+    /// The page's URL (at most 300 characters of it: `SkippedPage::MAX_URL_CHARS`).
     pub url: String,
-    /// Why it was skipped.
+    /// Why it was skipped: an error class (`page_too_large`, `http_status`, `timeout`…).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub reason: ErrorClass,
 }
 

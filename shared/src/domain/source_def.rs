@@ -6,24 +6,38 @@ use super::{SourceKind, SourceName};
 
 /// A configured source, as stored and as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Source {
     /// Unique name; the key in URLs, cache keys and articles.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")
+    )]
     pub name: SourceName,
-    /// How the start URL is scraped.
+    /// How the start URL is scraped: `rss`, `atom`, `html`, `sitemap` or `import`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = "^(rss|atom|html|sitemap|import)$")
+    )]
     pub kind: SourceKind,
     /// Start URL (empty for `import` sources).
     pub url: String,
-    /// CSS selectors for HTML listings and pages; `None` to extract from the page itself.
+    /// CSS selectors for HTML listings and pages; none (JSON `null`) to extract from the page
+    /// itself.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub selectors: Option<Selectors>,
-    /// Cron schedule with a seconds field; `None` means never scheduled.
+    /// Cron schedule with a seconds field; none (JSON `null`) when never scheduled.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub schedule: Option<String>,
     /// Requests per second allowed against this source's host.
     #[serde(default = "default_rate_limit")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rate_limit_per_sec: f64,
     /// Whether the scheduler runs it.
     #[serde(default = "default_enabled")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub enabled: bool,
 }
 
@@ -53,6 +67,7 @@ impl Source {
 
 /// CSS selectors for extracting articles; each absent one falls back to page metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Selectors {
     /// Links to article pages on the listing page.
     #[serde(default)]

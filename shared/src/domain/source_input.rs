@@ -182,6 +182,7 @@ impl<'de> Deserialize<'de> for SourceUrl {
 /// CSS selectors as given, before they are parsed; unknown names are refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SelectorsInput {
     /// Links to article pages on the listing page.
     #[serde(default)]
@@ -247,12 +248,15 @@ impl SelectorsInput {
 /// validation. Unknown fields are refused; `name`, `kind` and `url` are required.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = NewSource))]
 pub struct SourceSpecInput {
     /// The source's unique name.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"))]
     pub name: String,
     /// `rss`, `atom`, `html` or `sitemap`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(rss|atom|html|sitemap)$"))]
     pub kind: String,
-    /// The start URL.
+    /// The start URL (http or https).
     pub url: String,
     /// CSS selectors; absent or `null` for none.
     #[serde(default)]
@@ -416,6 +420,7 @@ fn parse_schedule(raw: &str) -> Result<String, SourceInputError> {
 /// per-selector merge). `name` may be given only if it is the current name.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SourceChanges))]
 pub struct SourcePatch {
     /// Must equal the current name when given; names cannot change.
     #[serde(default)]
@@ -426,11 +431,13 @@ pub struct SourcePatch {
     /// A new start URL.
     #[serde(default)]
     pub url: Option<String>,
-    /// `Some(None)` removes the selectors; `Some(Some(_))` replaces them.
+    /// `null` removes the selectors and a set replaces them; absent keeps them.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<SelectorsInput>))]
     pub selectors: Option<Option<SelectorsInput>>,
-    /// `Some(None)` unschedules; `Some(Some(_))` sets a new schedule.
+    /// `null` unschedules and a cron expression sets a new schedule; absent keeps it.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub schedule: Option<Option<String>>,
     /// A new rate limit.
     #[serde(default)]

@@ -34,13 +34,21 @@ pub struct LatestQuery {
     pub page: Page,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    items: &'a [Article],
-    limit: u32,
+/// The body of `GET /api/v1/media/latest`: a page of the latest articles, newest first.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LatestPage {
+    /// The articles.
+    pub items: Vec<Article>,
+    /// The page size.
+    pub limit: u32,
+    /// Present in offset mode only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    offset: Option<u64>,
-    next_cursor: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64, required = false))]
+    pub offset: Option<u64>,
+    /// Pass back as `cursor` for the next page; null on the last page (and in offset mode).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub next_cursor: Option<String>,
 }
 
 impl LatestQuery {
@@ -110,8 +118,8 @@ impl LatestQuery {
             Page::Offset(n) => Some(n),
             _ => None,
         };
-        Ok(to_json(&Body {
-            items: &rows,
+        Ok(to_json(&LatestPage {
+            items: rows,
             limit,
             offset,
             next_cursor,

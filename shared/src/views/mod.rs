@@ -13,6 +13,10 @@
 //! - `volume:day:tz=Europe/Paris,source=_,from=<unix s>,to=<unix s>` (or `range=7d`, the
 //!   default "last 7 days" window, computed at read time)
 //! - `simplified:score:source=_`
+//!
+//! The bodies views answer are the public types [`LatestPage`], [`Article`](crate::domain::Article),
+//! [`Volume`] and [`Simplified`]; with the `openapi` feature they carry their OpenAPI schema,
+//! which is how the API documents what it serves from the cache.
 
 mod article;
 mod latest;
@@ -23,9 +27,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 pub use article::ArticleQuery;
-pub use latest::{LatestQuery, Page};
-pub use simplified::SimplifiedQuery;
-pub use volume::{MAX_BUCKETS, VolumeError, VolumeQuery, VolumeRange};
+pub use latest::{LatestPage, LatestQuery, Page};
+pub use simplified::{Simplified, SimplifiedQuery, SimplifiedRow};
+pub use volume::{Bucket, MAX_BUCKETS, Volume, VolumeError, VolumeQuery, VolumeRange};
 
 use crate::cache::CacheKey;
 use crate::domain::{CursorCodec, SourceName};

@@ -18,17 +18,26 @@ pub struct SimplifiedQuery {
     pub source: Option<SourceName>,
 }
 
-#[derive(Serialize)]
-struct Body {
-    sources: Vec<Row>,
+/// The body of `GET /api/v1/simplified`: activity scores per source.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Simplified {
+    /// One row per source.
+    pub sources: Vec<SimplifiedRow>,
 }
 
-#[derive(Serialize)]
-struct Row {
-    source: String,
-    articles_24h: i64,
-    daily_mean_7d: f64,
-    score: f64,
+/// One source's activity.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SimplifiedRow {
+    /// The source.
+    pub source: String,
+    /// Articles in the last 24 hours.
+    pub articles_24h: i64,
+    /// Mean articles a day over the 7 days before those 24 hours.
+    pub daily_mean_7d: f64,
+    /// `articles_24h / max(daily_mean_7d, 1)`.
+    pub score: f64,
 }
 
 impl SimplifiedQuery {
@@ -56,7 +65,7 @@ impl SimplifiedQuery {
             .into_iter()
             .map(|a| {
                 let daily_mean_7d = a.prev_7d as f64 / 7.0;
-                Row {
+                SimplifiedRow {
                     source: a.source,
                     articles_24h: a.last_24h,
                     daily_mean_7d,
@@ -64,6 +73,6 @@ impl SimplifiedQuery {
                 }
             })
             .collect();
-        Ok(to_json(&Body { sources }))
+        Ok(to_json(&Simplified { sources }))
     }
 }

@@ -65,21 +65,40 @@ pub enum VolumeError {
     Domain(#[from] DomainError),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    interval: &'static str,
-    tz: &'static str,
-    source: Option<&'a str>,
-    from: String,
-    to: String,
-    buckets: Vec<Bucket>,
-    total: i64,
+/// The body of `GET /api/v1/volume`: article counts per time bucket.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Volume {
+    /// `hour` or `day`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub interval: &'static str,
+    /// The IANA time zone buckets are aligned in.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub tz: &'static str,
+    /// The source filter, or null.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub source: Option<String>,
+    /// Start of the first bucket (RFC 3339, in `tz`).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub from: String,
+    /// End of the window (RFC 3339, in `tz`).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub to: String,
+    /// Every bucket of the window, empty ones included.
+    pub buckets: Vec<Bucket>,
+    /// Sum of the counts.
+    pub total: i64,
 }
 
-#[derive(Serialize)]
-struct Bucket {
-    start: String,
-    count: i64,
+/// One bucket of a volume.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Bucket {
+    /// Start of the bucket (RFC 3339, in the volume's `tz`).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub start: String,
+    /// Articles whose sort time falls in it.
+    pub count: i64,
 }
 
 impl VolumeQuery {
@@ -210,10 +229,10 @@ impl VolumeQuery {
                 count,
             })
             .collect();
-        Ok(to_json(&Body {
+        Ok(to_json(&Volume {
             interval: self.interval.as_str(),
             tz: self.tz.name(),
-            source: self.source.as_ref().map(SourceName::as_str),
+            source: self.source.as_ref().map(|s| s.as_str().to_owned()),
             from: from.with_timezone(&tz).to_rfc3339(),
             to: to.with_timezone(&tz).to_rfc3339(),
             buckets,
