@@ -323,6 +323,8 @@ impl Scraper {
         Ok(out)
     }
 
+    /// One GET within `run`: robots.txt, the host's rate and concurrency limits, retries
+    /// and the run's deadline all apply (see `politeness`).
     async fn get(
         &self,
         run: &Run<'_>,

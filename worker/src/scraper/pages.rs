@@ -1,5 +1,5 @@
-//! Article pages: the run's second step. Fetches the selected pages a few at a time,
-//! extracts each, and tallies what they gave into the run's output.
+//! Article pages: the run's third step, after discovery and selection. Fetches the selected
+//! pages a few at a time, extracts each, and tallies what they gave into the run's output.
 //!
 //! Guarantees: a page that fails, or is not HTML, never fails the run — its article comes
 //! from the candidate's own fields (a feed item's title, dates, summary) when they suffice,

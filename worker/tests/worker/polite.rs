@@ -1,9 +1,9 @@
 //! The scraper's manners against a scripted site that misbehaves on purpose
-//! (`mediawarm_testkit::scripted`, on 127.0.0.1:0): 429/503 with `Retry-After`, robots.txt rules and `Crawl-delay`, conditional
-//! requests (ETag and Last-Modified), compressed bodies (gzip, br) and a compression bomb,
-//! 504s and timeouts, the configured User-Agent, known pages, other hosts, wrong content
-//! types, endless and trickling bodies, and per-host limits shared through Redis (with
-//! `TEST_REDIS_URL`).
+//! (`mediawarm_testkit::scripted`, on 127.0.0.1:0): 429/503 with `Retry-After`, robots.txt
+//! rules and `Crawl-delay`, conditional requests (ETag and Last-Modified), compressed bodies
+//! (gzip, br) and a compression bomb, 504s and timeouts, the configured User-Agent, known
+//! pages, other hosts, wrong content types, endless and trickling bodies, and per-host limits
+//! shared through Redis (with `TEST_REDIS_URL`).
 //!
 //! Timing is asserted only as loose lower bounds on the spacing the scraper must keep, and
 //! as request counts per second with slack above the configured rate.
