@@ -3,11 +3,18 @@
 //! A fixture news site on `127.0.0.1:0` for tests: an RSS feed (`/feed.xml`), an HTML
 //! listing (`/listing`) and one page per article (`/a/{slug}`) with OpenGraph and JSON-LD
 //! metadata. Tests add articles while it runs, make the feed misbehave (404, garbage, fail
-//! N times, slow), and count the requests each path received. [`services`] gives a test its
-//! own PostgreSQL database and Redis key prefix. Nothing here is used outside tests.
+//! N times, slow), and count the requests each path received.
+//!
+//! Besides: [`scripted`], a site where each path answers what the test scripts for it (for
+//! the scraper's handling of statuses, headers, bodies and timing); [`store`], a test's own
+//! migrated store (SQLite or PostgreSQL); [`services`], a test's own PostgreSQL database and
+//! Redis key prefix; [`faults`], services a fault test owns and breaks. Nothing here is
+//! used outside tests.
 
 pub mod faults;
+pub mod scripted;
 pub mod services;
+pub mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -22,27 +22,33 @@
 //! - Every returned article has a non-empty title, a normalised URL (its canonical URL when
 //!   that stays on the same site), UTC dates, and appears once.
 //!
-//! Layout: `fetch` (client and one GET), `politeness` (robots.txt, per-host limits,
+//! A run ([`Scraper::scrape`]) is four steps, each in its own module: `discover` (the start
+//! URL and the links it gives), `select` (which of them to fetch), `pages` (fetch and
+//! extract them, tally the outcomes), then the fetch cache is saved here.
+//!
+//! Layout besides: `fetch` (client and one GET), `politeness` (robots.txt, per-host limits,
 //! retries), `guard` (address guard), `urls` (normalisation), `feeds` (RSS 0.9x/1.0/2.0,
-//! Atom, JSON Feed), `listing` (HTML listings), `sitemap`, `article` (assembly), [`extract`] (page metadata extraction),
-//! [`evaluate`] (the `extract` command: one page, or a labelled folder scored).
+//! Atom, JSON Feed), `listing` (HTML listings), `sitemap`, `article` (assembly),
+//! [`extract`] (page metadata extraction), [`evaluate`] (the `extract` command: one page, or a
+//! labelled folder scored).
 
 mod article;
+mod discover;
 pub mod evaluate;
 mod feeds;
 mod fetch;
 mod guard;
 mod listing;
+mod pages;
 mod politeness;
+mod select;
 mod sitemap;
 mod urls;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::stream::{self, StreamExt as _};
 use mediawarm_shared::domain::{
     ErrorClass, NewArticle, Selectors, SkippedPage, Source, SourceKind, SourceName,
 };
@@ -50,12 +56,11 @@ use mediawarm_shared::store::{FetchRecord, Store};
 use tokio::time::Instant;
 use url::Url;
 
-use article::{Candidate, assemble};
+use discover::Listing;
 use extract::Selectors as ExtractSelectors;
-use fetch::{Accept, Fetched, Page, Validators};
+use fetch::{Accept, Fetched, Validators};
 use politeness::Politeness;
-use sitemap::Sitemap;
-use urls::same_site;
+use select::lookup_records;
 
 pub use article::{PageArticle, page_article, page_article_with_rules};
 pub use mediawarm_extract as extract;
@@ -65,13 +70,6 @@ pub use urls::normalize_url;
 /// Most links considered from one start URL (before skipping known ones); bounds the
 /// known-URL lookup and memory for huge sitemaps.
 const MAX_CANDIDATES: usize = 5000;
-
-/// Most child sitemaps of a sitemap index fetched in one run (most recently modified first).
-const MAX_CHILD_SITEMAPS: usize = 5;
-
-/// Most same-host feeds an `html` start page without `selectors.links` announces that are
-/// tried, in page order, until one fetches and parses.
-const MAX_DISCOVERED_FEEDS: usize = 3;
 
 /// How the scraper fetches. The binaries set `allow_loopback` from `SCRAPE_ALLOW_LOOPBACK`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,32 +215,6 @@ struct Run<'a> {
     deadline: Instant,
 }
 
-/// What fetching one article page gave.
-#[derive(Debug, Default)]
-struct PageOutcome {
-    article: Option<NewArticle>,
-    fetched: bool,
-    not_modified: bool,
-    /// A failure that a later run may not meet (timeouts, 5xx, the time budget).
-    transient_failure: bool,
-    /// Why the page could not be used, when it could not.
-    skipped: Option<SkippedPage>,
-    record: Option<FetchRecord>,
-}
-
-/// The start URL's links, or the news that nothing changed.
-enum Listing {
-    /// A 304 whose earlier run's articles are all stored.
-    Unchanged,
-    /// The links, whether they came from a sitemap index (whose children are fetched
-    /// unconditionally, so its own validators are not kept), and the start URL's validators.
-    Links {
-        candidates: Vec<Candidate>,
-        from_index: bool,
-        validators: Validators,
-    },
-}
-
 impl Scraper {
     /// Builds the shared client and the politeness state from `cfg`.
     pub fn new(cfg: ScraperConfig) -> Result<Self, ScrapeError> {
@@ -274,6 +246,11 @@ impl Scraper {
     /// 408/429), oversized or unparsable bodies; [`ScrapeError::Transient`] for timeouts,
     /// connection failures, 5xx, 408, 429, an unreachable robots.txt and a store that cannot
     /// answer the known-URL lookup.
+    ///
+    /// Steps: `checked_source`, discovery (`discover`), selection (`select`), the pages
+    /// (`pages`), then the fetch cache, where the start URL's validators are kept only when
+    /// the run saw every page it selected, none was cut by the per-run cap, and the links did
+    /// not come from a sitemap index.
     #[tracing::instrument(
         skip_all,
         fields(source = %source.name, kind = source.kind.as_str(), refresh),
@@ -285,19 +262,7 @@ impl Scraper {
         store: &Store,
         refresh: bool,
     ) -> Result<ScrapeOutput, ScrapeError> {
-        if source.kind == SourceKind::Import {
-            return Err(ScrapeError::Permanent(
-                ErrorClass::Internal,
-                "import sources are not scraped".to_owned(),
-            ));
-        }
-        let start = normalize_url(&source.url, None).ok_or_else(|| {
-            ScrapeError::Permanent(
-                ErrorClass::FetchFailed,
-                format!("start URL {:?} is not an http(s) URL", source.url),
-            )
-        })?;
-        let page_selectors = page_selectors(source.selectors.as_ref())?.map(Arc::new);
+        let (start, page_selectors) = checked_source(source)?;
         let run = Run {
             source: &source.name,
             start: &start,
@@ -312,7 +277,7 @@ impl Scraper {
                 .await
                 .remove(start.as_str())
         };
-        let (mut candidates, from_index, start_validators) = match self
+        let (candidates, from_index, start_validators) = match self
             .listing(source, &run, store, start_record.as_ref(), &mut out)
             .await?
         {
@@ -326,86 +291,29 @@ impl Scraper {
                 validators,
             } => (candidates, from_index, validators),
         };
-        let before = candidates.len();
-        candidates.retain(|c| same_site(&start, &c.url));
-        if candidates.len() < before {
-            tracing::debug!(
-                skipped = before - candidates.len(),
-                "links to other hosts skipped"
-            );
-        }
-        candidates.truncate(MAX_CANDIDATES);
-        let found = candidates.len();
-        let mut page_validators: HashMap<String, Validators> = HashMap::new();
-        if !refresh && !candidates.is_empty() {
-            let urls: Vec<String> = candidates.iter().map(|c| c.url.to_string()).collect();
-            let known = store.known_article_times(&urls).await.map_err(|e| {
-                ScrapeError::Transient(
-                    ErrorClass::DatabaseError,
-                    format!("looking up known URLs: {e}"),
-                )
-            })?;
-            candidates.retain(|c| match known.get(c.url.as_str()) {
-                None => true,
-                Some(stored) => c.hints.updated.is_some_and(|updated| updated > *stored),
-            });
-            let changed: Vec<String> = candidates
-                .iter()
-                .filter(|c| known.contains_key(c.url.as_str()))
-                .map(|c| c.url.to_string())
-                .collect();
-            if !changed.is_empty() {
-                tracing::debug!(changed = changed.len(), "known pages the feed says changed");
-                page_validators = lookup_records(store, &changed)
-                    .await
-                    .into_iter()
-                    .map(|(url, r)| {
-                        let v = Validators {
-                            etag: r.etag,
-                            last_modified: r.last_modified,
-                        };
-                        (url, v)
-                    })
-                    .collect();
-            }
-        }
-        let mut complete = candidates.len() <= self.inner.cfg.max_articles_per_run;
-        candidates.truncate(self.inner.cfg.max_articles_per_run);
-        tracing::debug!(found, to_fetch = candidates.len(), "article links");
-
-        let run = &run;
-        let results: Vec<PageOutcome> = stream::iter(candidates)
-            .map(|candidate| {
-                let validators = page_validators.remove(candidate.url.as_str());
-                self.article(run, candidate, validators, page_selectors.clone())
-            })
-            .buffered(self.inner.cfg.page_concurrency.max(1))
-            .collect()
+        let selection = select::select(
+            store,
+            &start,
+            candidates,
+            refresh,
+            self.inner.cfg.max_articles_per_run,
+        )
+        .await?;
+        let outcomes = self
+            .fetch_pages(
+                &run,
+                selection.candidates,
+                selection.validators,
+                page_selectors,
+            )
             .await;
-        let mut seen = HashSet::new();
-        let mut records = Vec::new();
-        for page in results {
-            out.pages_fetched += i64::from(page.fetched);
-            out.pages_not_modified += i64::from(page.not_modified);
-            complete &= !page.transient_failure;
-            records.extend(page.record);
-            out.skipped_pages.extend(page.skipped);
-            if let Some(article) = page.article.filter(|a| seen.insert(a.url.clone())) {
-                out.articles.push(article);
-            }
+        let mut tally = pages::tally(&mut out, outcomes);
+        if selection.complete && tally.complete && !from_index && !start_validators.is_empty() {
+            tally
+                .records
+                .push(start_fetch_record(&start, start_validators, &out));
         }
-        if complete && !from_index && !start_validators.is_empty() {
-            records.push(FetchRecord {
-                url: start.to_string(),
-                etag: start_validators.etag,
-                last_modified: start_validators.last_modified,
-                fetched_at: Utc::now(),
-                article_urls: Some(out.articles.iter().map(|a| a.url.clone()).collect()),
-            });
-        }
-        if let Err(error) = store.save_fetch_records(&records).await {
-            tracing::warn!(%error, "saving validators failed; the next run fetches in full");
-        }
+        save_fetch_records(store, &tally.records).await;
         tracing::info!(
             articles = out.articles.len(),
             pages_fetched = out.pages_fetched,
@@ -415,301 +323,8 @@ impl Scraper {
         Ok(out)
     }
 
-    /// Fetches the start URL (conditionally when `record` has validators) and reads its
-    /// links.
-    async fn listing(
-        &self,
-        source: &Source,
-        run: &Run<'_>,
-        store: &Store,
-        record: Option<&FetchRecord>,
-        out: &mut ScrapeOutput,
-    ) -> Result<Listing, ScrapeError> {
-        let accept = match source.kind {
-            SourceKind::Html => Accept::Html,
-            _ => Accept::Feed,
-        };
-        if source.kind == SourceKind::Html
-            && let Some(links) = html_links_selector(source)
-        {
-            listing::parse_selector("links", &links)?;
-        }
-        let validators = record
-            .filter(|r| r.article_urls.is_some())
-            .map(|r| Validators {
-                etag: r.etag.clone(),
-                last_modified: r.last_modified.clone(),
-            })
-            .filter(|v| !v.is_empty());
-        let mut fetched = self
-            .get(run, run.start, accept, validators.as_ref())
-            .await?;
-        if matches!(fetched, Fetched::NotModified) {
-            out.pages_not_modified += 1;
-            let expected = record
-                .and_then(|r| r.article_urls.clone())
-                .unwrap_or_default();
-            let stored = store.known_urls(&expected).await.map_err(|e| {
-                ScrapeError::Transient(
-                    ErrorClass::DatabaseError,
-                    format!("looking up known URLs: {e}"),
-                )
-            })?;
-            if expected.iter().all(|u| stored.contains(u)) {
-                return Ok(Listing::Unchanged);
-            }
-            tracing::info!(
-                "start URL not modified, but its last articles are not all stored: fetching in full"
-            );
-            fetched = self.get(run, run.start, accept, None).await?;
-        }
-        let page = match fetched {
-            Fetched::Page(page) => page,
-            Fetched::NotModified => {
-                return Err(ScrapeError::Transient(
-                    ErrorClass::HttpStatus,
-                    format!("{} answered 304 to an unconditional request", run.start),
-                ));
-            }
-            Fetched::Skipped { content_type } => {
-                return Err(ScrapeError::Permanent(
-                    ErrorClass::ParseFailed,
-                    format!(
-                        "{} has content type {content_type}, not a {}",
-                        run.start,
-                        if accept == Accept::Html {
-                            "page"
-                        } else {
-                            "feed or sitemap"
-                        }
-                    ),
-                ));
-            }
-        };
-        out.pages_fetched += 1;
-        let validators = page.validators.clone();
-        let (candidates, from_index) = match source.kind {
-            SourceKind::Rss | SourceKind::Atom => (
-                off_task(move || feeds::feed_candidates(&page.body, &page.url)).await??,
-                false,
-            ),
-            SourceKind::Html => {
-                if !page.is_html() {
-                    return Err(not_html(&page));
-                }
-                let Some(links) = html_links_selector(source) else {
-                    let candidates = self.discovered_feed(run, page, out).await?;
-                    return Ok(Listing::Links {
-                        candidates,
-                        from_index: false,
-                        validators: Validators::default(),
-                    });
-                };
-                let urls =
-                    off_task(move || listing::listing_links(&page.text(), &page.url, &links))
-                        .await??;
-                (urls.into_iter().map(Candidate::bare).collect(), false)
-            }
-            SourceKind::Sitemap => self.sitemap_candidates(run, page, out).await?,
-            SourceKind::Import => {
-                return Err(ScrapeError::Permanent(
-                    ErrorClass::Internal,
-                    "import sources are not scraped".to_owned(),
-                ));
-            }
-        };
-        Ok(Listing::Links {
-            candidates,
-            from_index,
-            validators,
-        })
-    }
-
-    /// The items of the first feed that the HTML start `page` announces
-    /// (`<link rel=alternate>`, in `<head>` or `<body>`) on the start URL's host and that
-    /// fetches and parses; at most [`MAX_DISCOVERED_FEEDS`] are tried. For `html` sources
-    /// without `selectors.links`. No feed on the host, or none that works, is the last
-    /// failure (permanent when there was none to try).
-    async fn discovered_feed(
-        &self,
-        run: &Run<'_>,
-        page: Page,
-        out: &mut ScrapeOutput,
-    ) -> Result<Vec<Candidate>, ScrapeError> {
-        let found = off_task(move || extract::feed_links(&page.text(), &page.url)).await?;
-        let announced: Vec<Url> = found
-            .iter()
-            .filter_map(|f| normalize_url(f, None))
-            .filter(|u| same_site(run.start, u))
-            .take(MAX_DISCOVERED_FEEDS)
-            .collect();
-        let mut failure = ScrapeError::Permanent(
-            ErrorClass::ParseFailed,
-            format!(
-                "{} has no selectors.links and announces no feed on its host ({} elsewhere)",
-                run.start,
-                found.len()
-            ),
-        );
-        for feed in announced {
-            let page = match self.get(run, &feed, Accept::Feed, None).await {
-                Ok(Fetched::Page(page)) => page,
-                Ok(Fetched::Skipped { content_type }) => {
-                    failure = ScrapeError::Permanent(
-                        ErrorClass::ParseFailed,
-                        format!("discovered feed {feed} has content type {content_type}"),
-                    );
-                    continue;
-                }
-                Ok(Fetched::NotModified) => {
-                    failure = ScrapeError::Transient(
-                        ErrorClass::HttpStatus,
-                        format!("discovered feed {feed} answered 304 to an unconditional request"),
-                    );
-                    continue;
-                }
-                Err(err) => {
-                    tracing::warn!(url = %feed, error = %err, "discovered feed skipped");
-                    failure = err;
-                    continue;
-                }
-            };
-            out.pages_fetched += 1;
-            match off_task(move || feeds::feed_candidates(&page.body, &page.url)).await? {
-                Ok(candidates) => {
-                    tracing::info!(url = %feed, items = candidates.len(), "scraping the discovered feed");
-                    return Ok(candidates);
-                }
-                Err(err) => {
-                    tracing::warn!(url = %feed, error = %err, "discovered feed skipped");
-                    failure = err;
-                }
-            }
-        }
-        Err(failure)
-    }
-
-    /// A sitemap's URLs; for a sitemap index, those of its most recent children on the same
-    /// host (one level; a child that fails is skipped), and `true`.
-    async fn sitemap_candidates(
-        &self,
-        run: &Run<'_>,
-        page: Page,
-        out: &mut ScrapeOutput,
-    ) -> Result<(Vec<Candidate>, bool), ScrapeError> {
-        let children =
-            match off_task(move || sitemap::parse_sitemap(&page.text(), &page.url)).await?? {
-                Sitemap::Urls(urls) => return Ok((urls, false)),
-                Sitemap::Index(children) => children,
-            };
-        let mut candidates = Vec::new();
-        let children = children.into_iter().filter(|c| same_site(run.start, c));
-        for child in children.take(MAX_CHILD_SITEMAPS) {
-            if candidates.len() >= MAX_CANDIDATES {
-                break;
-            }
-            let page = match self.get(run, &child, Accept::Feed, None).await {
-                Ok(Fetched::Page(page)) => page,
-                Ok(other) => {
-                    tracing::warn!(url = %child, outcome = ?other, "child sitemap skipped");
-                    continue;
-                }
-                Err(err) => {
-                    tracing::warn!(url = %child, error = %err, "child sitemap skipped");
-                    continue;
-                }
-            };
-            out.pages_fetched += 1;
-            match off_task(move || sitemap::parse_sitemap(&page.text(), &page.url)).await? {
-                Ok(Sitemap::Urls(urls)) => candidates.extend(urls),
-                Ok(Sitemap::Index(_)) => {
-                    tracing::warn!(url = %child, "nested sitemap index skipped (one level only)");
-                }
-                Err(err) => tracing::warn!(url = %child, error = %err, "child sitemap skipped"),
-            }
-        }
-        let mut seen = HashSet::new();
-        candidates.retain(|c| seen.insert(c.url.clone()));
-        Ok((candidates, true))
-    }
-
-    /// Fetches and extracts one article page. A failed or non-HTML page falls back to the
-    /// candidate's hints; a 304 gives no article (the stored one stands).
-    async fn article(
-        &self,
-        run: &Run<'_>,
-        candidate: Candidate,
-        validators: Option<Validators>,
-        selectors: Option<Arc<ExtractSelectors>>,
-    ) -> PageOutcome {
-        let fetched = self
-            .get(run, &candidate.url, Accept::Html, validators.as_ref())
-            .await;
-        let page = match fetched {
-            Ok(Fetched::Page(page)) => page,
-            Ok(Fetched::NotModified) => {
-                return PageOutcome {
-                    not_modified: true,
-                    ..PageOutcome::default()
-                };
-            }
-            Ok(Fetched::Skipped { content_type }) => {
-                tracing::debug!(url = %candidate.url, content_type, "not HTML; body not read");
-                return PageOutcome {
-                    article: assemble(run.source, &candidate, None),
-                    ..PageOutcome::default()
-                };
-            }
-            Err(err) => {
-                tracing::warn!(url = %candidate.url, error = %err, "article page skipped");
-                return PageOutcome {
-                    article: assemble(run.source, &candidate, None),
-                    transient_failure: !err.is_permanent(),
-                    skipped: Some(SkippedPage::new(candidate.url.as_str(), err.class())),
-                    ..PageOutcome::default()
-                };
-            }
-        };
-        let record = (!page.validators.is_empty()).then(|| FetchRecord {
-            url: candidate.url.to_string(),
-            etag: page.validators.etag.clone(),
-            last_modified: page.validators.last_modified.clone(),
-            fetched_at: Utc::now(),
-            article_urls: None,
-        });
-        if !page.is_html() {
-            tracing::debug!(url = %candidate.url, content_type = ?page.content_type, "not HTML");
-            return PageOutcome {
-                article: assemble(run.source, &candidate, None),
-                fetched: true,
-                record,
-                ..PageOutcome::default()
-            };
-        }
-        let html = page.text();
-        let url = page.url.clone();
-        let extracted =
-            off_task(move || extract::extract(&html, Some(&url), selectors.as_deref())).await;
-        let (article, skipped) = match extracted {
-            Ok(x) => (
-                assemble(run.source, &candidate, Some((&page.url, &x))),
-                None,
-            ),
-            Err(err) => {
-                tracing::warn!(url = %candidate.url, error = %err, "extraction failed");
-                let skipped = SkippedPage::new(candidate.url.as_str(), err.class());
-                (assemble(run.source, &candidate, None), Some(skipped))
-            }
-        };
-        PageOutcome {
-            article,
-            fetched: true,
-            record,
-            skipped,
-            ..PageOutcome::default()
-        }
-    }
-
+    /// One GET within `run`: robots.txt, the host's rate and concurrency limits, retries
+    /// and the run's deadline all apply (see `politeness`).
     async fn get(
         &self,
         run: &Run<'_>,
@@ -731,20 +346,47 @@ impl Scraper {
     }
 }
 
-/// The stored fetch records of `urls`; a store that cannot answer means none (a full fetch).
-async fn lookup_records(store: &Store, urls: &[String]) -> HashMap<String, FetchRecord> {
-    store.fetch_records(urls).await.unwrap_or_else(|error| {
-        tracing::warn!(%error, "reading validators failed; fetching in full");
-        HashMap::new()
-    })
+/// A run's preconditions, checked before any request: the source is scraped (not an import
+/// source), its start URL is an http(s) URL (returned normalised), and its article-page
+/// selectors parse (returned for the extractor; `None` when it has none). Every failure is
+/// permanent.
+fn checked_source(source: &Source) -> Result<(Url, Option<Arc<ExtractSelectors>>), ScrapeError> {
+    if source.kind == SourceKind::Import {
+        return Err(ScrapeError::Permanent(
+            ErrorClass::Internal,
+            "import sources are not scraped".to_owned(),
+        ));
+    }
+    let start = normalize_url(&source.url, None).ok_or_else(|| {
+        ScrapeError::Permanent(
+            ErrorClass::FetchFailed,
+            format!("start URL {:?} is not an http(s) URL", source.url),
+        )
+    })?;
+    let page_selectors = page_selectors(source.selectors.as_ref())?.map(Arc::new);
+    Ok((start, page_selectors))
 }
 
-/// The `html` source's listing selector; without one, the page's feed is discovered.
-fn html_links_selector(source: &Source) -> Option<String> {
-    source.selectors.as_ref().and_then(|s| s.links.clone())
+/// The start URL's fetch record: its validators and the articles this run returned, which a
+/// later 304 on it must find stored to end that run early.
+fn start_fetch_record(start: &Url, validators: Validators, out: &ScrapeOutput) -> FetchRecord {
+    FetchRecord {
+        url: start.to_string(),
+        etag: validators.etag,
+        last_modified: validators.last_modified,
+        fetched_at: Utc::now(),
+        article_urls: Some(out.articles.iter().map(|a| a.url.clone()).collect()),
+    }
 }
 
-/// The source's article-page selectors for the extractor, each checked to parse.
+/// Saves `records` to the fetch cache; a failure is logged, never a run's failure (the next
+/// run then fetches in full).
+async fn save_fetch_records(store: &Store, records: &[FetchRecord]) {
+    if let Err(error) = store.save_fetch_records(records).await {
+        tracing::warn!(%error, "saving validators failed; the next run fetches in full");
+    }
+}
+
 fn page_selectors(selectors: Option<&Selectors>) -> Result<Option<ExtractSelectors>, ScrapeError> {
     let Some(s) = selectors else {
         return Ok(None);
@@ -771,18 +413,6 @@ fn page_selectors(selectors: Option<&Selectors>) -> Result<Option<ExtractSelecto
     }))
 }
 
-fn not_html(page: &Page) -> ScrapeError {
-    ScrapeError::Permanent(
-        ErrorClass::ParseFailed,
-        format!(
-            "{} is not HTML (content type {})",
-            page.url,
-            page.content_type.as_deref().unwrap_or("missing")
-        ),
-    )
-}
-
-/// Parses running at once in this process: one per core. A parse cannot be interrupted, so
 /// an attempt stopped at its deadline leaves its parse running; the bound keeps such parses
 /// from taking more than the cores, and the slot is held until the parse itself ends.
 static PARSE_SLOTS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =

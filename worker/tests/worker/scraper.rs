@@ -1,201 +1,18 @@
-//! The scraper against fixture sites served by the test itself (axum on 127.0.0.1, port 0),
+//! The scraper against scripted sites (`mediawarm_testkit::scripted`, on 127.0.0.1, port 0),
 //! with `allow_loopback` on except where the guard is under test. Each test has its own
 //! site, its own SQLite store in a temporary directory, and counts the requests that reach
 //! the site.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{Uri, header};
-use axum::response::Response;
-use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 use mediawarm_shared::domain::{ErrorClass, NewArticle, Selectors, Source, SourceKind, SourceName};
-use mediawarm_shared::store::{Store, StoreConfig};
+use mediawarm_testkit::scripted::{Reply, ScriptedSite};
+use mediawarm_testkit::store::TestStore;
 use mediawarm_worker::scraper::{ScrapeError, ScrapeOutput, Scraper, ScraperConfig, normalize_url};
 use url::Url;
 
-/// What the fixture answers for one path.
-#[derive(Clone, Default)]
-struct Reply {
-    status: u16,
-    content_type: Option<&'static str>,
-    body: String,
-    location: Option<String>,
-    delay: Option<Duration>,
-    /// Send the body in chunks without a `Content-Length`.
-    streamed: bool,
-}
-
-fn ok(content_type: &'static str, body: impl Into<String>) -> Reply {
-    Reply {
-        status: 200,
-        content_type: Some(content_type),
-        body: body.into(),
-        ..Reply::default()
-    }
-}
-
-fn html(body: impl Into<String>) -> Reply {
-    ok("text/html; charset=utf-8", body)
-}
-
-fn status(code: u16) -> Reply {
-    Reply {
-        status: code,
-        content_type: Some("text/plain"),
-        body: format!("status {code}"),
-        ..Reply::default()
-    }
-}
-
-fn redirect(to: impl Into<String>) -> Reply {
-    Reply {
-        status: 302,
-        location: Some(to.into()),
-        ..Reply::default()
-    }
-}
-
-#[derive(Default)]
-struct SiteState {
-    routes: Mutex<HashMap<String, Reply>>,
-    hits: Mutex<HashMap<String, usize>>,
-}
-
-/// A fixture web site on 127.0.0.1 that serves fixed replies and counts requests per path.
-struct Site {
-    base: String,
-    port: u16,
-    state: Arc<SiteState>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn serve(State(state): State<Arc<SiteState>>, uri: Uri) -> Response {
-    let path = uri.path().to_owned();
-    *state
-        .hits
-        .lock()
-        .expect("hits lock")
-        .entry(path.clone())
-        .or_default() += 1;
-    let reply = state
-        .routes
-        .lock()
-        .expect("routes lock")
-        .get(&path)
-        .cloned()
-        .unwrap_or_else(|| status(404));
-    if let Some(delay) = reply.delay {
-        tokio::time::sleep(delay).await;
-    }
-    let mut response = Response::builder().status(reply.status);
-    if let Some(ct) = reply.content_type {
-        response = response.header(header::CONTENT_TYPE, ct);
-    }
-    if let Some(location) = reply.location {
-        response = response.header(header::LOCATION, location);
-    }
-    let body = if reply.streamed {
-        let chunks: Vec<Result<Bytes, std::io::Error>> = reply
-            .body
-            .into_bytes()
-            .chunks(4096)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
-        Body::from_stream(futures::stream::iter(chunks))
-    } else {
-        Body::from(reply.body)
-    };
-    response.body(body).expect("valid response")
-}
-
-impl Site {
-    async fn start() -> Site {
-        let state = Arc::new(SiteState::default());
-        let app = Router::new().fallback(serve).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a port");
-        let port = listener.local_addr().expect("local address").port();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Site {
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            state,
-            server,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Serves `reply` at `path`; `{base}` in its body becomes the site's base URL.
-    fn route(&self, path: &str, mut reply: Reply) {
-        reply.body = reply.body.replace("{base}", &self.base);
-        self.state
-            .routes
-            .lock()
-            .expect("routes lock")
-            .insert(path.to_owned(), reply);
-    }
-
-    fn hits(&self, path: &str) -> usize {
-        self.state
-            .hits
-            .lock()
-            .expect("hits lock")
-            .get(path)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    fn total_hits(&self) -> usize {
-        self.state.hits.lock().expect("hits lock").values().sum()
-    }
-}
-
-/// A migrated SQLite store in a temporary directory, removed on drop.
-struct TestStore {
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
-async fn test_store() -> TestStore {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let cfg = StoreConfig {
-        database_url: None,
-        sqlite_path: dir.path().join("mediawarm.db"),
-        ..StoreConfig::default()
-    };
-    let store = Store::connect(&cfg).await.expect("sqlite connects");
-    store.migrate().await.expect("sqlite migrates");
-    TestStore { store, _dir: dir }
-}
-
-fn config() -> ScraperConfig {
-    ScraperConfig {
-        allow_loopback: true,
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(5),
-        retry_base: Duration::from_millis(20),
-        retry_max_delay: Duration::from_millis(100),
-        ..ScraperConfig::default()
-    }
-}
+use crate::support::config;
 
 fn scraper() -> Scraper {
     Scraper::new(config()).expect("client builds")
@@ -214,7 +31,7 @@ fn source(kind: SourceKind, url: &str, selectors: Option<Selectors>) -> Source {
 }
 
 async fn scrape(scraper: &Scraper, source: &Source, refresh: bool) -> ScrapeOutput {
-    let store = test_store().await;
+    let store = TestStore::sqlite().await;
     scraper
         .scrape(source, &store.store, refresh)
         .await
@@ -222,7 +39,7 @@ async fn scrape(scraper: &Scraper, source: &Source, refresh: bool) -> ScrapeOutp
 }
 
 async fn scrape_err(scraper: &Scraper, source: &Source) -> ScrapeError {
-    let store = test_store().await;
+    let store = TestStore::sqlite().await;
     scraper
         .scrape(source, &store.store, false)
         .await
@@ -232,12 +49,12 @@ async fn scrape_err(scraper: &Scraper, source: &Source) -> ScrapeError {
 /// Serves `feed` at `path` and scrapes it as an `rss` source; returns what the scrape found
 /// and its article URLs in order.
 async fn scrape_feed(
-    site: &Site,
+    site: &ScriptedSite,
     path: &str,
     content_type: &'static str,
     feed: &str,
 ) -> (ScrapeOutput, Vec<String>) {
-    site.route(path, ok(content_type, feed));
+    site.route(path, Reply::ok(content_type, feed));
     let out = scrape(
         &scraper(),
         &source(SourceKind::Rss, &site.url(path), None),
@@ -282,11 +99,11 @@ const BARE_PAGE: &str = r#"<html><head><title>Page title two | The Gazette</titl
 
 #[tokio::test]
 async fn rss_items_become_articles_with_feed_fields_filling_what_pages_lack() {
-    let site = Site::start().await;
-    site.route("/feed.xml", ok("application/rss+xml", RSS));
-    site.route("/a1", html(FULL_PAGE));
-    site.route("/a2", html(BARE_PAGE));
-    site.route("/a3", status(404));
+    let site = ScriptedSite::start().await;
+    site.route("/feed.xml", Reply::ok("application/rss+xml", RSS));
+    site.route("/a1", Reply::html(FULL_PAGE));
+    site.route("/a2", Reply::html(BARE_PAGE));
+    site.route("/a3", Reply::status(404));
     let out = scrape(
         &scraper(),
         &source(SourceKind::Rss, &site.url("/feed.xml"), None),
@@ -330,10 +147,10 @@ async fn rss_items_become_articles_with_feed_fields_filling_what_pages_lack() {
 
 #[tokio::test]
 async fn atom_entries_become_articles() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/atom.xml",
-        ok(
+        Reply::ok(
             "application/atom+xml",
             r#"<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>G</title><id>urn:g</id>
@@ -349,9 +166,9 @@ async fn atom_entries_become_articles() {
     );
     site.route(
         "/e1",
-        html("<html><head></head><body><p>No metadata.</p></body></html>"),
+        Reply::html("<html><head></head><body><p>No metadata.</p></body></html>"),
     );
-    site.route("/e2", status(500));
+    site.route("/e2", Reply::status(500));
     let out = scrape(
         &scraper(),
         &source(SourceKind::Atom, &site.url("/atom.xml"), None),
@@ -388,10 +205,10 @@ fn jsonld_page(headline: &str, author: &str, date: &str) -> String {
 
 #[tokio::test]
 async fn html_listing_links_are_followed_and_extracted() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/news",
-        html(
+        Reply::html(
             r#"<html><body><nav><a href="/about">About</a></nav>
 <div class="teaser"><a href="/s1">One</a></div>
 <div class="teaser"><a href="{base}/s2?fbclid=abc">Two</a></div>
@@ -401,16 +218,16 @@ async fn html_listing_links_are_followed_and_extracted() {
     );
     site.route(
         "/s1",
-        html(jsonld_page(
+        Reply::html(jsonld_page(
             "Council votes on budget",
             "Cara Council",
             "2024-03-01T10:00:00Z",
         )),
     );
-    site.route("/s2", redirect("/stories/s2"));
+    site.route("/s2", Reply::redirect("/stories/s2"));
     site.route(
         "/stories/s2",
-        html(jsonld_page(
+        Reply::html(jsonld_page(
             "Harbour reopens",
             "Hal Harbour",
             "2024-03-02T07:00:00+02:00",
@@ -457,10 +274,10 @@ const LINKED_FEED_ITEMS: &str = r#"<?xml version="1.0"?><rss version="2.0"><chan
 
 #[tokio::test]
 async fn an_html_source_without_a_links_selector_reads_the_feed_its_page_announces_in_body() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/",
-        html(
+        Reply::html(
             r#"<html><head><title>The Gazette</title>
 <link rel="alternate" type="application/json+oembed" href="/oembed?url=x">
 </head><body><header>
@@ -470,10 +287,13 @@ async fn an_html_source_without_a_links_selector_reads_the_feed_its_page_announc
 </header><a href="/f1">A story</a></body></html>"#,
         ),
     );
-    site.route("/feed.xml", ok("application/rss+xml", LINKED_FEED_ITEMS));
+    site.route(
+        "/feed.xml",
+        Reply::ok("application/rss+xml", LINKED_FEED_ITEMS),
+    );
     site.route(
         "/f1",
-        html(jsonld_page(
+        Reply::html(jsonld_page(
             "Ferry timetable changes",
             "Fay Ferry",
             "2024-01-05T09:00:00+01:00",
@@ -505,20 +325,20 @@ async fn an_html_source_without_a_links_selector_reads_the_feed_its_page_announc
 
 #[tokio::test]
 async fn a_discovered_feed_that_fails_gives_way_to_the_next_and_no_feed_is_permanent() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/",
-        html(
+        Reply::html(
             r#"<html><head>
 <link rel="alternate" type="application/rss+xml" href="/gone.xml">
 <link rel="alternate" type="application/atom+xml" href="/atom.xml">
 </head><body></body></html>"#,
         ),
     );
-    site.route("/gone.xml", status(404));
+    site.route("/gone.xml", Reply::status(404));
     site.route(
         "/atom.xml",
-        ok(
+        Reply::ok(
             "application/atom+xml",
             r#"<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>G</title><id>urn:g</id>
@@ -527,7 +347,7 @@ async fn a_discovered_feed_that_fails_gives_way_to_the_next_and_no_feed_is_perma
   <updated>2024-02-01T08:00:00Z</updated></entry></feed>"#,
         ),
     );
-    site.route("/f2", status(404));
+    site.route("/f2", Reply::status(404));
     let out = scrape(
         &scraper(),
         &source(SourceKind::Html, &site.url("/"), None),
@@ -541,7 +361,9 @@ async fn a_discovered_feed_that_fails_gives_way_to_the_next_and_no_feed_is_perma
 
     site.route(
         "/plain",
-        html(r#"<html><head><link rel="alternate" hreflang="de" href="/de/"></head></html>"#),
+        Reply::html(
+            r#"<html><head><link rel="alternate" hreflang="de" href="/de/"></head></html>"#,
+        ),
     );
     let err = scrape_err(
         &scraper(),
@@ -612,9 +434,9 @@ const NO_METADATA: &str = "<html><head></head><body><p>No metadata.</p></body></
 
 #[tokio::test]
 async fn json_feed_items_become_articles() {
-    let site = Site::start().await;
-    site.route("/j1", html(NO_METADATA));
-    site.route("/j2", html(NO_METADATA));
+    let site = ScriptedSite::start().await;
+    site.route("/j1", Reply::html(NO_METADATA));
+    site.route("/j2", Reply::html(NO_METADATA));
     let (out, urls) = scrape_feed(&site, "/feed.json", "application/feed+json", JSON_FEED).await;
     assert_eq!(urls, [site.url("/j1"), site.url("/j2")]);
     let one = by_url(&out, &site.url("/j1"));
@@ -635,9 +457,9 @@ async fn json_feed_items_become_articles() {
 
 #[tokio::test]
 async fn rss_091_items_become_articles() {
-    let site = Site::start().await;
-    site.route("/o1", html(NO_METADATA));
-    site.route("/o2", status(404));
+    let site = ScriptedSite::start().await;
+    site.route("/o1", Reply::html(NO_METADATA));
+    site.route("/o2", Reply::status(404));
     let (out, urls) = scrape_feed(&site, "/rss091.xml", "text/xml", RSS_091).await;
     assert_eq!(urls, [site.url("/o1"), site.url("/o2")]);
     let one = by_url(&out, &site.url("/o1"));
@@ -649,13 +471,13 @@ async fn rss_091_items_become_articles() {
 
 #[tokio::test]
 async fn rss_092_and_094_items_become_articles() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/n1",
-        html("<html><head><title>From the page</title></head><body></body></html>"),
+        Reply::html("<html><head><title>From the page</title></head><body></body></html>"),
     );
-    site.route("/n2", html(NO_METADATA));
-    site.route("/m1", html(NO_METADATA));
+    site.route("/n2", Reply::html(NO_METADATA));
+    site.route("/m1", Reply::html(NO_METADATA));
     let (out, urls) = scrape_feed(&site, "/rss092.xml", "application/rss+xml", RSS_092).await;
     assert_eq!(urls, [site.url("/n1"), site.url("/n2")]);
     assert_eq!(by_url(&out, &site.url("/n2")).title, "Ninety-two two");
@@ -676,9 +498,9 @@ async fn rss_092_and_094_items_become_articles() {
 
 #[tokio::test]
 async fn rss_10_rdf_items_become_articles() {
-    let site = Site::start().await;
-    site.route("/r1", html(NO_METADATA));
-    site.route("/r2", html(NO_METADATA));
+    let site = ScriptedSite::start().await;
+    site.route("/r1", Reply::html(NO_METADATA));
+    site.route("/r2", Reply::html(NO_METADATA));
     let (out, urls) = scrape_feed(&site, "/index.rdf", "application/rdf+xml", RSS_10_RDF).await;
     assert_eq!(urls, [site.url("/r1"), site.url("/r2")]);
     let one = by_url(&out, &site.url("/r1"));
@@ -699,14 +521,14 @@ async fn rss_10_rdf_items_become_articles() {
 
 #[tokio::test]
 async fn source_selectors_win_over_generic_metadata() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/list",
-        html(r#"<ul><li class="item"><a href="/p1">p1</a></li></ul>"#),
+        Reply::html(r#"<ul><li class="item"><a href="/p1">p1</a></li></ul>"#),
     );
     site.route(
         "/p1",
-        html(
+        Reply::html(
             r#"<html><head><title>Generic title | Site</title>
 <meta property="og:title" content="Generic title">
 <meta name="author" content="Generic Author">
@@ -744,12 +566,12 @@ async fn source_selectors_win_over_generic_metadata() {
 
 #[tokio::test]
 async fn known_urls_are_not_refetched_unless_refresh() {
-    let site = Site::start().await;
-    site.route("/feed.xml", ok("application/rss+xml", RSS));
-    site.route("/a1", html(FULL_PAGE));
-    site.route("/a2", html(BARE_PAGE));
-    site.route("/a3", html(FULL_PAGE.replace("one", "three")));
-    let store = test_store().await;
+    let site = ScriptedSite::start().await;
+    site.route("/feed.xml", Reply::ok("application/rss+xml", RSS));
+    site.route("/a1", Reply::html(FULL_PAGE));
+    site.route("/a2", Reply::html(BARE_PAGE));
+    site.route("/a3", Reply::html(FULL_PAGE.replace("one", "three")));
+    let store = TestStore::sqlite().await;
     let gazette = SourceName::parse("gazette").expect("valid name");
     store
         .store
@@ -798,7 +620,7 @@ async fn known_urls_are_not_refetched_unless_refresh() {
 
 #[tokio::test]
 async fn start_url_failures_are_classified() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     for (path, code, permanent) in [
         ("/gone", 404, true),
         ("/forbidden", 403, true),
@@ -807,7 +629,7 @@ async fn start_url_failures_are_classified() {
         ("/slow-down", 429, false),
         ("/timeout", 408, false),
     ] {
-        site.route(path, status(code));
+        site.route(path, Reply::status(code));
         let err = scrape_err(&scraper(), &source(SourceKind::Rss, &site.url(path), None)).await;
         assert_eq!(err.is_permanent(), permanent, "{code}: {err}");
         match (&err, permanent) {
@@ -823,9 +645,9 @@ async fn start_url_failures_are_classified() {
 
 #[tokio::test]
 async fn a_start_url_that_is_not_a_feed_or_not_html_is_permanent() {
-    let site = Site::start().await;
-    site.route("/page", html("<html><body>not a feed</body></html>"));
-    site.route("/data", ok("application/json", r#"{"a":1}"#));
+    let site = ScriptedSite::start().await;
+    site.route("/page", Reply::html("<html><body>not a feed</body></html>"));
+    site.route("/data", Reply::ok("application/json", r#"{"a":1}"#));
     let err = scrape_err(
         &scraper(),
         &source(SourceKind::Rss, &site.url("/page"), None),
@@ -848,13 +670,10 @@ async fn a_start_url_that_is_not_a_feed_or_not_html_is_permanent() {
 
 #[tokio::test]
 async fn a_slow_start_url_is_a_transient_timeout() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/slow",
-        Reply {
-            delay: Some(Duration::from_secs(3)),
-            ..ok("application/rss+xml", RSS)
-        },
+        Reply::ok("application/rss+xml", RSS).delayed(Duration::from_secs(3)),
     );
     let scraper = Scraper::new(ScraperConfig {
         request_timeout: Duration::from_millis(300),
@@ -868,20 +687,20 @@ async fn a_slow_start_url_is_a_transient_timeout() {
 
 #[tokio::test]
 async fn a_body_over_the_cap_is_an_error_not_a_panic() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     let padding = format!("<!-- {} -->", "x".repeat(50_000));
     let big_feed = RSS.replace("<channel>", &format!("<channel>{padding}"));
-    site.route("/big.xml", ok("application/rss+xml", big_feed.clone()));
+    site.route(
+        "/big.xml",
+        Reply::ok("application/rss+xml", big_feed.clone()),
+    );
     site.route(
         "/big-streamed.xml",
-        Reply {
-            streamed: true,
-            ..ok("application/rss+xml", big_feed)
-        },
+        Reply::ok("application/rss+xml", big_feed).chunked(),
     );
-    site.route("/feed.xml", ok("application/rss+xml", RSS));
-    site.route("/a1", html(format!("{FULL_PAGE}{padding}")));
-    site.route("/a2", html(BARE_PAGE));
+    site.route("/feed.xml", Reply::ok("application/rss+xml", RSS));
+    site.route("/a1", Reply::html(format!("{FULL_PAGE}{padding}")));
+    site.route("/a2", Reply::html(BARE_PAGE));
     let scraper = Scraper::new(ScraperConfig {
         max_body_bytes: 20_000,
         ..config()
@@ -905,8 +724,8 @@ async fn a_body_over_the_cap_is_an_error_not_a_panic() {
 
 #[tokio::test]
 async fn loopback_is_refused_without_allow_loopback_and_no_request_arrives() {
-    let site = Site::start().await;
-    site.route("/feed.xml", ok("application/rss+xml", RSS));
+    let site = ScriptedSite::start().await;
+    site.route("/feed.xml", Reply::ok("application/rss+xml", RSS));
     let guarded = Scraper::new(ScraperConfig {
         allow_loopback: false,
         ..config()
@@ -919,10 +738,10 @@ async fn loopback_is_refused_without_allow_loopback_and_no_request_arrives() {
     ] {
         let err = scrape_err(&guarded, &source(SourceKind::Rss, &url, None)).await;
         assert!(err.is_permanent(), "{url}: {err}");
-        assert!(err.to_string().contains("refused"), "{url}: {err}");
+        assert_eq!(err.class(), ErrorClass::RefusedAddress, "{url}: {err}");
     }
     assert_eq!(site.total_hits(), 0);
-    site.route("/a1", html(FULL_PAGE));
+    site.route("/a1", Reply::html(FULL_PAGE));
     let by_name = format!("http://localhost:{}/feed.xml", site.port);
     let out = scrape(&scraper(), &source(SourceKind::Rss, &by_name, None), false).await;
     assert_eq!(
@@ -940,18 +759,24 @@ async fn loopback_is_refused_without_allow_loopback_and_no_request_arrives() {
 
 #[tokio::test]
 async fn redirects_are_checked_and_capped() {
-    let site = Site::start().await;
-    site.route("/to-private", redirect("http://10.255.255.1/feed.xml"));
+    let site = ScriptedSite::start().await;
+    site.route(
+        "/to-private",
+        Reply::redirect("http://10.255.255.1/feed.xml"),
+    );
     site.route(
         "/to-metadata",
-        redirect("http://169.254.169.254/latest/meta-data"),
+        Reply::redirect("http://169.254.169.254/latest/meta-data"),
     );
-    site.route("/to-file", redirect("file:///etc/passwd"));
+    site.route("/to-file", Reply::redirect("file:///etc/passwd"));
     for i in 0..10 {
-        site.route(&format!("/loop{i}"), redirect(format!("/loop{}", i + 1)));
+        site.route(
+            &format!("/loop{i}"),
+            Reply::redirect(format!("/loop{}", i + 1)),
+        );
     }
-    site.route("/old-feed", redirect("/feed.xml"));
-    site.route("/feed.xml", ok("application/rss+xml", RSS));
+    site.route("/old-feed", Reply::redirect("/feed.xml"));
+    site.route("/feed.xml", Reply::ok("application/rss+xml", RSS));
     for (path, reason) in [
         ("/to-private", "another host"),
         ("/to-metadata", "another host"),
@@ -985,10 +810,10 @@ async fn redirects_are_checked_and_capped() {
 
 #[tokio::test]
 async fn sitemap_index_is_followed_one_level() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/sitemap.xml",
-        ok(
+        Reply::ok(
             "application/xml",
             r#"<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
 <sitemap><loc>{base}/news-sitemap.xml</loc><lastmod>2024-05-02</lastmod></sitemap>
@@ -998,7 +823,7 @@ async fn sitemap_index_is_followed_one_level() {
     );
     site.route(
         "/news-sitemap.xml",
-        ok(
+        Reply::ok(
             "application/xml",
             r#"<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
  xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
@@ -1007,10 +832,10 @@ async fn sitemap_index_is_followed_one_level() {
 <url><loc>{base}/n2</loc></url></urlset>"#,
         ),
     );
-    site.route("/n1", status(404));
+    site.route("/n1", Reply::status(404));
     site.route(
         "/n2",
-        html(jsonld_page(
+        Reply::html(jsonld_page(
             "Second story",
             "Sam Second",
             "2024-05-01T00:00:00Z",
@@ -1031,7 +856,7 @@ async fn sitemap_index_is_followed_one_level() {
 
 #[tokio::test]
 async fn import_sources_bad_selectors_and_bad_start_urls_are_permanent() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     let import = Source::import(SourceName::parse("legacy").expect("valid name"));
     let err = scrape_err(&scraper(), &import).await;
     assert!(err.is_permanent());

@@ -1,350 +1,34 @@
-//! The scraper's manners against a loopback site that misbehaves on purpose (axum on
-//! 127.0.0.1:0): 429/503 with `Retry-After`, robots.txt rules and `Crawl-delay`, conditional
-//! requests (ETag and Last-Modified), compressed bodies (gzip, br) and a compression bomb,
-//! 504s and timeouts, the configured User-Agent, known pages, other hosts, wrong content
-//! types, endless and trickling bodies, and per-host limits shared through Redis (with
-//! `TEST_REDIS_URL`).
+//! The scraper's manners against a scripted site that misbehaves on purpose
+//! (`mediawarm_testkit::scripted`, on 127.0.0.1:0): 429/503 with `Retry-After`, robots.txt
+//! rules and `Crawl-delay`, conditional requests (ETag and Last-Modified), compressed bodies
+//! (gzip, br) and a compression bomb, 504s and timeouts, the configured User-Agent, known
+//! pages, other hosts, wrong content types, endless and trickling bodies, and per-host limits
+//! shared through Redis (with `TEST_REDIS_URL`).
 //!
-//! Timing is asserted only as loose lower bounds on the spacing the scraper must keep.
+//! Timing is asserted only as loose lower bounds on the spacing the scraper must keep, and
+//! as request counts per second with slack above the configured rate.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Uri, header};
-use axum::response::Response;
-use bytes::Bytes;
 use chrono::Utc;
 use mediawarm_shared::domain::{ErrorClass, Selectors, Source, SourceKind, SourceName};
-use mediawarm_shared::store::{FetchRecord, Store, StoreConfig};
+use mediawarm_shared::store::{FetchRecord, Store};
+use mediawarm_testkit::scripted::{Hit, Payload, Reply, ScriptedSite};
 use mediawarm_testkit::services::TestRedis;
+use mediawarm_testkit::store::TestStore;
 use mediawarm_worker::scraper::{ScrapeError, ScrapeOutput, Scraper, ScraperConfig};
 
-/// How a reply's body is sent.
-#[derive(Clone)]
-enum Payload {
-    /// All at once.
-    Fixed(String),
-    /// 64 KiB chunks forever.
-    Endless,
-    /// One byte every 100 ms forever.
-    Trickle,
-    /// These bytes as they are (a compressed body, sent with its `content-encoding`).
-    Raw(Vec<u8>),
-}
+use crate::support::config;
 
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    payload: Payload,
-    delay: Option<Duration>,
-    /// Answer 304 when the request's `If-None-Match` equals it (and send it as `ETag`).
-    etag: Option<String>,
-    /// Answer 304 when the request's `If-Modified-Since` equals it (and send it as
-    /// `Last-Modified`).
-    last_modified: Option<String>,
-}
-
-impl Reply {
-    fn ok(content_type: &str, body: impl Into<String>) -> Self {
-        Self {
-            status: 200,
-            headers: vec![("content-type", content_type.to_owned())],
-            payload: Payload::Fixed(body.into()),
-            delay: None,
-            etag: None,
-            last_modified: None,
-        }
-    }
-
-    fn html(body: impl Into<String>) -> Self {
-        Self::ok("text/html; charset=utf-8", body)
-    }
-
-    fn rss(body: impl Into<String>) -> Self {
-        Self::ok("application/rss+xml", body)
-    }
-
-    fn status(code: u16) -> Self {
-        Self {
-            status: code,
-            ..Self::ok("text/plain", format!("status {code}"))
-        }
-    }
-
-    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    fn etag(mut self, etag: &str) -> Self {
-        self.etag = Some(etag.to_owned());
-        self
-    }
-
-    fn last_modified(mut self, date: &str) -> Self {
-        self.last_modified = Some(date.to_owned());
-        self
-    }
-
-    /// `body` compressed with `encoding` ("gzip" or "br"), sent with `content-encoding`.
-    fn compressed(content_type: &str, body: &str, encoding: &'static str) -> Self {
-        use std::io::Write as _;
-        let bytes = match encoding {
-            "gzip" => {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                e.write_all(body.as_bytes()).expect("gzip");
-                e.finish().expect("gzip")
-            }
-            "br" => {
-                let mut out = Vec::new();
-                let mut e = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
-                e.write_all(body.as_bytes()).expect("br");
-                drop(e);
-                out
-            }
-            other => panic!("no encoder for {other}"),
-        };
-        Self {
-            payload: Payload::Raw(bytes),
-            ..Self::ok(content_type, "")
-        }
-        .header("content-encoding", encoding)
-    }
-
-    fn delayed(mut self, delay: Duration) -> Self {
-        self.delay = Some(delay);
-        self
-    }
-}
-
-/// One request as the site saw it.
-#[derive(Clone, Debug)]
-struct Hit {
-    path: String,
-    at: Instant,
-    if_none_match: Option<String>,
-    if_modified_since: Option<String>,
-    accept_encoding: Option<String>,
-    user_agent: Option<String>,
-}
-
-#[derive(Default)]
-struct SiteState {
-    /// Per path: replies served in order, the last one repeating.
-    routes: Mutex<HashMap<String, VecDeque<Reply>>>,
-    hits: Mutex<Vec<Hit>>,
-    bytes_sent: Mutex<HashMap<String, usize>>,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-}
-
-struct Site {
-    base: String,
-    state: Arc<SiteState>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn serve(State(state): State<Arc<SiteState>>, uri: Uri, headers: HeaderMap) -> Response {
-    let path = uri.path().to_owned();
-    let text = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let if_none_match = text(header::IF_NONE_MATCH);
-    state.hits.lock().expect("hits").push(Hit {
-        path: path.clone(),
-        at: Instant::now(),
-        if_none_match: if_none_match.clone(),
-        if_modified_since: text(header::IF_MODIFIED_SINCE),
-        accept_encoding: text(header::ACCEPT_ENCODING),
-        user_agent: text(header::USER_AGENT),
-    });
-    let reply = {
-        let mut routes = state.routes.lock().expect("routes");
-        match routes.get_mut(&path) {
-            Some(queue) if queue.len() > 1 => queue.pop_front(),
-            Some(queue) => queue.front().cloned(),
-            None => None,
-        }
-    }
-    .unwrap_or_else(|| Reply::status(404));
-    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    if let Some(delay) = reply.delay {
-        tokio::time::sleep(delay).await;
-    }
-    state.in_flight.fetch_sub(1, Ordering::SeqCst);
-    if let Some(etag) = &reply.etag
-        && if_none_match.as_deref() == Some(etag.as_str())
-    {
-        return Response::builder()
-            .status(304)
-            .header(header::ETAG, etag)
-            .body(Body::empty())
-            .expect("valid response");
-    }
-    if let Some(date) = &reply.last_modified
-        && text(header::IF_MODIFIED_SINCE).as_deref() == Some(date.as_str())
-    {
-        return Response::builder()
-            .status(304)
-            .header(header::LAST_MODIFIED, date)
-            .body(Body::empty())
-            .expect("valid response");
-    }
-    let mut response = Response::builder().status(reply.status);
-    for (name, value) in &reply.headers {
-        response = response.header(*name, value);
-    }
-    if let Some(etag) = &reply.etag {
-        response = response.header(header::ETAG, etag);
-    }
-    if let Some(date) = &reply.last_modified {
-        response = response.header(header::LAST_MODIFIED, date);
-    }
-    let counter = Arc::clone(&state);
-    let body = match reply.payload {
-        Payload::Fixed(text) => Body::from(text),
-        Payload::Raw(bytes) => Body::from(bytes),
-        Payload::Endless => Body::from_stream(futures::stream::unfold((), move |()| {
-            let (counter, path) = (Arc::clone(&counter), path.clone());
-            async move {
-                *counter
-                    .bytes_sent
-                    .lock()
-                    .expect("bytes")
-                    .entry(path)
-                    .or_default() += 65536;
-                Some((Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 65536])), ()))
-            }
-        })),
-        Payload::Trickle => Body::from_stream(futures::stream::unfold((), move |()| {
-            let (counter, path) = (Arc::clone(&counter), path.clone());
-            async move {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                *counter
-                    .bytes_sent
-                    .lock()
-                    .expect("bytes")
-                    .entry(path)
-                    .or_default() += 1;
-                Some((Ok::<_, std::io::Error>(Bytes::from_static(b"<")), ()))
-            }
-        })),
-    };
-    response.body(body).expect("valid response")
-}
-
-impl Site {
-    async fn start() -> Site {
-        let state = Arc::new(SiteState::default());
-        let app = Router::new().fallback(serve).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a port");
-        let port = listener.local_addr().expect("local address").port();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Site {
-            base: format!("http://127.0.0.1:{port}"),
-            state,
-            server,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Serves `replies` at `path` in order, the last one repeating; `{base}` in bodies
-    /// becomes the site's base URL.
-    fn route(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
-        let replies = replies
-            .into_iter()
-            .map(|mut r| {
-                if let Payload::Fixed(text) = &r.payload {
-                    r.payload = Payload::Fixed(text.replace("{base}", &self.base));
-                }
-                r
-            })
-            .collect();
-        self.state
-            .routes
-            .lock()
-            .expect("routes")
-            .insert(path.to_owned(), replies);
-    }
-
-    fn hits_of(&self, path: &str) -> Vec<Hit> {
-        let hits = self.state.hits.lock().expect("hits");
-        hits.iter().filter(|h| h.path == path).cloned().collect()
-    }
-
-    fn count(&self, path: &str) -> usize {
-        self.hits_of(path).len()
-    }
-
-    fn all_hits(&self) -> Vec<Hit> {
-        self.state.hits.lock().expect("hits").clone()
-    }
-
-    fn bytes_sent(&self, path: &str) -> usize {
-        self.state
-            .bytes_sent
-            .lock()
-            .expect("bytes")
-            .get(path)
-            .copied()
-            .unwrap_or(0)
-    }
-}
-
-struct TestStore {
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
+/// A fresh SQLite store that knows the source `gazette`.
 async fn test_store() -> TestStore {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let cfg = StoreConfig {
-        database_url: None,
-        sqlite_path: dir.path().join("mediawarm.db"),
-        ..StoreConfig::default()
-    };
-    let store = Store::connect(&cfg).await.expect("sqlite connects");
-    store.migrate().await.expect("sqlite migrates");
+    let store = TestStore::sqlite().await;
     let gazette = SourceName::parse("gazette").expect("valid name");
     store
         .ensure_import_sources(std::slice::from_ref(&gazette))
         .await
         .expect("source");
-    TestStore { store, _dir: dir }
-}
-
-fn config() -> ScraperConfig {
-    ScraperConfig {
-        allow_loopback: true,
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(5),
-        retry_base: Duration::from_millis(20),
-        retry_max_delay: Duration::from_millis(100),
-        ..ScraperConfig::default()
-    }
+    store
 }
 
 fn scraper_with(cfg: ScraperConfig) -> Scraper {
@@ -401,18 +85,18 @@ async fn two_scrapers_at_5_a_second(
     redis: &TestRedis,
     page_delay: Option<Duration>,
     cfg: ScraperConfig,
-) -> Site {
-    let site = Site::start().await;
+) -> ScriptedSite {
+    let site = ScriptedSite::start().await;
     let paths: Vec<String> = (0..8).map(|i| format!("/p{i}")).collect();
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    site.route("/feed.xml", [Reply::rss(rss(&refs))]);
+    site.route("/feed.xml", Reply::rss(rss(&refs)));
     for path in &paths {
         site.route(
             path,
-            [Reply {
+            Reply {
                 delay: page_delay,
                 ..Reply::html(page(path))
-            }],
+            },
         );
     }
     let shared = ScraperConfig {
@@ -436,10 +120,10 @@ async fn two_scrapers_at_5_a_second(
 /// articles as the job does, then scrapes again: the second run, answered 304, must fetch
 /// and parse nothing more and write nothing. Returns the feed's hits and its stored record.
 async fn rescrape_answered_304(feed: Reply, pages: &[&str]) -> (Vec<Hit>, FetchRecord) {
-    let site = Site::start().await;
-    site.route("/feed.xml", [feed]);
+    let site = ScriptedSite::start().await;
+    site.route("/feed.xml", feed);
     for path in pages {
-        site.route(path, [Reply::html(page(path))]);
+        site.route(path, Reply::html(page(path)));
     }
     let store = test_store().await;
     let scraper = scraper_with(config());
@@ -465,7 +149,7 @@ async fn rescrape_answered_304(feed: Reply, pages: &[&str]) -> (Vec<Hit>, FetchR
     assert!(second.articles.is_empty(), "{:#?}", second.articles);
     assert_eq!((second.pages_not_modified, second.pages_fetched), (1, 0));
     for path in pages {
-        assert_eq!(site.count(path), 1, "{path} fetched once");
+        assert_eq!(site.hits(path), 1, "{path} fetched once");
     }
     assert_eq!(before, records().await, "a 304 writes nothing");
     let feed = site.hits_of("/feed.xml");
@@ -495,15 +179,15 @@ fn gaps(hits: &[Hit]) -> Vec<Duration> {
 
 #[tokio::test]
 async fn a_429_with_retry_after_seconds_is_waited_for_then_retried() {
-    let site = Site::start().await;
-    site.route(
+    let site = ScriptedSite::start().await;
+    site.script(
         "/feed.xml",
         [
             Reply::status(429).header("retry-after", "1"),
             Reply::rss(rss(&["/a1"])),
         ],
     );
-    site.route("/a1", [Reply::html(page("One"))]);
+    site.route("/a1", Reply::html(page("One")));
     let store = test_store().await;
     let out = scrape_ok(
         &scraper_with(config()),
@@ -525,16 +209,16 @@ async fn a_429_with_retry_after_seconds_is_waited_for_then_retried() {
 
 #[tokio::test]
 async fn a_503_with_retry_after_as_an_http_date_is_waited_for_then_retried() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     let at = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    site.route(
+    site.script(
         "/feed.xml",
         [
             Reply::status(503).header("retry-after", at),
             Reply::rss(rss(&["/a1"])),
         ],
     );
-    site.route("/a1", [Reply::html(page("One"))]);
+    site.route("/a1", Reply::html(page("One")));
     let store = test_store().await;
     let out = scrape_ok(
         &scraper_with(config()),
@@ -554,10 +238,10 @@ async fn a_503_with_retry_after_as_an_http_date_is_waited_for_then_retried() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_cap_ends_the_attempts_as_transient() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/feed.xml",
-        [Reply::status(429).header("retry-after", "3600")],
+        Reply::status(429).header("retry-after", "3600"),
     );
     let store = test_store().await;
     let err = scraper_with(config())
@@ -570,7 +254,7 @@ async fn a_retry_after_beyond_the_cap_ends_the_attempts_as_transient() {
         .expect_err("gives up");
     assert!(!err.is_permanent(), "{err}");
     assert_eq!(
-        site.count("/feed.xml"),
+        site.hits("/feed.xml"),
         1,
         "no retry within the hour asked for"
     );
@@ -578,8 +262,8 @@ async fn a_retry_after_beyond_the_cap_ends_the_attempts_as_transient() {
 
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff_up_to_the_limit() {
-    let site = Site::start().await;
-    site.route("/feed.xml", [Reply::status(502)]);
+    let site = ScriptedSite::start().await;
+    site.route("/feed.xml", Reply::status(502));
     let store = test_store().await;
     let scraper = scraper_with(ScraperConfig {
         max_retries: 2,
@@ -593,27 +277,27 @@ async fn server_errors_are_retried_with_backoff_up_to_the_limit() {
     )
     .await;
     assert!(!err.is_permanent(), "{err}");
-    assert_eq!(site.count("/feed.xml"), 3, "one attempt and two retries");
+    assert_eq!(site.hits("/feed.xml"), 3, "one attempt and two retries");
 }
 
 #[tokio::test]
 async fn robots_disallow_is_honoured_and_the_page_is_never_requested() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/robots.txt",
-        [Reply::ok(
+        Reply::ok(
             "text/plain",
             "User-agent: *\nDisallow: /private\nAllow: /private/open\n",
-        )],
+        ),
     );
     site.route(
         "/feed.xml",
-        [Reply::rss(rss(&["/a1", "/private/a2", "/private/open/a3"]))],
+        Reply::rss(rss(&["/a1", "/private/a2", "/private/open/a3"])),
     );
-    site.route("/a1", [Reply::html(page("One"))]);
-    site.route("/private/a2", [Reply::html(page("Two"))]);
-    site.route("/private/open/a3", [Reply::html(page("Three"))]);
-    site.route("/private/feed.xml", [Reply::rss(rss(&["/a1"]))]);
+    site.route("/a1", Reply::html(page("One")));
+    site.route("/private/a2", Reply::html(page("Two")));
+    site.route("/private/open/a3", Reply::html(page("Three")));
+    site.route("/private/feed.xml", Reply::rss(rss(&["/a1"])));
     let store = test_store().await;
     let scraper = scraper_with(config());
     let out = scrape_ok(
@@ -622,9 +306,9 @@ async fn robots_disallow_is_honoured_and_the_page_is_never_requested() {
         &store.store,
     )
     .await;
-    assert_eq!(site.count("/private/a2"), 0, "disallowed");
-    assert_eq!(site.count("/a1"), 1);
-    assert_eq!(site.count("/private/open/a3"), 1, "the longer Allow wins");
+    assert_eq!(site.hits("/private/a2"), 0, "disallowed");
+    assert_eq!(site.hits("/a1"), 1);
+    assert_eq!(site.hits("/private/open/a3"), 1, "the longer Allow wins");
     let titles: Vec<&str> = out.articles.iter().map(|a| a.title.as_str()).collect();
     assert!(
         titles.contains(&"One") && titles.contains(&"Three"),
@@ -641,9 +325,9 @@ async fn robots_disallow_is_honoured_and_the_page_is_never_requested() {
     assert!(err.is_permanent(), "{err}");
     assert!(err.to_string().contains("robots.txt"), "{err}");
     assert_eq!(err.class(), ErrorClass::RobotsDisallowed, "{err}");
-    assert_eq!(site.count("/private/feed.xml"), 0);
+    assert_eq!(site.hits("/private/feed.xml"), 0);
     assert_eq!(
-        site.count("/robots.txt"),
+        site.hits("/robots.txt"),
         1,
         "robots.txt is cached per origin"
     );
@@ -651,9 +335,9 @@ async fn robots_disallow_is_honoured_and_the_page_is_never_requested() {
 
 #[tokio::test]
 async fn an_unreachable_robots_txt_closes_the_site_for_now() {
-    let site = Site::start().await;
-    site.route("/robots.txt", [Reply::status(500)]);
-    site.route("/feed.xml", [Reply::rss(rss(&["/a1"]))]);
+    let site = ScriptedSite::start().await;
+    site.route("/robots.txt", Reply::status(500));
+    site.route("/feed.xml", Reply::rss(rss(&["/a1"])));
     let store = test_store().await;
     let err = scraper_with(config())
         .scrape(
@@ -664,22 +348,19 @@ async fn an_unreachable_robots_txt_closes_the_site_for_now() {
         .await
         .expect_err("robots.txt 5xx");
     assert!(!err.is_permanent(), "{err}");
-    assert_eq!(site.count("/feed.xml"), 0);
+    assert_eq!(site.hits("/feed.xml"), 0);
 }
 
 #[tokio::test]
 async fn crawl_delay_spaces_the_requests_to_the_host() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/robots.txt",
-        [Reply::ok(
-            "text/plain",
-            "User-agent: mediawarm\nCrawl-delay: 0.4\n",
-        )],
+        Reply::ok("text/plain", "User-agent: mediawarm\nCrawl-delay: 0.4\n"),
     );
-    site.route("/feed.xml", [Reply::rss(rss(&["/a1", "/a2", "/a3"]))]);
+    site.route("/feed.xml", Reply::rss(rss(&["/a1", "/a2", "/a3"])));
     for path in ["/a1", "/a2", "/a3"] {
-        site.route(path, [Reply::html(page(path))]);
+        site.route(path, Reply::html(page(path)));
     }
     let store = test_store().await;
     let out = scrape_ok(
@@ -716,9 +397,9 @@ async fn a_304_on_the_start_url_costs_no_parse_and_no_write() {
 
 #[tokio::test]
 async fn a_304_is_not_trusted_when_the_last_runs_articles_were_not_stored() {
-    let site = Site::start().await;
-    site.route("/feed.xml", [Reply::rss(rss(&["/a1"])).etag("\"v1\"")]);
-    site.route("/a1", [Reply::html(page("One"))]);
+    let site = ScriptedSite::start().await;
+    site.route("/feed.xml", Reply::rss(rss(&["/a1"])).etag("\"v1\""));
+    site.route("/a1", Reply::html(page("One")));
     let store = test_store().await;
     let scraper = scraper_with(config());
     let gazette = source(SourceKind::Rss, &site.url("/feed.xml"), 100.0);
@@ -737,10 +418,10 @@ async fn a_304_is_not_trusted_when_the_last_runs_articles_were_not_stored() {
 
 #[tokio::test]
 async fn known_pages_are_skipped_unless_the_feed_says_they_changed() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/atom.xml",
-        [Reply::ok(
+        Reply::ok(
             "application/atom+xml",
             r#"<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>G</title><id>urn:g</id>
@@ -752,14 +433,11 @@ async fn known_pages_are_skipped_unless_the_feed_says_they_changed() {
 <entry><title>New</title><id>urn:3</id><link href="{base}/new"/>
   <updated>2020-01-01T00:00:00Z</updated></entry>
 </feed>"#,
-        )],
+        ),
     );
-    site.route("/old", [Reply::html(page("Old page")).etag("\"o\"")]);
-    site.route(
-        "/changed",
-        [Reply::html(page("Changed page")).etag("\"c\"")],
-    );
-    site.route("/new", [Reply::html(page("New page"))]);
+    site.route("/old", Reply::html(page("Old page")).etag("\"o\""));
+    site.route("/changed", Reply::html(page("Changed page")).etag("\"c\""));
+    site.route("/new", Reply::html(page("New page")));
     let store = test_store().await;
     let scraper = scraper_with(config());
     let gazette = source(SourceKind::Atom, &site.url("/atom.xml"), 100.0);
@@ -775,8 +453,8 @@ async fn known_pages_are_skipped_unless_the_feed_says_they_changed() {
         .scrape(&gazette, &store.store, false)
         .await
         .expect("scrape");
-    assert_eq!(site.count("/old"), 1, "known and unchanged: not refetched");
-    assert_eq!(site.count("/new"), 1, "known: not refetched");
+    assert_eq!(site.hits("/old"), 1, "known and unchanged: not refetched");
+    assert_eq!(site.hits("/new"), 1, "known: not refetched");
     let changed = site.hits_of("/changed");
     assert_eq!(changed.len(), 2, "the feed says it changed");
     assert_eq!(
@@ -792,7 +470,7 @@ async fn known_pages_are_skipped_unless_the_feed_says_they_changed() {
         .await
         .expect("scrape");
     assert_eq!(refreshed.articles.len(), 3, "refresh fetches everything");
-    assert_eq!(site.count("/old"), 2);
+    assert_eq!(site.hits("/old"), 2);
     assert_eq!(
         site.hits_of("/old")[1].if_none_match,
         None,
@@ -802,21 +480,21 @@ async fn known_pages_are_skipped_unless_the_feed_says_they_changed() {
 
 #[tokio::test]
 async fn links_and_redirects_to_other_hosts_are_skipped() {
-    let site = Site::start().await;
-    let other = Site::start().await;
-    other.route("/elsewhere", [Reply::html(page("Elsewhere"))]);
+    let site = ScriptedSite::start().await;
+    let other = ScriptedSite::start().await;
+    other.route("/elsewhere", Reply::html(page("Elsewhere")));
     let elsewhere = other.url("/elsewhere");
     site.route(
         "/list",
-        [Reply::html(format!(
+        Reply::html(format!(
             r#"<ul><li><a href="/a1">1</a></li><li><a href="{elsewhere}">2</a></li>
 <li><a href="/hop">3</a></li></ul>"#
-        ))],
+        )),
     );
-    site.route("/a1", [Reply::html(page("One"))]);
+    site.route("/a1", Reply::html(page("One")));
     site.route(
         "/hop",
-        [Reply::status(302).header("location", elsewhere.clone())],
+        Reply::status(302).header("location", elsewhere.clone()),
     );
     let store = test_store().await;
     let mut listing = source(SourceKind::Html, &site.url("/list"), 100.0);
@@ -827,29 +505,29 @@ async fn links_and_redirects_to_other_hosts_are_skipped() {
     let out = scrape_ok(&scraper_with(config()), &listing, &store.store).await;
     let titles: Vec<&str> = out.articles.iter().map(|a| a.title.as_str()).collect();
     assert_eq!(titles, ["One"]);
-    assert_eq!(site.count("/hop"), 1);
+    assert_eq!(site.hits("/hop"), 1);
     assert!(other.all_hits().is_empty(), "{:?}", other.all_hits());
 }
 
 #[tokio::test]
 async fn wrong_content_types_are_skipped_without_reading_the_body() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/list",
-        [Reply::html(
+        Reply::html(
             r#"<a class="s" href="/doc.pdf">pdf</a><a class="s" href="/pic">pic</a><a class="s" href="/ok">ok</a>"#,
-        )],
+        ),
     );
     site.route(
         "/doc.pdf",
-        [Reply {
+        Reply {
             payload: Payload::Endless,
             ..Reply::ok("application/pdf", "")
-        }],
+        },
     );
-    site.route("/pic", [Reply::ok("image/png", "\u{89}PNG")]);
-    site.route("/ok", [Reply::html(page("Fine"))]);
-    site.route("/data.json", [Reply::ok("application/octet-stream", "{}")]);
+    site.route("/pic", Reply::ok("image/png", "\u{89}PNG"));
+    site.route("/ok", Reply::html(page("Fine")));
+    site.route("/data.json", Reply::ok("application/octet-stream", "{}"));
     let store = test_store().await;
     let scraper = scraper_with(ScraperConfig {
         max_body_bytes: 64 * 1024 * 1024,
@@ -863,7 +541,7 @@ async fn wrong_content_types_are_skipped_without_reading_the_body() {
     let out = scrape_ok(&scraper, &listing, &store.store).await;
     let titles: Vec<&str> = out.articles.iter().map(|a| a.title.as_str()).collect();
     assert_eq!(titles, ["Fine"]);
-    assert_eq!(site.count("/doc.pdf"), 1);
+    assert_eq!(site.hits("/doc.pdf"), 1);
     assert!(
         site.bytes_sent("/doc.pdf") < 16 * 1024 * 1024,
         "the PDF was dropped unread ({} bytes produced)",
@@ -881,32 +559,32 @@ async fn wrong_content_types_are_skipped_without_reading_the_body() {
 
 #[tokio::test]
 async fn endless_and_trickling_bodies_are_cut_off() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/feed.xml",
-        [Reply::rss(rss(&["/endless", "/trickle", "/fine"]))],
+        Reply::rss(rss(&["/endless", "/trickle", "/fine"])),
     );
     site.route(
         "/endless",
-        [Reply {
+        Reply {
             payload: Payload::Endless,
             ..Reply::html("")
-        }],
+        },
     );
     site.route(
         "/trickle",
-        [Reply {
+        Reply {
             payload: Payload::Trickle,
             ..Reply::html("")
-        }],
+        },
     );
-    site.route("/fine", [Reply::html(page("Fine"))]);
+    site.route("/fine", Reply::html(page("Fine")));
     site.route(
         "/endless-feed.xml",
-        [Reply {
+        Reply {
             payload: Payload::Endless,
             ..Reply::rss("")
-        }],
+        },
     );
     let store = test_store().await;
     let scraper = scraper_with(ScraperConfig {
@@ -966,7 +644,7 @@ async fn two_scrapers_sharing_redis_keep_one_rate_and_one_concurrency_cap() {
         "5 requests a second shared by both scrapers; saw {most_in_any_second} in one second"
     );
     assert_eq!(
-        site.state.max_in_flight.load(Ordering::SeqCst),
+        site.max_in_flight(),
         1,
         "one request in flight per host across both scrapers"
     );
@@ -984,26 +662,22 @@ async fn a_304_by_last_modified_costs_no_parse_and_no_write() {
 
 #[tokio::test]
 async fn gzip_and_brotli_bodies_are_decoded() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/feed.xml",
-        [Reply::compressed(
+        Reply::compressed(
             "application/rss+xml",
             &rss(&["/a1", "/a2"]).replace("{base}", &site.base),
             "gzip",
-        )],
+        ),
     );
     site.route(
         "/a1",
-        [Reply::compressed(
-            "text/html",
-            &page("Gzipped page"),
-            "gzip",
-        )],
+        Reply::compressed("text/html", &page("Gzipped page"), "gzip"),
     );
     site.route(
         "/a2",
-        [Reply::compressed("text/html", &page("Brotli page"), "br")],
+        Reply::compressed("text/html", &page("Brotli page"), "br"),
     );
     let store = test_store().await;
     let out = scrape_ok(
@@ -1027,12 +701,12 @@ async fn gzip_and_brotli_bodies_are_decoded() {
 
 #[tokio::test]
 async fn a_compression_bomb_is_cut_at_the_body_cap() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     // 8 MiB of markup in about 8 KiB on the wire.
     let bomb = format!("<html><body>{}</body></html>", " ".repeat(8 << 20));
     site.route(
         "/feed.xml",
-        [Reply::compressed("application/rss+xml", &bomb, "gzip")],
+        Reply::compressed("application/rss+xml", &bomb, "gzip"),
     );
     let store = test_store().await;
     let scraper = scraper_with(ScraperConfig {
@@ -1051,9 +725,9 @@ async fn a_compression_bomb_is_cut_at_the_body_cap() {
 
 #[tokio::test]
 async fn a_504_and_a_timeout_are_retried() {
-    let site = Site::start().await;
-    site.route("/feed.xml", [Reply::status(504), Reply::rss(rss(&["/a1"]))]);
-    site.route(
+    let site = ScriptedSite::start().await;
+    site.script("/feed.xml", [Reply::status(504), Reply::rss(rss(&["/a1"]))]);
+    site.script(
         "/a1",
         [
             Reply::html(page("Slow")).delayed(Duration::from_secs(3)),
@@ -1071,25 +745,25 @@ async fn a_504_and_a_timeout_are_retried() {
         &store.store,
     )
     .await;
-    assert_eq!(site.count("/feed.xml"), 2, "the 504 was retried");
-    assert_eq!(site.count("/a1"), 2, "the timed-out request was retried");
+    assert_eq!(site.hits("/feed.xml"), 2, "the 504 was retried");
+    assert_eq!(site.hits("/a1"), 2, "the timed-out request was retried");
     assert_eq!(out.articles.len(), 1);
     assert_eq!(out.articles[0].title, "On time");
 }
 
 #[tokio::test]
 async fn the_configured_user_agent_is_sent_and_is_the_one_robots_rules_address() {
-    let site = Site::start().await;
+    let site = ScriptedSite::start().await;
     site.route(
         "/robots.txt",
-        [Reply::ok(
+        Reply::ok(
             "text/plain",
             "User-agent: acmebot\nDisallow: /private\n\nUser-agent: *\nDisallow: /\n",
-        )],
+        ),
     );
-    site.route("/feed.xml", [Reply::rss(rss(&["/a1", "/private/a2"]))]);
-    site.route("/a1", [Reply::html(page("One"))]);
-    site.route("/private/a2", [Reply::html(page("Two"))]);
+    site.route("/feed.xml", Reply::rss(rss(&["/a1", "/private/a2"])));
+    site.route("/a1", Reply::html(page("One")));
+    site.route("/private/a2", Reply::html(page("Two")));
     let store = test_store().await;
     let agent = "acmebot/2.0 (+https://acme.example/bot)";
     let scraper = scraper_with(ScraperConfig {
@@ -1102,8 +776,8 @@ async fn the_configured_user_agent_is_sent_and_is_the_one_robots_rules_address()
         &store.store,
     )
     .await;
-    assert_eq!(site.count("/a1"), 1, "the page acmebot may fetch");
-    assert_eq!(site.count("/private/a2"), 0, "disallowed to acmebot");
+    assert_eq!(site.hits("/a1"), 1, "the page acmebot may fetch");
+    assert_eq!(site.hits("/private/a2"), 0, "disallowed to acmebot");
     assert!(out.articles.iter().any(|a| a.title == "One"));
     let hits = site.all_hits();
     assert!(hits.len() >= 3, "{hits:?}");
@@ -1114,15 +788,15 @@ async fn the_configured_user_agent_is_sent_and_is_the_one_robots_rules_address()
 
 #[tokio::test]
 async fn a_date_the_page_writes_in_its_own_offset_is_stored_as_that_instant_in_utc() {
-    let site = Site::start().await;
-    site.route("/feed.xml", [Reply::rss(rss(&["/a1"]))]);
+    let site = ScriptedSite::start().await;
+    site.route("/feed.xml", Reply::rss(rss(&["/a1"])));
     site.route(
         "/a1",
-        [Reply::html(
+        Reply::html(
             r#"<html><head><title>Late edition</title>
             <meta property="article:published_time" content="2024-01-02T00:30:00+01:00">
             </head><body><h1>Late edition</h1></body></html>"#,
-        )],
+        ),
     );
     let store = test_store().await;
     let out = scrape_ok(

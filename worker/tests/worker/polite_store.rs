@@ -3,8 +3,8 @@
 
 use chrono::{TimeZone, Utc};
 use mediawarm_shared::domain::{NewArticle, SourceName};
-use mediawarm_shared::store::{FetchRecord, Store, StoreConfig};
-use mediawarm_testkit::services::TestDatabase;
+use mediawarm_shared::store::{FetchRecord, Store};
+use mediawarm_testkit::store::TestStore;
 
 async fn contract(store: &Store) {
     let at = |s: i64| {
@@ -104,26 +104,11 @@ async fn contract(store: &Store) {
 
 #[tokio::test]
 async fn the_fetch_cache_round_trips_on_sqlite() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let cfg = StoreConfig {
-        database_url: None,
-        sqlite_path: dir.path().join("mediawarm.db"),
-        ..StoreConfig::default()
-    };
-    let store = Store::connect(&cfg).await.expect("sqlite connects");
-    store.migrate().await.expect("sqlite migrates");
-    contract(&store).await;
+    contract(&TestStore::sqlite().await.store).await;
 }
 
 #[tokio::test]
 #[ignore = "needs TEST_DATABASE_URL"]
 async fn the_fetch_cache_round_trips_on_postgres() {
-    let database = TestDatabase::create("mwtest").await;
-    let cfg = StoreConfig {
-        database_url: Some(database.url.clone()),
-        ..StoreConfig::default()
-    };
-    let store = Store::connect(&cfg).await.expect("postgres connects");
-    store.migrate().await.expect("postgres migrates");
-    contract(&store).await;
+    contract(&TestStore::postgres("mwtest").await.store).await;
 }
