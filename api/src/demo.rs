@@ -162,3 +162,39 @@ async fn article(State(site): State<Arc<Site>>, Path(n): Path<String>) -> Respon
     );
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site_started_ago(ago: StdDuration, every: StdDuration) -> Site {
+        Site {
+            started: Instant::now().checked_sub(ago).unwrap(),
+            started_at: Utc::now() - Duration::from_std(ago).unwrap(),
+            every,
+        }
+    }
+
+    #[test]
+    fn a_story_is_published_every_interval_after_the_initial_ones() {
+        let every = StdDuration::from_secs(10);
+        let site = site_started_ago(StdDuration::from_secs(25), every);
+        assert_eq!(site.article_count(), INITIAL_ARTICLES + 2);
+        let newest = site.article_count();
+        assert_eq!(
+            site.published(newest) - site.published(newest - 1),
+            Duration::from_std(every).unwrap()
+        );
+        assert!(site.published(newest) <= Utc::now());
+        assert_eq!(
+            site.published(INITIAL_ARTICLES) - site.published(INITIAL_ARTICLES - 1),
+            Duration::minutes(INITIAL_SPACING_MINUTES)
+        );
+    }
+
+    #[test]
+    fn the_default_interval_is_a_minute() {
+        let site = site_started_ago(StdDuration::from_secs(59), DEFAULT_PUBLISH_INTERVAL);
+        assert_eq!(site.article_count(), INITIAL_ARTICLES);
+    }
+}

@@ -161,7 +161,11 @@ fn run_tour(script: &str, dir: &Path, env: &[(&str, String)]) -> Transcript {
     let mut command = Command::new("bash");
     command
         .arg("-c")
-        .arg(format!("set -euo pipefail\n{script}\n"))
+        .arg(format!(
+            "set -euo pipefail\n\
+             trap 'echo \"tour: line $LINENO failed: $BASH_COMMAND\" >&2' ERR\n\
+             {script}\n"
+        ))
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(output.try_clone().unwrap())
