@@ -19,11 +19,13 @@ const TOUR_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The README's build command; the test runs the binaries cargo built for it instead.
 const README_BUILD: &str = "cargo build --release -p mediawarm-api -p mediawarm-worker";
-/// The README's publishing interval and its wait for the next story.
+/// The README's publishing interval of the demo.
 const README_INTERVAL: &str = "DEMO_PUBLISH_SECS=10";
+/// The README's wait for the next story, longer than its interval.
 const README_WAIT: &str = "sleep 12";
-/// The test's interval and wait: the wait is still longer than one interval.
+/// The test's shorter interval.
 const TEST_INTERVAL: &str = "DEMO_PUBLISH_SECS=2";
+/// The test's wait, still longer than its interval.
 const TEST_WAIT: &str = "sleep 3";
 
 /// The ```sh blocks of README.md marked for `tour`, in document order. Panics when a marker
@@ -221,8 +223,7 @@ fn run_tour(script: &str, dir: &Path, env: &[(&str, String)]) -> Transcript {
     transcript
 }
 
-/// The README's embedded tour's blocks and the replacements common to both tours, for an
-/// API on `port`.
+/// The replacements both tours need, for an API on `port`.
 fn common_replacements(port: u16) -> Vec<(&'static str, String)> {
     vec![
         (README_BUILD, ":".to_owned()),
@@ -236,6 +237,7 @@ fn common_replacements(port: u16) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The repository's README.md.
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap()
 }
