@@ -74,9 +74,18 @@ pub struct ServeArgs {
     #[arg(long, env = "SOURCES_FILE")]
     sources_file: Option<PathBuf>,
     /// Also serve a small demo news site on a loopback port and register it as the source
-    /// `demo` (lets the scraper fetch 127.0.0.1).
+    /// `demo` (lets the scraper fetch 127.0.0.1) with a schedule of every minute, which
+    /// schedulers started with --no-cron leave alone.
     #[arg(long, default_value_t = false)]
     demo: bool,
+    /// With --demo: seconds between two new stories on the demo site.
+    #[arg(
+        long,
+        env = "DEMO_PUBLISH_SECS",
+        default_value_t = crate::demo::DEFAULT_PUBLISH_INTERVAL.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    demo_publish_secs: u64,
     /// Keep values read from Redis in this process too (the near cache), under the lease and
     /// acknowledgement protocol that keeps reads fresh. Only with REDIS_URL.
     #[arg(long, env = "NEAR_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -165,7 +174,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         mediawarm_worker::seed_sources(&store, &cache, path).await?;
     }
     if args.demo {
-        let site = crate::demo::start()
+        let site = crate::demo::start(Duration::from_secs(args.demo_publish_secs))
             .await
             .context("starting the demo site")?;
         args.worker.scrape_allow_loopback = true;

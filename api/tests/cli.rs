@@ -5,6 +5,9 @@ use std::process::Command;
 
 use mediawarm_testkit::services::{TestRedis, TestServices};
 
+#[path = "cli/tours.rs"]
+mod tours;
+
 /// The operator token the servers these tests start run with (long enough for production
 /// mode).
 const TOKEN: &str = "cli-test-operator-token";
