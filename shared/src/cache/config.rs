@@ -6,7 +6,8 @@ use std::time::Duration;
 /// How the cache service is set up.
 #[derive(Clone)]
 pub struct CacheConfig {
-    /// Redis URL (`redis://host:6379/0`); `None` runs on memory only.
+    /// Redis URL (`redis://host:6379/0`, or `redis+sentinel://…` for a Sentinel service's
+    /// master; see `crate::redis_target`); `None` runs on memory only.
     pub redis_url: Option<String>,
     /// Prepended to every key stored in Redis, so several deployments (or tests) can share
     /// one Redis database.

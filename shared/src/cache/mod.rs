@@ -16,13 +16,17 @@
 //! - **Coalescing.** Concurrent misses of one key in one process run one computation.
 //! - **Bounded calls.** Every Redis call is bounded by `redis_timeout`.
 //!
+//! - **Fail-over.** On a Sentinel target (`redis+sentinel://…`) the service follows the
+//!   master: when a reconnection lands on a different master, it replaces every generation
+//!   there and empties its near cache and fallback before it serves from Redis again, and a
+//!   generation change completes only once a replica acknowledged it.
 //!
 //! ## Layout
 //! - `service`: [`CacheService`] itself: reads, writes, invalidation, and where each goes.
 //! - `config`: [`CacheConfig`].
 //! - `stats`: hit and miss counters (the Prometheus series) and [`CacheStats`].
 //! - `rewarm`: [`CacheService::invalidate_and_rewarm`] and its report, [`Rewarm`].
-//! - `watch`: the Redis health task (down, back up).
+//! - `watch`: the Redis health task (down, back up, master moved).
 //! - `key`: [`CacheKey`] and [`KeyPattern`], parsed at the edge.
 //! - `memory`: the moka-backed store (the memory backend and the fallback).
 //! - `redis`: the Redis store, its Lua scripts and its up/down state.
