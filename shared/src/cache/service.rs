@@ -264,7 +264,9 @@ impl CacheService {
     /// that `pattern` can reach (so every value of those categories is superseded at once),
     /// then removes the matching entries. With Redis configured this must reach Redis: if it
     /// cannot, the fallback is emptied and the call fails with [`CacheError::Unavailable`],
-    /// so the caller (a job) retries.
+    /// so the caller (a job) retries. Under Sentinel it also fails, with
+    /// [`CacheError::NotReplicated`], when no replica acknowledged the new generations in
+    /// time: the change could be lost in a fail-over.
     #[tracing::instrument(skip_all, fields(pattern = pattern.as_str()), err)]
     pub async fn invalidate(
         &self,
@@ -283,7 +285,10 @@ impl CacheService {
                 if let Err(error) = redis.replace_generations(&categories).await {
                     fallback.clear().await;
                     tracing::warn!(%error, "invalidation could not reach redis; fallback emptied");
-                    return Err(CacheError::Unavailable);
+                    return Err(match error {
+                        CacheError::NotReplicated(wait) => CacheError::NotReplicated(wait),
+                        _ => CacheError::Unavailable,
+                    });
                 }
                 let removed = local + redis.delete_pattern(pattern).await?;
                 self.near_barrier(redis).await?;
