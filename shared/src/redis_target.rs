@@ -299,6 +299,27 @@ impl Sentinel {
     }
 }
 
+/// Parses every set URL of `urls` (variable name, value; empty counts as unset) so that a
+/// binary refuses a bad one at start, naming the variable, instead of running without Redis.
+pub fn check_urls(urls: &[(&'static str, Option<&str>)]) -> Result<(), BadRedisUrl> {
+    for &(variable, url) in urls {
+        if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
+            RedisTarget::from_env(url).map_err(|error| BadRedisUrl { variable, error })?;
+        }
+    }
+    Ok(())
+}
+
+/// A configured Redis URL that does not parse, and the variable that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {error}")]
+pub struct BadRedisUrl {
+    /// `REDIS_URL` or `QUEUE_REDIS_URL`.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub error: RedisUrlError,
+}
+
 /// Whether the server behind `conn` answers `ROLE` with `master`.
 pub async fn is_master<C: ConnectionLike + Send>(conn: &mut C) -> RedisResult<bool> {
     let role: Value = redis::cmd("ROLE").query_async(conn).await?;
@@ -751,6 +772,27 @@ mod tests {
             RedisTarget::parse("http://example.com", None),
             Err(RedisUrlError::Direct(_))
         ));
+    }
+
+    #[test]
+    fn a_bad_configured_url_is_named_by_its_variable() {
+        assert_eq!(
+            check_urls(&[
+                ("REDIS_URL", Some("redis://h:1/0")),
+                ("QUEUE_REDIS_URL", None)
+            ]),
+            Ok(())
+        );
+        assert_eq!(check_urls(&[("REDIS_URL", Some(""))]), Ok(()));
+        let error = check_urls(&[
+            ("REDIS_URL", Some("redis://h:1/0")),
+            ("QUEUE_REDIS_URL", Some("redis+sentinel://h:1")),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "QUEUE_REDIS_URL: redis+sentinel URL names no service (expected /SERVICE after the sentinels)"
+        );
     }
 
     #[test]
