@@ -1,16 +1,18 @@
-//! Redis Sentinel fail-over: the cache and the queue on a `redis+sentinel://` URL follow the
-//! master when it is killed. The test owns its servers (a primary, a replica started with
+//! Redis Sentinel fail-over: the cache (with its near cache), hot-key scores and the queue on
+//! a `redis+sentinel://` URL follow the master when it is killed. The test owns its servers (a primary, a replica started with
 //! `--replicaof`, three sentinels with `down-after-milliseconds 1000`, all on spare
 //! 127.0.0.1 ports, killed when the guard drops, also on failure). Ignored unless asked for
 //! (`-- --include-ignored`, with `TEST_REDIS_URL` set like the other Redis tests); then a
 //! missing `redis-server` is a failure.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mediawarm_shared::cache::{CacheConfig, CacheKey, CacheService, KeyPattern};
 use mediawarm_shared::error::CacheError;
+use mediawarm_shared::hot::HotKeys;
 use mediawarm_shared::jobs::{InvalidateCache, JobEnvelope, JobKind, JobPayload, new_job_id};
 use mediawarm_shared::queue::{Queue, QueueConfig, new_task_id};
 use mediawarm_testkit::faults::{free_port, redis_server_available};
@@ -48,8 +50,12 @@ fn redis_server(args: &[&str]) -> Child {
         .expect("spawn redis-server")
 }
 
-fn data_server(port: u16, replica_of: Option<u16>) -> Child {
+/// A Redis server on `port`, a replica of `replica_of` if given. Its files (a replica's
+/// copy of the master's snapshot) go to `dir`, never to the working directory.
+fn data_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Child {
+    let dbfilename = format!("dump-{port}.rdb");
     let port = port.to_string();
+    let dir = dir.to_string_lossy();
     let mut args = vec![
         "--bind",
         "127.0.0.1",
@@ -59,6 +65,10 @@ fn data_server(port: u16, replica_of: Option<u16>) -> Child {
         "",
         "--appendonly",
         "no",
+        "--dir",
+        &dir,
+        "--dbfilename",
+        &dbfilename,
     ];
     let master_port;
     if let Some(master) = replica_of {
@@ -118,18 +128,21 @@ impl Cluster {
         );
         let primary_port = free_port().await;
         let replica_port = free_port().await;
+        let dir = tempfile::tempdir().expect("tempdir");
         let mut cluster = Self {
             primary_port,
             replica_port,
             sentinel_ports: Vec::new(),
-            primary: Some(data_server(primary_port, None)),
+            primary: Some(data_server(dir.path(), primary_port, None)),
             others: Vec::new(),
-            dir: tempfile::tempdir().expect("tempdir"),
+            dir,
         };
         wait_listening(primary_port).await;
-        cluster
-            .others
-            .push(data_server(replica_port, Some(primary_port)));
+        cluster.others.push(data_server(
+            cluster.dir.path(),
+            replica_port,
+            Some(primary_port),
+        ));
         wait_listening(replica_port).await;
         eventually(Duration::from_secs(15), "the replica to sync", || async {
             replication_field(replica_port, "master_link_status")
@@ -211,6 +224,14 @@ impl Cluster {
         port.parse().ok()
     }
 
+    /// Kills every process and waits for each to exit (the drop guard only signals them, for
+    /// a test that failed).
+    async fn stop(mut self) {
+        for child in self.primary.iter_mut().chain(self.others.iter_mut()) {
+            let _ = child.kill().await;
+        }
+    }
+
     async fn kill_primary(&mut self) {
         if let Some(mut primary) = self.primary.take() {
             primary.kill().await.expect("kill the primary");
@@ -219,7 +240,11 @@ impl Cluster {
 
     /// Starts the old primary again, as a replica of `master`, and waits until it synced.
     async fn rejoin_old_primary(&mut self, master: u16) {
-        self.primary = Some(data_server(self.primary_port, Some(master)));
+        self.primary = Some(data_server(
+            self.dir.path(),
+            self.primary_port,
+            Some(master),
+        ));
         wait_listening(self.primary_port).await;
         let port = self.primary_port;
         eventually(
@@ -255,7 +280,7 @@ fn envelope() -> JobEnvelope {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs TEST_REDIS_URL"]
-async fn cache_and_queue_follow_the_master_across_a_fail_over() {
+async fn cache_hot_keys_and_queue_follow_the_master_across_a_fail_over() {
     let mut cluster = Cluster::start().await;
     let prefix = format!("mwtest:{}:", ulid::Ulid::generate());
     let cache = CacheService::new(CacheConfig {
@@ -263,6 +288,7 @@ async fn cache_and_queue_follow_the_master_across_a_fail_over() {
         prefix: prefix.clone(),
         health_interval: Duration::from_millis(200),
         redis_timeout: Duration::from_millis(500),
+        near: true,
         ..CacheConfig::default()
     })
     .await;
@@ -283,7 +309,16 @@ async fn cache_and_queue_follow_the_master_across_a_fail_over() {
         .await
         .expect("push before the fail-over");
 
+    eventually(
+        Duration::from_secs(10),
+        "the near cache to hold a lease on the master",
+        || async { cache.near_active() },
+    )
+    .await;
+    let hot = HotKeys::shared(&cluster.url(), &prefix, Duration::from_secs(600)).unwrap();
     let key = CacheKey::parse("media:latest:a").unwrap();
+    hot.record(&key);
+    hot.flush().await.expect("hot keys reach the master");
     let media = KeyPattern::parse("media:*", &["media"]).unwrap();
     let compute = |value: &'static str| {
         move || async move { Ok::<_, std::convert::Infallible>(Bytes::from_static(value.as_bytes())) }
@@ -345,6 +380,29 @@ async fn cache_and_queue_follow_the_master_across_a_fail_over() {
         "the write went to the new master"
     );
 
+    eventually(
+        Duration::from_secs(10),
+        "the near cache to take a lease on the new master",
+        || async { cache.near_active() },
+    )
+    .await;
+
+    let hot_key = CacheKey::parse("volume:day:x").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        hot.record(&hot_key);
+        let Err(error) = hot.flush().await else { break };
+        assert!(
+            Instant::now() < deadline,
+            "hot keys never reached the new master (their counts are dropped on an error, so each try records anew): {error}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        hot.top(10).await.unwrap().contains(&hot_key),
+        "hot-key scores are written to the new master"
+    );
+
     let pushed = new_task_id();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -377,13 +435,18 @@ async fn cache_and_queue_follow_the_master_across_a_fail_over() {
         other => panic!("with no replica left an invalidation must not complete: {other:?}"),
     }
     cluster.rejoin_old_primary(replica).await;
-    cache
-        .invalidate(&media, &["media"])
-        .await
-        .expect("with a replica again, an invalidation completes");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(error) = cache.invalidate(&media, &["media"]).await {
+        eprintln!("invalidation with the old primary back as a replica: {error}");
+        assert!(
+            Instant::now() < deadline,
+            "with a replica again, an invalidation completes"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(cache.get(&key).await, None, "the invalidation took effect");
 
     drop(queue);
     drop(cache);
-    drop(cluster);
+    cluster.stop().await;
 }
