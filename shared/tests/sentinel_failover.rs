@@ -328,8 +328,20 @@ async fn cache_hot_keys_and_queue_follow_the_master_across_a_fail_over() {
         .invalidate(&media, &["media"])
         .await
         .expect("with a replica attached, an invalidation completes");
-    let (value, _) = cache.get_or_set(&key, None, compute("v2")).await.unwrap();
-    assert_eq!(value, Bytes::from_static(b"v2"));
+    let rewarm = cache
+        .invalidate_and_rewarm("media", std::slice::from_ref(&key), |_| compute("v2")())
+        .await
+        .expect("with a replica attached, a rewarm completes");
+    assert!(rewarm.switched && rewarm.warmed == 1, "{rewarm:?}");
+    let (value, _) = cache
+        .get_or_set(&key, None, compute("unused"))
+        .await
+        .unwrap();
+    assert_eq!(
+        value,
+        Bytes::from_static(b"v2"),
+        "the rewarmed value is served"
+    );
     let replica = cluster.replica_port;
     let stored = format!("{prefix}media:latest:a@*");
     eventually(
