@@ -462,3 +462,90 @@ async fn cache_hot_keys_and_queue_follow_the_master_across_a_fail_over() {
     drop(cache);
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_REDIS_URL"]
+async fn a_fail_over_that_leaves_the_old_master_up_as_a_replica_is_followed() {
+    let cluster = Cluster::start().await;
+    let prefix = format!("mwtest:{}:", ulid::Ulid::generate());
+    let cache = CacheService::new(CacheConfig {
+        redis_url: Some(cluster.url()),
+        prefix: prefix.clone(),
+        health_interval: Duration::from_millis(200),
+        redis_timeout: Duration::from_millis(500),
+        ..CacheConfig::default()
+    })
+    .await;
+    let queue = Queue::connect(QueueConfig {
+        redis_url: Some(cluster.url()),
+        namespace: prefix.trim_end_matches(':').to_owned(),
+        ..QueueConfig::default()
+    })
+    .await
+    .expect("the queue found the master through the sentinels");
+    let key = CacheKey::parse("media:latest:a").unwrap();
+    cache
+        .get_or_set(&key, None, || async {
+            Ok::<_, std::convert::Infallible>(Bytes::from_static(b"before"))
+        })
+        .await
+        .unwrap();
+
+    let mut failover = redis::cmd("SENTINEL");
+    failover.arg("FAILOVER").arg(SERVICE);
+    let _: () = query(cluster.sentinel_ports[0], &failover)
+        .await
+        .expect("SENTINEL FAILOVER");
+    let (old, new) = (cluster.primary_port, cluster.replica_port);
+    eventually(
+        Duration::from_secs(30),
+        "the sentinels to promote the replica and demote the old master",
+        || async {
+            cluster.reported_master().await == Some(new)
+                && replication_field(old, "role").await.as_deref() == Some("slave")
+        },
+    )
+    .await;
+
+    let pushed = new_task_id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(error) = queue.push(envelope(), &pushed, None).await {
+        assert!(
+            Instant::now() < deadline,
+            "no push reached the new master: {error}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        queue
+            .holds(JobKind::Invalidate, std::slice::from_ref(&pushed))
+            .await
+            .unwrap(),
+        vec![true],
+        "the push went to the new master (the old one, a replica now, refuses writes)"
+    );
+
+    eventually(
+        Duration::from_secs(30),
+        "the cache to leave the demoted master and serve from the new one",
+        || async {
+            cache.redis_connected() && {
+                let after = CacheKey::parse("media:latest:b").unwrap();
+                cache.set(&after, Bytes::from_static(b"after"), None).await;
+                !keys(new, &format!("{prefix}media:latest:b@*"))
+                    .await
+                    .is_empty()
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        cache.get(&key).await,
+        None,
+        "every generation was replaced when the master moved"
+    );
+
+    drop(queue);
+    drop(cache);
+    cluster.stop().await;
+}

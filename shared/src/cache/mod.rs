@@ -15,7 +15,6 @@
 //!   cannot revive old values.
 //! - **Coalescing.** Concurrent misses of one key in one process run one computation.
 //! - **Bounded calls.** Every Redis call is bounded by `redis_timeout`.
-//!
 //! - **Fail-over.** On a Sentinel target (`redis+sentinel://…`) the service follows the
 //!   master: when a reconnection lands on a different master, it replaces every generation
 //!   there and empties its near cache and fallback before it serves from Redis again, and a

@@ -11,8 +11,9 @@
 //!   `ROLE` (a demoted master counts as down), a `READONLY` answer drops the connection, and
 //!   a generation change completes only once a replica acknowledged it (`WAIT 1`), so a
 //!   completed invalidation survives a fail-over;
-//! - a reconnection that lands on a different master is remembered
-//!   ([`RedisStore::master_moved`]) until the service has replaced every generation.
+//! - a reconnection that lands on a different master marks Redis down and is remembered
+//!   ([`RedisStore::master_moved`]) until the service has replaced every generation, so no
+//!   read is served from the new master under a generation it may have missed.
 
 use std::fmt;
 use std::future::Future;
@@ -399,8 +400,9 @@ impl RedisStore {
         if let Some((_, before)) = previous
             && before != master.address
         {
-            tracing::warn!(%before, now = %master.address, "redis: the master moved");
+            tracing::warn!(%before, now = %master.address, "redis: the master moved; every generation is replaced before the cache serves from it");
             self.moved.store(true, Ordering::SeqCst);
+            self.mark_down(&"the master moved");
         }
         *self
             .connection
