@@ -534,9 +534,10 @@ pub struct MasterConnection {
     target: Arc<RedisTarget>,
     /// Bound on looking the master up and connecting.
     timeout: Duration,
-    /// The connection in use. A tokio lock: held across the lookup so concurrent commands
-    /// after a fail-over open one connection, not one each.
-    link: Arc<tokio::sync::Mutex<Option<Link>>>,
+    /// The connection in use and its number (counting from 1 per opening), so an error
+    /// drops only the connection it happened on. A tokio lock: held across the lookup so
+    /// concurrent commands after a fail-over open one connection, not one each.
+    link: Arc<tokio::sync::Mutex<(u64, Option<Link>)>>,
     /// The database, as reported by `get_db`.
     db: i64,
 }
@@ -561,18 +562,18 @@ impl MasterConnection {
         let conn = Self {
             target: Arc::new(target),
             timeout,
-            link: Arc::new(tokio::sync::Mutex::new(None)),
+            link: Arc::new(tokio::sync::Mutex::new((0, None))),
             db,
         };
         conn.link().await?;
         Ok(conn)
     }
 
-    /// The connection in use, opened (after a lookup) when there is none.
-    async fn link(&self) -> RedisResult<Link> {
+    /// The connection in use and its number, opened (after a lookup) when there is none.
+    async fn link(&self) -> RedisResult<(u64, Link)> {
         let mut guard = self.link.lock().await;
-        if let Some(link) = guard.as_ref() {
-            return Ok(link.clone());
+        if let (number, Some(link)) = &*guard {
+            return Ok((*number, link.clone()));
         }
         let link = match &self.target.0 {
             Kind::Direct(client) => {
@@ -589,19 +590,23 @@ impl MasterConnection {
                 Link::Master(conn)
             }
         };
-        *guard = Some(link.clone());
-        Ok(link)
+        let number = guard.0 + 1;
+        *guard = (number, Some(link.clone()));
+        Ok((number, link))
     }
 
-    /// Drops the connection after `error` if it means the master was lost (Sentinel targets
-    /// only: a connection manager reconnects by itself). Returns whether the command was
-    /// refused unrun with `READONLY`.
-    async fn after_error(&self, error: &RedisError) -> bool {
+    /// Drops connection `number` after `error` on it, if the error means the master was lost
+    /// (Sentinel targets only: a connection manager reconnects by itself) and no newer
+    /// connection replaced it meanwhile. Returns whether the command was refused unrun with
+    /// `READONLY`.
+    async fn after_error(&self, number: u64, error: &RedisError) -> bool {
         if !self.target.is_sentinel() || !lost_master(error) {
             return false;
         }
-        *self.link.lock().await = None;
-        tracing::warn!(%error, "redis: lost the master; looking it up again");
+        let mut guard = self.link.lock().await;
+        if guard.0 == number && guard.1.take().is_some() {
+            tracing::warn!(%error, "redis: lost the master; looking it up again");
+        }
         error.code() == Some("READONLY")
     }
 }
@@ -611,12 +616,15 @@ impl ConnectionLike for MasterConnection {
         Box::pin(async move {
             let mut retried = false;
             loop {
-                let result = match self.link().await? {
+                let (number, link) = self.link().await?;
+                let result = match link {
                     Link::Direct(mut conn) => conn.req_packed_command(cmd).await,
                     Link::Master(mut conn) => conn.req_packed_command(cmd).await,
                 };
                 match result {
-                    Err(error) if self.after_error(&error).await && !retried => retried = true,
+                    Err(error) if self.after_error(number, &error).await && !retried => {
+                        retried = true
+                    }
                     result => return result,
                 }
             }
@@ -632,7 +640,8 @@ impl ConnectionLike for MasterConnection {
         Box::pin(async move {
             let mut retried = false;
             loop {
-                let result = match self.link().await? {
+                let (number, link) = self.link().await?;
+                let result = match link {
                     Link::Direct(mut conn) => {
                         conn.req_packed_commands(pipeline, offset, count).await
                     }
@@ -641,7 +650,9 @@ impl ConnectionLike for MasterConnection {
                     }
                 };
                 match result {
-                    Err(error) if self.after_error(&error).await && !retried => retried = true,
+                    Err(error) if self.after_error(number, &error).await && !retried => {
+                        retried = true
+                    }
                     result => return result,
                 }
             }
