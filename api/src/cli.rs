@@ -10,6 +10,7 @@ use futures::TryFutureExt as _;
 use mediawarm_shared::cache::{CacheConfig, CacheService, KeyPattern};
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
 use mediawarm_shared::metrics::Metrics;
+use mediawarm_shared::redis_target::check_urls;
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::{CATEGORIES, DATA_CATEGORIES};
 
@@ -153,6 +154,10 @@ fn production_variable(args: &ServeArgs) -> Option<&'static str> {
 }
 
 async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    check_urls(&[
+        ("REDIS_URL", args.cache.redis_url.as_deref()),
+        ("QUEUE_REDIS_URL", args.worker.queue_redis_url.as_deref()),
+    ])?;
     let operator = match OperatorToken::choose(
         args.operator_token.as_deref(),
         production_variable(&args),

@@ -148,4 +148,14 @@ pub enum CacheError {
     /// Redis did not answer within the configured response timeout.
     #[error("redis did not answer within {0:?}")]
     Timeout(std::time::Duration),
+    /// The Redis URL does not parse.
+    #[error(transparent)]
+    Url(#[from] crate::redis_target::RedisUrlError),
+    /// The server is not the master (a replica, or a fail-over in progress).
+    #[error("the redis server is not the master")]
+    NotMaster,
+    /// No replica acknowledged a generation change in time, so it might not survive a
+    /// fail-over; the change is reported as not done.
+    #[error("no redis replica acknowledged the change within {0:?}")]
+    NotReplicated(std::time::Duration),
 }

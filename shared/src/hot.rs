@@ -19,6 +19,7 @@ use redis::aio::ConnectionManager;
 
 use crate::cache::CacheKey;
 use crate::error::CacheError;
+use crate::redis_target::RedisTarget;
 
 /// The most keys tracked; colder ones are dropped.
 pub const MAX_TRACKED: usize = 10_000;
@@ -54,8 +55,10 @@ enum HotBackend {
     Memory(Mutex<(HashMap<String, f64>, Instant)>),
     /// Production: a sorted set every process shares.
     Redis {
-        client: redis::Client,
-        /// Opened on first use, dropped on error and reopened.
+        /// The server, or the Sentinel service whose master holds the scores.
+        target: RedisTarget,
+        /// Opened on first use (on the master as looked up then), dropped on error and
+        /// reopened, so a fail-over is followed.
         conn: tokio::sync::Mutex<Option<ConnectionManager>>,
         /// The sorted set.
         set_key: String,
@@ -76,10 +79,10 @@ impl HotKeys {
     /// A tracker shared through Redis under `prefix`. Never fails: an unreachable Redis only
     /// delays flushes.
     pub fn shared(redis_url: &str, prefix: &str, half_life: Duration) -> Result<Self, CacheError> {
-        let client = redis::Client::open(redis_url)?;
+        let target = RedisTarget::from_env(redis_url)?;
         Ok(Self::with_backend(
             HotBackend::Redis {
-                client,
+                target,
                 conn: tokio::sync::Mutex::new(None),
                 set_key: format!("{prefix}_hot"),
                 decay_key: format!("{prefix}_hot_decay"),
@@ -240,7 +243,7 @@ impl HotKeys {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let HotBackend::Redis { client, conn, .. } = &self.inner.backend else {
+        let HotBackend::Redis { target, conn, .. } = &self.inner.backend else {
             return Err(CacheError::Unavailable);
         };
         let handle = {
@@ -254,7 +257,7 @@ impl HotKeys {
                         .set_number_of_retries(1);
                     let c = tokio::time::timeout(
                         Duration::from_secs(2),
-                        client.get_connection_manager_with_config(config),
+                        target.connection_manager(config, Duration::from_secs(1)),
                     )
                     .await
                     .map_err(|_| CacheError::Unavailable)??;

@@ -19,6 +19,8 @@
 //! - [`queue`]: the apalis queues (Redis or SQLite) behind one small module, and `enqueue`
 //!   with backpressure.
 //! - [`hot`]: hot-key tracking for warming.
+//! - [`redis_target`]: Redis URLs (one server, or a Sentinel service's master) and a
+//!   connection that follows the master across a fail-over.
 //! - [`metrics`]: the Prometheus registry of a process (API, worker, or both).
 //! - [`telemetry`]: the binaries' logging set-up.
 //! - [`progress`]: progress bars for long commands (on a terminal only).
@@ -39,6 +41,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod progress;
 pub mod queue;
+pub mod redis_target;
 pub mod shutdown;
 pub mod sources_file;
 pub mod store;

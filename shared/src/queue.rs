@@ -8,6 +8,11 @@
 //! it forgets (a Redis restarted empty, a crash between recording a job and pushing it), the
 //! reconciler pushes again from the table (docs/ARCHITECTURE.md, "Job states and delivery").
 //!
+//! `REDIS_URL` (or `QUEUE_REDIS_URL`) may name a Sentinel service (`redis+sentinel://…`): the
+//! storages then share a [`MasterConnection`], which looks the master up again after a
+//! connection error or a `READONLY` answer, so workers and pushes follow a fail-over. What
+//! the promoted replica had not received, the reconciler pushes again.
+//!
 //! Besides pushing, this module answers the reconciler's questions about the carrier: which
 //! task ids it still holds ([`Queue::holds`]), how many entries wait in a queue
 //! ([`Queue::backlog`]), and it removes the records apalis keeps of acknowledged tasks
@@ -37,6 +42,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 use crate::jobs::{JobEnvelope, JobKind, JobPayload, new_job_id};
+use crate::redis_target::{MasterConnection, RedisTarget};
 use crate::store::{NewJob, Store};
 
 /// How to reach the queue and how workers poll it.
@@ -101,8 +107,8 @@ pub enum QueueError {
 /// The storage of one job kind's queue.
 #[derive(Debug, Clone)]
 pub enum Storage {
-    /// On Redis.
-    Redis(RedisStorage<JobEnvelope>),
+    /// On Redis, through a connection that follows the master across a Sentinel fail-over.
+    Redis(RedisStorage<JobEnvelope, MasterConnection>),
     /// On SQLite.
     Sqlite(SqliteStorage<JobEnvelope>),
 }
@@ -172,13 +178,11 @@ impl Queue {
         let mut sqlite = None;
         let storages = match &config.redis_url {
             Some(url) => {
-                let conn = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    apalis_redis::connect(url.as_str()),
-                )
-                .await
-                .map_err(|_| QueueError::Redis("connection timed out".to_owned()))?
-                .map_err(|e| QueueError::Redis(e.to_string()))?;
+                let target =
+                    RedisTarget::from_env(url).map_err(|e| QueueError::Redis(e.to_string()))?;
+                let conn = MasterConnection::connect(target, Duration::from_secs(5))
+                    .await
+                    .map_err(|e| QueueError::Redis(e.to_string()))?;
                 let make = |kind: JobKind| {
                     let cfg = RedisConfig::default()
                         .queue(format!("{}:{}", config.namespace, kind.as_str()))

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
 use mediawarm_shared::metrics::Metrics;
+use mediawarm_shared::redis_target::check_urls;
 use mediawarm_shared::shutdown::shutdown_signal;
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::CATEGORIES;
@@ -91,6 +92,10 @@ async fn main() -> anyhow::Result<()> {
 
 /// The worker process.
 async fn worker(cli: RunArgs) -> anyhow::Result<()> {
+    check_urls(&[
+        ("REDIS_URL", cli.cache.redis_url.as_deref()),
+        ("QUEUE_REDIS_URL", cli.worker.queue_redis_url.as_deref()),
+    ])?;
     if cli.cache.redis_url.is_none() {
         tracing::warn!(
             "REDIS_URL unset: this worker uses the SQLite queue file and cannot reach the cache of \

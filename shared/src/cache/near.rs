@@ -21,6 +21,10 @@
 //!   arrived while it was being read (the epoch is unchanged) and the lease holds.
 //! - **Lapses.** A process whose lease lapsed (frozen, partitioned, slow) empties its near
 //!   cache before it uses it again: invalidations may have completed without it.
+//! - **Masters.** A lease is renewed only on a server that answers `ROLE` with `master`, and
+//!   only while the subscription is on that same master: when the master moves (Sentinel),
+//!   the session ends, the near cache is emptied, and a new session subscribes on the new
+//!   master before it takes a lease there.
 //!
 //! Why that is enough: a process listed as live subscribed before it took its lease, so it
 //! receives the message, or its lease lapses, by which time it has stopped serving from its
@@ -214,7 +218,7 @@ pub(crate) async fn maintain(near: Arc<NearCache>, redis: Arc<RedisStore>) {
 /// One subscription's life: returns when it or the lease fails.
 async fn session(near: &Arc<NearCache>, redis: &Arc<RedisStore>) -> Result<(), CacheError> {
     let timeout = near.lease / 3;
-    let pubsub = tokio::time::timeout(timeout, redis.pubsub())
+    let (pubsub, master) = tokio::time::timeout(timeout, redis.pubsub())
         .await
         .map_err(|_| CacheError::Timeout(timeout))??;
     let (mut sink, mut stream) = pubsub.split();
@@ -239,20 +243,22 @@ async fn session(near: &Arc<NearCache>, redis: &Arc<RedisStore>) -> Result<(), C
             }
         }
     };
-    let renewals = renew(near, redis, &mut sink, timeout);
+    let renewals = renew(near, redis, &mut sink, timeout, &master);
     tokio::select! {
         () = messages => Err(CacheError::Unavailable),
         result = renewals => result,
     }
 }
 
-/// Renews the lease every `L/3`, each time after a `PING` through the subscription; returns
-/// the first failure.
+/// Renews the lease every `L/3`, each time after a `PING` through the subscription and only
+/// while the store's master is still `master` (the one the subscription is on); returns the
+/// first failure.
 async fn renew(
     near: &NearCache,
     redis: &RedisStore,
     sink: &mut redis::aio::PubSubSink,
     timeout: Duration,
+    master: &str,
 ) -> Result<(), CacheError> {
     let valid = u64::try_from(near.lease.saturating_sub(MARGIN).as_nanos()).unwrap_or(u64::MAX);
     let mut ticks = tokio::time::interval(near.lease / 3);
@@ -265,6 +271,9 @@ async fn renew(
             .map_err(|_| CacheError::Timeout(timeout))??;
         if near.released.load(Ordering::SeqCst) {
             return Err(CacheError::Unavailable);
+        }
+        if redis.master_address().as_deref() != Some(master) {
+            return Err(CacheError::NotMaster);
         }
         redis.near_renew(&near.id, near.lease).await?;
         // A lease that had lapsed may have let an invalidation complete without this

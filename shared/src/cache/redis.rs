@@ -6,7 +6,14 @@
 //!   check (in the service) marks it up again, after emptying the fallback;
 //! - a read fetches the generation and the value in one round trip (a Lua script), creating
 //!   the generation with `SET NX` when it is missing;
-//! - pattern deletes use `SCAN MATCH` + `UNLINK` in batches, never `KEYS`.
+//! - pattern deletes use `SCAN MATCH` + `UNLINK` in batches, never `KEYS`;
+//! - on a Sentinel target every new connection looks the master up, the health check asks
+//!   `ROLE` (a demoted master counts as down), a `READONLY` answer drops the connection, and
+//!   a generation change completes only once a replica acknowledged it (`WAIT 1`), so a
+//!   completed invalidation survives a fail-over;
+//! - a reconnection that lands on a different master marks Redis down and is remembered
+//!   ([`RedisStore::master_moved`]) until the service has replaced every generation, so no
+//!   read is served from the new master under a generation it may have missed.
 
 use std::fmt;
 use std::future::Future;
@@ -16,11 +23,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisResult, Script};
+use redis::{FromRedisValue, RedisResult, Script};
 
 use super::key::{CacheKey, KeyPattern};
 use super::memory::new_generation;
 use crate::error::CacheError;
+use crate::redis_target::{RedisTarget, is_master, lost_master};
 
 /// Keys asked of each `SCAN` step.
 const SCAN_BATCH: usize = 500;
@@ -115,7 +123,13 @@ return pending
 /// The Redis backend of the cache service.
 pub(crate) struct RedisStore {
     /// `None` when the configured URL did not parse: Redis then stays down for good.
-    client: Option<redis::Client>,
+    target: Option<RedisTarget>,
+    /// The master as last looked up: its client (for pub/sub) and address. A std lock: held
+    /// only to clone or swap, never across an await.
+    master: RwLock<Option<(redis::Client, String)>>,
+    /// Set when a reconnection found a different master than the one before; cleared by
+    /// [`RedisStore::settle_master`].
+    moved: AtomicBool,
     /// Prepended to every stored key.
     prefix: String,
     /// `prefix` with glob characters escaped, for `SCAN MATCH`.
@@ -161,15 +175,17 @@ impl RedisStore {
     /// A store for `url` (not yet connected). A URL that does not parse is logged and leaves
     /// the store permanently down.
     pub(crate) fn new(url: &str, prefix: &str, response_timeout: Duration) -> Self {
-        let client = match redis::Client::open(url) {
-            Ok(client) => Some(client),
+        let target = match RedisTarget::from_env(url) {
+            Ok(target) => Some(target),
             Err(error) => {
                 tracing::error!(%error, "REDIS_URL does not parse; the cache stays on memory");
                 None
             }
         };
         Self {
-            client,
+            target,
+            master: RwLock::new(None),
+            moved: AtomicBool::new(false),
             prefix: prefix.to_owned(),
             glob_prefix: escape_glob(prefix),
             response_timeout,
@@ -187,10 +203,40 @@ impl RedisStore {
         }
     }
 
-    /// A fresh pub/sub connection (for the near cache's invalidation subscription).
-    pub(crate) async fn pubsub(&self) -> Result<redis::aio::PubSub, CacheError> {
-        let client = self.client.clone().ok_or(CacheError::Unavailable)?;
-        Ok(client.get_async_pubsub().await?)
+    /// A fresh pub/sub connection to the master as last looked up (for the near cache's
+    /// invalidation subscription), and that master's address.
+    pub(crate) async fn pubsub(&self) -> Result<(redis::aio::PubSub, String), CacheError> {
+        let (client, address) = self.current_master().ok_or(CacheError::Unavailable)?;
+        Ok((client.get_async_pubsub().await?, address))
+    }
+
+    /// The master as last looked up: its client and address.
+    fn current_master(&self) -> Option<(redis::Client, String)> {
+        self.master
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The address of the master as last looked up.
+    pub(crate) fn master_address(&self) -> Option<String> {
+        self.current_master().map(|(_, address)| address)
+    }
+
+    /// Whether a reconnection found a different master and the service has not yet
+    /// replaced every generation on it.
+    pub(crate) fn master_moved(&self) -> bool {
+        self.moved.load(Ordering::SeqCst)
+    }
+
+    /// Records that the service replaced every generation on the current master.
+    pub(crate) fn settle_master(&self) {
+        self.moved.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the master is found through sentinels.
+    fn sentinel(&self) -> bool {
+        self.target.as_ref().is_some_and(RedisTarget::is_sentinel)
     }
 
     /// The channel near-cache invalidations are published on.
@@ -206,8 +252,16 @@ impl RedisStore {
         format!("{}near:ack:{message}", self.prefix)
     }
 
-    /// Renews lease `id` for `lease` from now (Redis' clock).
+    /// Renews lease `id` for `lease` from now (Redis' clock), only after the server answered
+    /// `ROLE` with `master`: a lease held on a replica would not hold invalidations back.
     pub(crate) async fn near_renew(&self, id: &str, lease: Duration) -> Result<(), CacheError> {
+        if !self
+            .call(|mut conn| async move { is_master(&mut conn).await })
+            .await?
+        {
+            self.forget_connection();
+            return Err(CacheError::NotMaster);
+        }
         let mut invocation = self.near_renew_script.key(self.near_leases_key());
         invocation
             .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
@@ -298,11 +352,22 @@ impl RedisStore {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    /// Answers whether Redis replies to `PING`, opening a connection first if there is none.
+    /// Answers whether Redis replies to `PING` (on a Sentinel target: whether the server
+    /// still answers `ROLE` with `master`), opening a connection first if there is none.
     #[tracing::instrument(skip_all, level = "trace", err(level = "debug"))]
     pub(crate) async fn ping(&self) -> Result<(), CacheError> {
         if self.current().is_none() {
             self.connect().await?;
+        }
+        if self.sentinel() {
+            let master = self
+                .call(|mut conn| async move { is_master(&mut conn).await })
+                .await?;
+            if !master {
+                self.mark_down(&CacheError::NotMaster);
+                return Err(CacheError::NotMaster);
+            }
+            return Ok(());
         }
         self.call(
             |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
@@ -311,9 +376,12 @@ impl RedisStore {
         .map(drop)
     }
 
-    /// Opens a connection manager, bounded by the connect timeout.
+    /// Looks the master up and opens a connection manager to it, bounded by the connect
+    /// timeout; notes when the master differs from the one before.
     async fn connect(&self) -> Result<(), CacheError> {
-        let client = self.client.clone().ok_or(CacheError::Unavailable)?;
+        let target = self.target.clone().ok_or(CacheError::Unavailable)?;
+        let master = target.master(self.connect_timeout).await?;
+        let client = master.client.clone();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.response_timeout))
@@ -324,6 +392,18 @@ impl RedisStore {
         )
         .await
         .map_err(|_| CacheError::Timeout(self.connect_timeout))??;
+        let previous = self
+            .master
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace((master.client, master.address.clone()));
+        if let Some((_, before)) = previous
+            && before != master.address
+        {
+            tracing::warn!(%before, now = %master.address, "redis: the master moved; every generation is replaced before the cache serves from it");
+            self.moved.store(true, Ordering::SeqCst);
+            self.mark_down(&"the master moved");
+        }
         *self
             .connection
             .write()
@@ -350,6 +430,9 @@ impl RedisStore {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
                 self.mark_down(&error);
+                if self.sentinel() && lost_master(&error) {
+                    self.forget_connection();
+                }
                 Err(CacheError::Redis(error))
             }
             Err(_) => {
@@ -476,6 +559,19 @@ impl RedisStore {
         expected: &str,
         new: &str,
     ) -> Result<bool, CacheError> {
+        if self.sentinel() {
+            let mut command = redis::cmd("EVAL");
+            command
+                .arg(SWAP_LUA)
+                .arg(1)
+                .arg(self.generation_key(category))
+                .arg(expected)
+                .arg(new);
+            return self
+                .replicated::<i64>(command)
+                .await
+                .map(|swapped| swapped == 1);
+        }
         let mut invocation = self.swap_script.key(self.generation_key(category));
         invocation.arg(expected).arg(new);
         self.call(|mut conn| async move { invocation.invoke_async::<i64>(&mut conn).await })
@@ -494,8 +590,74 @@ impl RedisStore {
                 .arg(self.generation_key(category))
                 .arg(new_generation());
         }
-        self.call(|mut conn| async move { command.query_async::<()>(&mut conn).await })
-            .await
+        self.replicated::<()>(command).await
+    }
+
+    /// Gives every generation stored under the prefix a new random token (after the master
+    /// moved: the new master may hold tokens older than invalidations the old one completed).
+    /// Returns how many it replaced. Not replicated first: if this master is lost too, the
+    /// next master change replaces them again.
+    pub(crate) async fn replace_all_generations(&self) -> Result<u64, CacheError> {
+        let pattern = format!("{}_gen:*", self.glob_prefix);
+        let mut cursor: u64 = 0;
+        let mut replaced = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_BATCH);
+            let (next, keys): (u64, Vec<Vec<u8>>) = self
+                .call(|mut conn| async move { scan.query_async(&mut conn).await })
+                .await?;
+            if !keys.is_empty() {
+                let mut command = redis::cmd("MSET");
+                for key in &keys {
+                    command.arg(key.as_slice()).arg(new_generation());
+                }
+                self.call(|mut conn| async move { command.query_async::<()>(&mut conn).await })
+                    .await?;
+                replaced += keys.len() as u64;
+            }
+            if next == 0 {
+                return Ok(replaced);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Runs `write`; on a Sentinel target follows it with `WAIT 1` in the same round trip on
+    /// the same connection, and fails with [`CacheError::NotReplicated`] unless a replica
+    /// acknowledged it in time.
+    async fn replicated<T>(&self, write: redis::Cmd) -> Result<T, CacheError>
+    where
+        T: FromRedisValue + Send + 'static,
+    {
+        if !self.sentinel() {
+            return self
+                .call(|mut conn| async move { write.query_async::<T>(&mut conn).await })
+                .await;
+        }
+        let wait = self.replica_wait();
+        let mut pipe = redis::pipe();
+        pipe.add_command(write)
+            .cmd("WAIT")
+            .arg(1)
+            .arg(ttl_millis(wait));
+        let (value, acknowledged): (T, i64) = self
+            .call(|mut conn| async move { pipe.query_async(&mut conn).await })
+            .await?;
+        if acknowledged < 1 {
+            return Err(CacheError::NotReplicated(wait));
+        }
+        Ok(value)
+    }
+
+    /// How long a generation change waits for a replica: half the response timeout, so the
+    /// `WAIT` answers within the bound on the call.
+    fn replica_wait(&self) -> Duration {
+        self.response_timeout / 2
     }
 
     /// `used_memory_human` from `INFO memory`, and `DBSIZE`.

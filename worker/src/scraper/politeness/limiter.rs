@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use mediawarm_shared::redis_target::RedisTarget;
 use rand::RngExt as _;
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -98,7 +99,8 @@ struct LocalHost {
 }
 
 pub(crate) struct Shared {
-    client: redis::Client,
+    /// The server, or the Sentinel service whose master holds the slots.
+    target: RedisTarget,
     /// Opened on first use; dropped on error and reopened after [`REDIS_BACKOFF`].
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     /// Until when Redis is not asked (after a failure).
@@ -168,9 +170,9 @@ impl HostLimiter {
     ) -> Self {
         let shared = redis_url
             .filter(|u| !u.is_empty())
-            .and_then(|url| match redis::Client::open(url) {
-                Ok(client) => Some(Arc::new(Shared {
-                    client,
+            .and_then(|url| match RedisTarget::from_env(url) {
+                Ok(target) => Some(Arc::new(Shared {
+                    target,
                     conn: tokio::sync::Mutex::new(None),
                     down_until: Mutex::new(None),
                     warned: AtomicBool::new(false),
@@ -369,7 +371,8 @@ impl Shared {
                     .set_number_of_retries(0);
                 let opened = tokio::time::timeout(
                     Duration::from_secs(4),
-                    ConnectionManager::new_with_config(self.client.clone(), config),
+                    self.target
+                        .connection_manager(config, Duration::from_secs(2)),
                 )
                 .await;
                 match opened {
