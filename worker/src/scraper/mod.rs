@@ -25,7 +25,8 @@
 //! Layout: `fetch` (client and one GET), `politeness` (robots.txt, per-host limits,
 //! retries), `guard` (address guard), `urls` (normalisation), `feeds` (RSS 0.9x/1.0/2.0,
 //! Atom, JSON Feed), `listing` (HTML listings), `sitemap`, `article` (assembly), [`extract`] (page metadata extraction),
-//! [`evaluate`] (the `extract` command: one page, or a labelled folder scored).
+//! [`evaluate`] (the `extract` command: one page, or a labelled folder scored), `refetch` (one
+//! stored page's date again, for the `backfill` command).
 
 mod article;
 pub mod evaluate;
@@ -34,6 +35,7 @@ mod fetch;
 mod guard;
 mod listing;
 mod politeness;
+mod refetch;
 mod sitemap;
 mod urls;
 
@@ -60,6 +62,7 @@ use urls::same_site;
 pub use article::{PageArticle, page_article, page_article_with_rules};
 pub use mediawarm_extract as extract;
 pub use mediawarm_extract::depth;
+pub use refetch::PageDate;
 pub use urls::normalize_url;
 
 /// Most links considered from one start URL (before skipping known ones); bounds the
