@@ -87,3 +87,85 @@ impl Scraper {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone as _, Utc};
+    use mediawarm_shared::domain::SourceName;
+    use mediawarm_testkit::FixtureSite;
+
+    use super::*;
+    use crate::scraper::ScraperConfig;
+
+    fn scraper(allow_loopback: bool, max_body_bytes: usize) -> Scraper {
+        Scraper::new(ScraperConfig {
+            allow_loopback,
+            max_body_bytes,
+            max_retries: 0,
+            ..ScraperConfig::default()
+        })
+        .expect("scraper")
+    }
+
+    fn source(site: &FixtureSite) -> Source {
+        Source {
+            name: SourceName::parse("gazette").expect("name"),
+            kind: SourceKind::Rss,
+            url: site.feed_url(),
+            selectors: None,
+            schedule: None,
+            rate_limit_per_sec: 200.0,
+            enabled: true,
+        }
+    }
+
+    /// A stored page is read again through the scrape's guard, site check and body cap:
+    /// refused addresses and other sites get no request, an oversized page is an error.
+    #[tokio::test]
+    async fn a_page_is_fetched_under_the_scrapes_rules() {
+        let site = FixtureSite::start().await;
+        let date = Utc
+            .with_ymd_and_hms(2024, 5, 5, 9, 0, 0)
+            .single()
+            .expect("time");
+        site.publish("story", 1, date);
+        let source = source(&site);
+        let url = site.article_url("story-0");
+
+        let found = scraper(true, 1 << 20)
+            .page_date(&source, &url)
+            .await
+            .expect("page");
+        assert_eq!(found, PageDate::Found(date));
+        assert_eq!(site.hits("/a/story-0"), 1);
+
+        let refused = scraper(false, 1 << 20).page_date(&source, &url).await;
+        assert!(
+            refused.as_ref().is_err_and(ScrapeError::is_permanent),
+            "{refused:?}"
+        );
+        assert_eq!(
+            site.hits("/a/story-0"),
+            1,
+            "the guard refuses before any request"
+        );
+
+        let elsewhere = scraper(true, 1 << 20)
+            .page_date(&source, "http://localhost:9/a/story-0")
+            .await;
+        assert!(elsewhere.is_err(), "{elsewhere:?}");
+
+        let oversized = scraper(true, 64).page_date(&source, &url).await;
+        assert!(oversized.is_err(), "{oversized:?}");
+
+        site.set_page(
+            "bare",
+            "<html><head><title>Bare</title></head></html>".to_owned(),
+        );
+        let bare = scraper(true, 1 << 20)
+            .page_date(&source, &site.article_url("bare"))
+            .await
+            .expect("page");
+        assert_eq!(bare, PageDate::Missing);
+    }
+}
