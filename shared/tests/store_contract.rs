@@ -115,6 +115,7 @@ contract_suite!(
     upsert_refuses_an_unknown_source_and_writes_nothing,
     sort_at_is_fixed_at_first_insert_while_published_at_follows_the_page,
     date_corrections_move_published_at_and_sort_at_of_rows_still_as_read,
+    a_cursor_from_before_a_correction_sees_every_unmoved_row_once,
     keyset_pages_cover_every_row_once_in_order_despite_ties,
     offset_pages_follow_the_same_order,
     source_filter_applies_to_keyset_and_offset_pages,
@@ -1254,6 +1255,70 @@ async fn date_corrections_move_published_at_and_sort_at_of_rows_still_as_read(h:
         .await
         .expect("upsert");
     assert_eq!(outcome.unchanged, 2, "{outcome:?}");
+}
+
+/// What a cursor handed out before a date correction sees: an article moved from the pages
+/// already read to the pages after the cursor is repeated, one moved the other way is
+/// skipped, and every other article is seen exactly once.
+async fn a_cursor_from_before_a_correction_sees_every_unmoved_row_once(h: &Harness) {
+    seed_sources(&h.store, &["gazette"]).await;
+    let batch: Vec<NewArticle> = (0..10)
+        .map(|i| {
+            article(
+                "gazette",
+                &format!("https://g.example/{i}"),
+                Some(base() + chrono::Duration::minutes(i)),
+            )
+        })
+        .collect();
+    h.store.upsert_articles(&batch, base()).await.expect("seed");
+    let first = h
+        .store
+        .latest_after(None, None, 3)
+        .await
+        .expect("first page");
+    let cursor = first.last().expect("a full page").sort_key();
+    let rows = h.store.latest_offset(None, 0, 20).await.expect("all");
+    let id_of = |i: i64| {
+        rows.iter()
+            .find(|a| a.url == format!("https://g.example/{i}"))
+            .expect("row")
+            .id
+    };
+    let (seen_moved, unseen_moved) = (id_of(8), id_of(2));
+    let fixes = [
+        DateCorrection {
+            id: seen_moved,
+            was: Some(base() + chrono::Duration::minutes(8)),
+            published_at: base() - chrono::Duration::minutes(1),
+        },
+        DateCorrection {
+            id: unseen_moved,
+            was: Some(base() + chrono::Duration::minutes(2)),
+            published_at: base() + chrono::Duration::minutes(20),
+        },
+    ];
+    assert_eq!(
+        h.store
+            .correct_published_dates(&fixes, base())
+            .await
+            .expect("correct"),
+        2
+    );
+    let mut seen: Vec<i64> = first.iter().map(|a| a.id).collect();
+    let mut after = Some(cursor);
+    loop {
+        let page = h.store.latest_after(None, after, 3).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.sort_key());
+        seen.extend(page.iter().map(|a| a.id));
+    }
+    let count = |id: i64| seen.iter().filter(|s| **s == id).count();
+    assert_eq!(count(seen_moved), 2, "moved past the cursor: repeated");
+    assert_eq!(count(unseen_moved), 0, "moved before the cursor: skipped");
+    for i in (0..10).filter(|i| ![8, 2].contains(i)) {
+        assert_eq!(count(id_of(i)), 1, "row {i}");
+    }
 }
 
 /// 60 rows in groups of 4 sharing a `sort_at`, in two sources.
