@@ -25,11 +25,16 @@
 //!   `invalidate` job for the three categories is also enqueued for the worker running
 //!   inside the API process to run.
 //! - `dry_run` fetches and counts the same way and writes nothing, invalidates nothing.
+//! - Stopping early (the `stop` future completes, or the store fails) keeps the batches
+//!   already written and still invalidates when any were, so no derived view outlives the
+//!   data it was computed from. A stop ends the page being fetched and is reported
+//!   (`interrupted`); a page whose correction was not written counts as `changed` only.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use mediawarm_shared::domain::{SourceKind, SourceName};
+use mediawarm_shared::domain::{Source, SourceKind, SourceName};
 use mediawarm_shared::error::StoreError;
 use mediawarm_shared::jobs::{InvalidateCache, JobPayload};
 use mediawarm_shared::queue::{EnqueueError, enqueue};
@@ -77,6 +82,8 @@ pub struct BackfillReport {
     pub hot_keys_rewarmed: u64,
     /// The `invalidate` job enqueued for the API's in-process worker (embedded mode only).
     pub invalidate_job: Option<String>,
+    /// Whether the run was stopped before it had read every page it was asked to.
+    pub interrupted: bool,
 }
 
 /// Why a backfill stopped.
@@ -88,7 +95,7 @@ pub enum BackfillError {
     /// The source holds imported articles: they have no page to fetch again.
     #[error("source {0:?} holds imported articles and has no pages to fetch again")]
     ImportSource(String),
-    /// The store failed; corrections committed before it stay.
+    /// The store failed; corrections committed before it stay (and were invalidated).
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// Corrections were written but the derived views could not be invalidated: they are
@@ -98,12 +105,14 @@ pub enum BackfillError {
     Invalidate(String),
 }
 
-/// Corrects the stored dates of `source` as the module documentation says, and reports.
+/// Corrects the stored dates of `source` as the module documentation says, and reports;
+/// stops between pages (and abandons the page in flight) once `stop` completes.
 #[tracing::instrument(skip_all, fields(source = source.as_str(), limit = options.limit, dry_run = options.dry_run), err(Display))]
 pub async fn backfill(
     ctx: &Arc<Context>,
     source: &SourceName,
     options: &BackfillOptions,
+    stop: impl Future<Output = ()>,
 ) -> Result<BackfillReport, BackfillError> {
     let source = ctx
         .store
@@ -118,37 +127,13 @@ pub async fn backfill(
         dry_run: options.dry_run,
         ..BackfillReport::default()
     };
-    let mut after_id = 0;
-    loop {
-        let left = options
-            .limit
-            .map_or(u64::MAX, |l| l.saturating_sub(report.pages));
-        if left == 0 {
-            break;
+    let walked = tokio::select! {
+        walked = walk(ctx, &source, options, &mut report) => walked,
+        () = stop => {
+            report.interrupted = true;
+            Ok(())
         }
-        let want = u32::try_from(left).unwrap_or(u32::MAX).min(PAGE_ROWS);
-        let rows = ctx
-            .store
-            .article_dates_after(&source.name, after_id, want)
-            .await?;
-        let Some(last) = rows.last() else {
-            break;
-        };
-        after_id = last.id;
-        let mut corrections = Vec::new();
-        for row in &rows {
-            report.pages += 1;
-            if let Some(fix) = check(&ctx.scraper, &source, row, &mut report).await {
-                corrections.push(fix);
-            }
-        }
-        if !options.dry_run && !corrections.is_empty() {
-            report.written += ctx
-                .store
-                .correct_published_dates(&corrections, Utc::now())
-                .await?;
-        }
-    }
+    };
     if report.written > 0 {
         report.hot_keys_rewarmed = crate::jobs::invalidate_and_rewarm(ctx)
             .await
@@ -160,13 +145,54 @@ pub async fn backfill(
                 .map_err(|e| BackfillError::Invalidate(e.to_string()))?;
         }
     }
+    walked?;
     Ok(report)
+}
+
+/// Reads, fetches and corrects page after page of stored articles, counting into `report`.
+async fn walk(
+    ctx: &Context,
+    source: &Source,
+    options: &BackfillOptions,
+    report: &mut BackfillReport,
+) -> Result<(), StoreError> {
+    let mut after_id = 0;
+    loop {
+        let left = options
+            .limit
+            .map_or(u64::MAX, |l| l.saturating_sub(report.pages));
+        if left == 0 {
+            return Ok(());
+        }
+        let want = u32::try_from(left).unwrap_or(u32::MAX).min(PAGE_ROWS);
+        let rows = ctx
+            .store
+            .article_dates_after(&source.name, after_id, want)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after_id = last.id;
+        let mut corrections = Vec::new();
+        for row in &rows {
+            report.pages += 1;
+            if let Some(fix) = check(&ctx.scraper, source, row, report).await {
+                corrections.push(fix);
+            }
+        }
+        if !options.dry_run && !corrections.is_empty() {
+            report.written += ctx
+                .store
+                .correct_published_dates(&corrections, Utc::now())
+                .await?;
+        }
+    }
 }
 
 /// Fetches one stored article's page and counts it; a correction when its date differs.
 async fn check(
     scraper: &Scraper,
-    source: &mediawarm_shared::domain::Source,
+    source: &Source,
     row: &StoredDate,
     report: &mut BackfillReport,
 ) -> Option<DateCorrection> {
@@ -220,7 +246,7 @@ mod tests {
     use chrono::TimeZone as _;
     use clap::Parser as _;
     use mediawarm_shared::cache::{CacheConfig, CacheService};
-    use mediawarm_shared::domain::{Article, NewArticle, Source};
+    use mediawarm_shared::domain::{Article, NewArticle};
     use mediawarm_shared::hot::HotKeys;
     use mediawarm_shared::jobs::JobKind;
     use mediawarm_shared::metrics::Metrics;
@@ -423,6 +449,7 @@ mod tests {
                 limit: None,
                 dry_run: true,
             },
+            std::future::pending(),
         )
         .await
         .expect("dry run");
@@ -448,14 +475,20 @@ mod tests {
                 limit: Some(2),
                 dry_run: true,
             },
+            std::future::pending(),
         )
         .await
         .expect("limited dry run");
         assert_eq!(limited.pages, 2, "{limited:?}");
 
-        let report = backfill(ctx, &name("gazette"), &BackfillOptions::default())
-            .await
-            .expect("backfill");
+        let report = backfill(
+            ctx,
+            &name("gazette"),
+            &BackfillOptions::default(),
+            std::future::pending(),
+        )
+        .await
+        .expect("backfill");
         assert_eq!(
             (
                 report.pages,
@@ -499,9 +532,14 @@ mod tests {
             "the served volume counts the corrected days"
         );
 
-        let again = backfill(ctx, &name("gazette"), &BackfillOptions::default())
-            .await
-            .expect("second backfill");
+        let again = backfill(
+            ctx,
+            &name("gazette"),
+            &BackfillOptions::default(),
+            std::future::pending(),
+        )
+        .await
+        .expect("second backfill");
         assert_eq!(
             (again.changed, again.unchanged, again.invalidated),
             (0, 3, false),
@@ -518,12 +556,50 @@ mod tests {
         }
     }
 
+    /// A stop ends the run at once, reported as interrupted, with nothing unfinished written
+    /// and nothing to invalidate; a later run corrects it all.
+    async fn a_stop_ends_the_run_reported_with_nothing_half_written(stack: Stack) {
+        let ctx = &stack.ctx;
+        let _site = seeded(ctx).await;
+        let before = stored(ctx).await;
+        let stop = std::future::ready(());
+        let report = backfill(ctx, &name("gazette"), &BackfillOptions::default(), stop)
+            .await
+            .expect("stopped backfill");
+        assert!(report.interrupted, "{report:?}");
+        assert_eq!(
+            (report.written, report.invalidated),
+            (0, false),
+            "{report:?}"
+        );
+        assert_eq!(stored(ctx).await, before);
+
+        let report = backfill(
+            ctx,
+            &name("gazette"),
+            &BackfillOptions::default(),
+            std::future::pending(),
+        )
+        .await
+        .expect("backfill");
+        assert_eq!(
+            (report.written, report.interrupted),
+            (2, false),
+            "{report:?}"
+        );
+    }
+
     /// An unknown source and an import source are refused before anything is fetched.
     async fn unknown_and_import_sources_are_refused(stack: Stack) {
         let ctx = &stack.ctx;
-        let error = backfill(ctx, &name("nowhere"), &BackfillOptions::default())
-            .await
-            .expect_err("unknown source");
+        let error = backfill(
+            ctx,
+            &name("nowhere"),
+            &BackfillOptions::default(),
+            std::future::pending(),
+        )
+        .await
+        .expect_err("unknown source");
         assert!(
             matches!(&error, BackfillError::UnknownSource(n) if n == "nowhere"),
             "{error:?}"
@@ -532,9 +608,14 @@ mod tests {
             .ensure_import_sources(&[name("archive")])
             .await
             .expect("import source");
-        let error = backfill(ctx, &name("archive"), &BackfillOptions::default())
-            .await
-            .expect_err("import source");
+        let error = backfill(
+            ctx,
+            &name("archive"),
+            &BackfillOptions::default(),
+            std::future::pending(),
+        )
+        .await
+        .expect_err("import source");
         assert!(matches!(error, BackfillError::ImportSource(_)), "{error:?}");
     }
 
@@ -563,6 +644,7 @@ mod tests {
 
     both_stacks!(
         a_backfill_corrects_changed_dates_and_the_served_volume_follows,
+        a_stop_ends_the_run_reported_with_nothing_half_written,
         unknown_and_import_sources_are_refused,
     );
 }

@@ -176,7 +176,8 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
         limit: args.limit,
         dry_run: args.dry_run,
     };
-    let report = mediawarm_worker::backfill::backfill(&ctx, &name, &options).await?;
+    let report =
+        mediawarm_worker::backfill::backfill(&ctx, &name, &options, shutdown_signal()).await?;
     let mut stderr = std::io::stderr().lock();
     let mode = if report.dry_run { " (dry run)" } else { "" };
     writeln!(stderr, "backfill of {}{mode}", report.source)?;
@@ -196,11 +197,17 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
         "  {:<18} {:>8}",
         "views invalidated", report.invalidated
     )?;
+    if report.interrupted {
+        writeln!(stderr, "  interrupted: pages after these were not read")?;
+    }
     writeln!(
         std::io::stdout().lock(),
         "{}",
         serde_json::to_string(&report)?
     )?;
+    if report.interrupted {
+        anyhow::bail!("interrupted after {} pages", report.pages);
+    }
     Ok(())
 }
 
