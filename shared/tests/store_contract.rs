@@ -19,7 +19,8 @@ use mediawarm_shared::domain::{
 use mediawarm_shared::error::{ImportError, StoreError};
 use mediawarm_shared::jobs::{JobKind, JobRecord, JobStatus};
 use mediawarm_shared::store::{
-    FetchRecord, ImportProgress, JobStart, NewJob, Rescue, SourceActivity, Store, StoreConfig,
+    DateCorrection, FetchRecord, ImportProgress, JobStart, NewJob, Rescue, SourceActivity, Store,
+    StoreConfig,
 };
 use mediawarm_testkit::services::TestDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPool};
@@ -113,6 +114,8 @@ contract_suite!(
     upsert_counts_new_updated_and_unchanged,
     upsert_refuses_an_unknown_source_and_writes_nothing,
     sort_at_is_fixed_at_first_insert_while_published_at_follows_the_page,
+    date_corrections_move_published_at_and_sort_at_of_rows_still_as_read,
+    a_cursor_from_before_a_correction_sees_every_unmoved_row_once,
     keyset_pages_cover_every_row_once_in_order_despite_ties,
     offset_pages_follow_the_same_order,
     source_filter_applies_to_keyset_and_offset_pages,
@@ -1146,6 +1149,176 @@ async fn sort_at_is_fixed_at_first_insert_while_published_at_follows_the_page(h:
         sort_of(&after, &undated.url),
         (first_seen.timestamp_micros(), Some(at(1_000)))
     );
+}
+
+/// Date corrections page a source's rows by id, move `published_at` and `sort_at` of rows
+/// still as read, leave stale reads, other columns and other rows alone, and keep the content
+/// hash in step (an identical upsert afterwards is `unchanged`).
+async fn date_corrections_move_published_at_and_sort_at_of_rows_still_as_read(h: &Harness) {
+    seed_sources(&h.store, &["gazette", "daily"]).await;
+    let dated = article("gazette", "https://g.example/dated", Some(at(5_000)));
+    let undated = article("gazette", "https://g.example/undated", None);
+    let raced = article("gazette", "https://g.example/raced", Some(at(6_000)));
+    let other = article("daily", "https://d.example/other", Some(at(4_000)));
+    let first_seen = at(9_000);
+    h.store
+        .upsert_articles(
+            &[dated.clone(), other.clone(), undated.clone(), raced.clone()],
+            first_seen,
+        )
+        .await
+        .expect("insert");
+
+    let first = h
+        .store
+        .article_dates_after(&name("gazette"), 0, 2)
+        .await
+        .expect("first page");
+    let urls: Vec<&str> = first.iter().map(|r| r.url.as_str()).collect();
+    assert_eq!(urls, [dated.url.as_str(), undated.url.as_str()]);
+    assert_eq!(first[0].published_at, Some(at(5_000)));
+    assert_eq!(first[1].published_at, None);
+    let rest = h
+        .store
+        .article_dates_after(&name("gazette"), first[1].id, 2)
+        .await
+        .expect("second page");
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].url, raced.url);
+    assert!(
+        h.store
+            .article_dates_after(&name("gazette"), rest[0].id, 2)
+            .await
+            .expect("past the end")
+            .is_empty()
+    );
+
+    let fixes = [
+        DateCorrection {
+            id: first[0].id,
+            was: Some(at(5_000)),
+            published_at: at(7_000),
+        },
+        DateCorrection {
+            id: first[1].id,
+            was: None,
+            published_at: at(1_000),
+        },
+        DateCorrection {
+            id: rest[0].id,
+            was: Some(at(999)),
+            published_at: at(8_000),
+        },
+    ];
+    let written = h
+        .store
+        .correct_published_dates(&fixes, at(20_000))
+        .await
+        .expect("correct");
+    assert_eq!(written, 2, "the stale read of the raced row is skipped");
+    assert_eq!(
+        h.store
+            .correct_published_dates(&fixes[..1], at(21_000))
+            .await
+            .expect("again"),
+        0,
+        "a row read before the first correction has moved on"
+    );
+
+    let rows = h.store.latest_offset(None, 0, 10).await.expect("read");
+    let row = |url: &str| rows.iter().find(|a| a.url == url).expect("row present");
+    for (url, date) in [
+        (&dated.url, at(7_000)),
+        (&undated.url, at(1_000)),
+        (&raced.url, at(6_000)),
+        (&other.url, at(4_000)),
+    ] {
+        assert_eq!(row(url).published_at, Some(date), "{url}");
+        assert_eq!(row(url).sort_at_us, date.timestamp_micros(), "{url}");
+        assert_eq!(row(url).title, format!("title of {url}"));
+        assert_eq!(row(url).author.as_deref(), Some("A. Writer"));
+    }
+
+    let same = [
+        NewArticle {
+            published_at: Some(at(7_000)),
+            ..dated.clone()
+        },
+        NewArticle {
+            published_at: Some(at(1_000)),
+            ..undated.clone()
+        },
+    ];
+    let outcome = h
+        .store
+        .upsert_articles(&same, at(30_000))
+        .await
+        .expect("upsert");
+    assert_eq!(outcome.unchanged, 2, "{outcome:?}");
+}
+
+/// What a cursor handed out before a date correction sees: an article moved from the pages
+/// already read to the pages after the cursor is repeated, one moved the other way is
+/// skipped, and every other article is seen exactly once.
+async fn a_cursor_from_before_a_correction_sees_every_unmoved_row_once(h: &Harness) {
+    seed_sources(&h.store, &["gazette"]).await;
+    let batch: Vec<NewArticle> = (0..10)
+        .map(|i| {
+            article(
+                "gazette",
+                &format!("https://g.example/{i}"),
+                Some(base() + chrono::Duration::minutes(i)),
+            )
+        })
+        .collect();
+    h.store.upsert_articles(&batch, base()).await.expect("seed");
+    let first = h
+        .store
+        .latest_after(None, None, 3)
+        .await
+        .expect("first page");
+    let cursor = first.last().expect("a full page").sort_key();
+    let rows = h.store.latest_offset(None, 0, 20).await.expect("all");
+    let id_of = |i: i64| {
+        rows.iter()
+            .find(|a| a.url == format!("https://g.example/{i}"))
+            .expect("row")
+            .id
+    };
+    let (seen_moved, unseen_moved) = (id_of(8), id_of(2));
+    let fixes = [
+        DateCorrection {
+            id: seen_moved,
+            was: Some(base() + chrono::Duration::minutes(8)),
+            published_at: base() - chrono::Duration::minutes(1),
+        },
+        DateCorrection {
+            id: unseen_moved,
+            was: Some(base() + chrono::Duration::minutes(2)),
+            published_at: base() + chrono::Duration::minutes(20),
+        },
+    ];
+    assert_eq!(
+        h.store
+            .correct_published_dates(&fixes, base())
+            .await
+            .expect("correct"),
+        2
+    );
+    let mut seen: Vec<i64> = first.iter().map(|a| a.id).collect();
+    let mut after = Some(cursor);
+    loop {
+        let page = h.store.latest_after(None, after, 3).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.sort_key());
+        seen.extend(page.iter().map(|a| a.id));
+    }
+    let count = |id: i64| seen.iter().filter(|s| **s == id).count();
+    assert_eq!(count(seen_moved), 2, "moved past the cursor: repeated");
+    assert_eq!(count(unseen_moved), 0, "moved before the cursor: skipped");
+    for i in (0..10).filter(|i| ![8, 2].contains(i)) {
+        assert_eq!(count(id_of(i)), 1, "row {i}");
+    }
 }
 
 /// 60 rows in groups of 4 sharing a `sort_at`, in two sources.

@@ -13,11 +13,13 @@
 //! - [`jobs`]: delivery, the retry policy and the handlers.
 //! - [`cron`]: the scheduler (one job per tick across every process).
 //! - [`reconcile`]: runs every accepted job whatever the queue forgot (one process at a time).
+//! - [`backfill`]: the `backfill` command (stored dates corrected with the current extractor).
 //! - [`config`]: the worker's options.
 //! - [`metrics_server`]: the worker's own `/metrics` listener (`WORKER_METRICS_BIND`).
 //! - `scraper`: fetching, feeds, listings and article assembly; it calls the pure extractor
 //!   (`mediawarm-extract`, re-exported as `scraper::extract`) on the pages it fetches.
 
+pub mod backfill;
 pub mod config;
 pub mod cron;
 pub mod jobs;

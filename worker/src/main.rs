@@ -3,7 +3,9 @@
 //!
 //! `mediawarm-worker extract [--url URL] FILE.html` prints the article the scraper would store
 //! for a saved page (JSON on stdout, nothing else); `mediawarm-worker extract --labels DIR`
-//! scores the extractor on a labelled folder. Logs go to stderr.
+//! scores the extractor on a labelled folder. `mediawarm-worker backfill --source NAME`
+//! corrects the stored dates of a source's articles with the current extractor
+//! (docs/OPERATIONS.md): a table on stderr, one JSON line on stdout. Logs go to stderr.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -13,11 +15,13 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
+use mediawarm_shared::domain::SourceName;
 use mediawarm_shared::metrics::Metrics;
 use mediawarm_shared::redis_target::check_urls;
 use mediawarm_shared::shutdown::shutdown_signal;
 use mediawarm_shared::store::Store;
 use mediawarm_shared::views::CATEGORIES;
+use mediawarm_worker::backfill::BackfillOptions;
 use mediawarm_worker::config::WorkerArgs;
 use mediawarm_worker::metrics_server::MetricsServer;
 use mediawarm_worker::scraper::extract::decode_html;
@@ -39,6 +43,30 @@ enum Command {
     /// Print the article the scraper would store for a saved page, or score the extractor
     /// on a labelled folder (`pages/*.html` + `labels.jsonl`).
     Extract(ExtractArgs),
+    /// Fetch a source's stored article pages again and correct the dates the current
+    /// extractor reads differently (`published_at` and `sort_at`); then invalidate the
+    /// derived views.
+    Backfill(Box<BackfillArgs>),
+}
+
+/// Options of `backfill`.
+#[derive(Debug, Args)]
+struct BackfillArgs {
+    /// The source whose stored articles are checked.
+    #[arg(long, value_name = "NAME")]
+    source: String,
+    /// Most stored pages fetched (lowest ids first); default: all of them.
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+    /// Fetch and count what would change; write nothing, invalidate nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[command(flatten)]
+    worker: WorkerArgs,
 }
 
 /// Options of the worker itself (the default command).
@@ -86,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Extract(args)) => extract(args),
+        Some(Command::Backfill(args)) => backfill(*args).await,
         None => worker(cli.run).await,
     }
 }
@@ -128,6 +157,63 @@ async fn worker(cli: RunArgs) -> anyhow::Result<()> {
     }
     let ctx = Context::new(store, cache, hot, queue, cli.worker, metrics).await?;
     run(ctx, shutdown_signal()).await
+}
+
+/// `backfill`: the report as a table on stderr and one JSON line on stdout.
+async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
+    let name = SourceName::parse(&args.source)
+        .map_err(|e| anyhow::anyhow!("--source {:?}: {e}", args.source))?;
+    let store = Store::connect(&args.store.store_config())
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("applying migrations")?;
+    let cache = CacheService::new(args.cache.cache_config()).await;
+    let hot = args.cache.hot_keys().context("hot keys")?;
+    let queue = connect_queue(args.worker.queue_config(
+        args.worker.queue_redis(args.cache.redis_url.as_deref()),
+        &args.store.data_dir,
+    ))
+    .await
+    .context("connecting to the queue")?;
+    let metrics = Metrics::new(&cache, CATEGORIES, args.store.job_counts());
+    let ctx = Context::new(store, cache, hot, queue, args.worker, metrics).await?;
+    let options = BackfillOptions {
+        limit: args.limit,
+        dry_run: args.dry_run,
+    };
+    let report =
+        mediawarm_worker::backfill::backfill(&ctx, &name, &options, shutdown_signal()).await?;
+    let mut stderr = std::io::stderr().lock();
+    let mode = if report.dry_run { " (dry run)" } else { "" };
+    writeln!(stderr, "backfill of {}{mode}", report.source)?;
+    for (what, n) in [
+        ("pages fetched", report.pages),
+        ("unchanged", report.unchanged),
+        ("changed", report.changed),
+        ("written", report.written),
+        ("no date on page", report.no_date),
+        ("failed", report.failed),
+        ("hot keys rewarmed", report.hot_keys_rewarmed),
+    ] {
+        writeln!(stderr, "  {what:<18} {n:>8}")?;
+    }
+    writeln!(
+        stderr,
+        "  {:<18} {:>8}",
+        "views invalidated", report.invalidated
+    )?;
+    if report.interrupted {
+        writeln!(stderr, "  interrupted: pages after these were not read")?;
+    }
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string(&report)?
+    )?;
+    if report.interrupted {
+        anyhow::bail!("interrupted after {} pages", report.pages);
+    }
+    Ok(())
 }
 
 /// `--split A|B`.

@@ -2,8 +2,9 @@
 //!
 //! Every page is newest first, `ORDER BY sort_at DESC, id DESC`, served from the
 //! `(sort_at desc, id desc)` index or its per-source twin. Upserts write only rows whose content
-//! hash changed, never touch `sort_at` or `first_seen_at` after the first insert, and run in
-//! chunks of [`CHUNK_ROWS`] rows inside the caller's transaction.
+//! hash changed, never touch `sort_at` or `first_seen_at` after the first insert (only the
+//! date corrections of `backfill.rs` move `sort_at`), and run in chunks of [`CHUNK_ROWS`] rows
+//! inside the caller's transaction.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 

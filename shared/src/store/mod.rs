@@ -7,21 +7,25 @@
 //!
 //! Guarantees:
 //! - Articles are keyed by canonical URL: re-upserting never duplicates, and `sort_at`
-//!   (published date, else first-seen time) is fixed at first insert, so a keyset cursor never
-//!   sees a row move.
+//!   (published date, else first-seen time) is set at first insert and never moved by an
+//!   upsert, so between date corrections a keyset cursor never sees a row move. The one
+//!   write that moves it is [`Store::correct_published_dates`] (the `backfill` command),
+//!   which sets it to the corrected `published_at`; a cursor handed out before a correction
+//!   may then skip or repeat an article whose `sort_at` moved.
 //! - Every multi-row write is one transaction (all or nothing). On SQLite write transactions
 //!   start with `BEGIN IMMEDIATE`, so concurrent writers queue on `busy_timeout` instead of
 //!   failing on a lock upgrade.
 //! - Connection-level failures surface as [`StoreError::Unavailable`] and
 //!   [`Store::ping`] answers within the configured acquire timeout.
 //!
-//! Layout: `articles.rs` (article reads and upserts), `stats.rs` (volume and activity counts),
-//! `import.rs` (JSONL bulk import), `sources.rs` (source definitions), `runs.rs` (scrape runs),
-//! `jobs.rs` (job records and source leases), `job_counts.rs` (the per-process snapshot of job
-//! counts that stats and metrics read), `fetch_cache.rs` (validators for conditional
-//! requests).
+//! Layout: `articles.rs` (article reads and upserts), `backfill.rs` (date corrections),
+//! `stats.rs` (volume and activity counts), `import.rs` (JSONL bulk import), `sources.rs`
+//! (source definitions), `runs.rs` (scrape runs), `jobs.rs` (job records and source leases),
+//! `job_counts.rs` (the per-process snapshot of job counts that stats and metrics read),
+//! `fetch_cache.rs` (validators for conditional requests).
 
 mod articles;
+mod backfill;
 mod fetch_cache;
 mod import;
 mod job_counts;
@@ -46,6 +50,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use crate::error::StoreError;
 
 pub use articles::UpsertOutcome;
+pub use backfill::{DateCorrection, StoredDate};
 pub use fetch_cache::FetchRecord;
 pub use import::{ImportProgress, ImportReport, parse_import_line};
 pub use job_counts::{JobCounts, JobCountsSnapshot};

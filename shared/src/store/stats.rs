@@ -1,8 +1,8 @@
 //! Counts over `sort_at` for the volume and simplified views.
 //!
-//! Both count by `sort_at` (fixed at first insert), with half-open windows `[from, to)`, so a
-//! row is counted in exactly one grain or window. The views layer turns grains into
-//! time-zone-aligned buckets and windows into scores.
+//! Both count by `sort_at` (set at first insert; moved only by a date correction), with
+//! half-open windows `[from, to)`, so a row is counted in exactly one grain or window. The
+//! views layer turns grains into time-zone-aligned buckets and windows into scores.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{Postgres, QueryBuilder, Row, Sqlite};

@@ -1,7 +1,9 @@
 //! Pages of the newest articles: `media:latest:limit=20,source=_,page=first`.
 //!
 //! Cursor pages are keyset pages on `(sort_at, id)` descending: no SQL `OFFSET`, no
-//! duplicates or gaps while new articles arrive. Offset pages stay for compatibility.
+//! duplicates or gaps while new articles arrive. A date correction (`mediawarm-worker
+//! backfill`) moves `sort_at`, so a cursor handed out before it may skip or repeat an
+//! article it moved. Offset pages stay for compatibility.
 
 use bytes::Bytes;
 use serde::Serialize;

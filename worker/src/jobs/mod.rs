@@ -24,6 +24,8 @@ mod invalidate;
 mod scrape;
 mod warm;
 
+pub(crate) use scrape::invalidate_and_rewarm;
+
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -268,7 +268,7 @@ fn html_links_selector(source: &Source) -> Option<String> {
 }
 
 /// The permanent failure of a start page that had to be HTML and is not.
-fn not_html(page: &Page) -> ScrapeError {
+pub(super) fn not_html(page: &Page) -> ScrapeError {
     ScrapeError::Permanent(
         ErrorClass::ParseFailed,
         format!(

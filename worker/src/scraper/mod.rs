@@ -30,7 +30,8 @@
 //! retries), `guard` (address guard), `urls` (normalisation), `feeds` (RSS 0.9x/1.0/2.0,
 //! Atom, JSON Feed), `listing` (HTML listings), `sitemap`, `article` (assembly),
 //! [`extract`] (page metadata extraction), [`evaluate`] (the `extract` command: one page, or a
-//! labelled folder scored).
+//! labelled folder scored), `refetch` (one stored page's date again, for the `backfill`
+//! command).
 
 mod article;
 mod discover;
@@ -41,6 +42,7 @@ mod guard;
 mod listing;
 mod pages;
 mod politeness;
+mod refetch;
 mod select;
 mod sitemap;
 mod urls;
@@ -65,6 +67,7 @@ use select::lookup_records;
 pub use article::{PageArticle, page_article, page_article_with_rules};
 pub use mediawarm_extract as extract;
 pub use mediawarm_extract::depth;
+pub use refetch::PageDate;
 pub use urls::normalize_url;
 
 /// Most links considered from one start URL (before skipping known ones); bounds the

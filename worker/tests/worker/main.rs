@@ -7,10 +7,12 @@
 //!   compression, body caps), with limits shared through Redis when `TEST_REDIS_URL` is set;
 //! - `polite_store`: the fetch cache the scraper keeps, on SQLite and PostgreSQL;
 //! - `extract_cli`: the `extract` command as an operator runs it;
+//! - `backfill_cli`: the `backfill` command as an operator runs it;
 //! - `extract_no_panic`: the page path never panics (property tests).
 
 mod support;
 
+mod backfill_cli;
 mod extract_cli;
 mod extract_no_panic;
 mod polite;
