@@ -96,10 +96,10 @@ struct Args {
     /// Skip row 6 (warming).
     #[arg(long)]
     skip_warming: bool,
-    /// Skip row 8 (hostile pages).
+    /// Skip row 8 (hostile pages, and the labelled corpus pages' extraction time).
     #[arg(long)]
     skip_pages: bool,
-    /// Measure row 8 (hostile pages) only, print it and write nothing (needs no service and
+    /// Measure row 8 (hostile pages, corpus pages) only, print it and write nothing (needs no service and
     /// no binary).
     #[arg(long)]
     only_pages: bool,
@@ -237,6 +237,7 @@ async fn main() -> anyhow::Result<()> {
     if args.only_pages {
         let mut report = Report::default();
         pages::pages_row(&mut report);
+        pages::corpus_row(&mut report, &workspace_root());
         println!("{}", report.table());
         return Ok(());
     }
@@ -596,9 +597,15 @@ async fn main() -> anyhow::Result<()> {
     // Row 8 (run before row 7, which reports on the processes above).
     if args.skip_pages {
         report.push(Row::skipped(pages::NAME, pages::TARGET, "--skip-pages"));
+        report.push(Row::skipped(
+            pages::CORPUS_NAME,
+            pages::CORPUS_TARGET,
+            "--skip-pages",
+        ));
     } else {
         steps.set_message(" — hostile pages");
         pages::pages_row(&mut report);
+        pages::corpus_row(&mut report, &workspace_root());
     }
 
     // Rows 9–11.

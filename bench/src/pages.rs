@@ -1,4 +1,4 @@
-//! Row 8: the worst case of page work. Pages of hostile markup as large as the scraper's
+//! Row 8: the worst case of page work, and the time of ordinary pages. Pages of hostile markup as large as the scraper's
 //! body cap (5 MiB) go through the extractor the scraper runs on every article page (the
 //! depth bound, html5ever, then the metadata rules); the slowest must take at most 2 s.
 //!
@@ -83,4 +83,74 @@ pub(crate) fn pages_row(report: &mut Report) {
         Some(took <= Duration::from_secs(2)),
         figures.join("; "),
     ));
+}
+
+/// The corpus row's name.
+pub(crate) const CORPUS_NAME: &str =
+    "extraction time per labelled corpus page: slowest (CPU) / 100 ms";
+/// The corpus row's target.
+pub(crate) const CORPUS_TARGET: &str = "≤ 1× (no page over 100 ms in a release build)";
+
+/// The labelled corpus beside the project (`MEDIAWARM_CORPUS`, default `../shared/corpus`
+/// from the workspace root): never in the repository, so the row is skipped without it.
+fn corpus_dir(root: &std::path::Path) -> std::path::PathBuf {
+    std::env::var_os("MEDIAWARM_CORPUS").map_or_else(
+        || root.join("..").join("shared").join("corpus"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// Extraction time of every labelled page of the corpus' `articles` and `dates` sets, as
+/// `mediawarm-worker extract --labels` measures it (the extracting thread's CPU time, so
+/// other load on the machine does not count): p50, p99 and the slowest page per set.
+pub(crate) fn corpus_row(report: &mut Report, root: &std::path::Path) {
+    let corpus = corpus_dir(root);
+    let mut figures = Vec::new();
+    let mut worst: Option<(String, Duration)> = None;
+    for set in ["articles", "dates"] {
+        let dir = corpus.join(set);
+        if !dir.join("labels.jsonl").exists() {
+            continue;
+        }
+        let evaluation =
+            match mediawarm_worker::scraper::evaluate::evaluate(&dir, None, &mut |_, _| {}) {
+                Ok(evaluation) => evaluation,
+                Err(e) => {
+                    report.push(Row::skipped(
+                        CORPUS_NAME,
+                        CORPUS_TARGET,
+                        &format!("failed: {e}"),
+                    ));
+                    return;
+                }
+            };
+        let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let Some((file, slowest)) = evaluation.slowest().cloned() else {
+            continue;
+        };
+        figures.push(format!(
+            "{set} ({} pages): p50 {:.2} ms, p99 {:.2} ms, worst {:.2} ms ({file})",
+            evaluation.times.len(),
+            ms(evaluation.time_quantile(0.5)),
+            ms(evaluation.time_quantile(0.99)),
+            ms(Some(slowest)),
+        ));
+        if worst.as_ref().is_none_or(|(_, w)| slowest > *w) {
+            worst = Some((format!("{set}/{file}"), slowest));
+        }
+    }
+    match worst {
+        Some((file, took)) => report.push(Row::measured(
+            CORPUS_NAME,
+            format!("{:.2}× (worst: {file})", took.as_secs_f64() / 0.1),
+            CORPUS_TARGET,
+            Some(took <= Duration::from_millis(100)),
+            figures.join("; "),
+        )),
+        None => report.push(Row::skipped(
+            CORPUS_NAME,
+            CORPUS_TARGET,
+            &format!("no labelled corpus at {}", corpus.display()),
+        )),
+    }
 }

@@ -194,8 +194,29 @@ pub struct Evaluation {
     /// Per field, each rule that decided a labelled page; most decided first.
     pub rules: Vec<RuleScore>,
     /// Extraction time of each page scored (parsing and every field, not reading or
-    /// decoding the file), in label order.
+    /// decoding the file), in label order: the thread's CPU time where the system reports it
+    /// (Linux), so other load on the machine does not inflate it; wall time elsewhere.
     pub times: Vec<(String, Duration)>,
+}
+
+/// CPU time the calling thread has run, from `/proc/thread-self/schedstat` (nanoseconds,
+/// first field); `None` where that file does not exist.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// How long `f` ran on this thread: CPU time where [`thread_cpu`] answers, else wall time.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let cpu = thread_cpu();
+    let wall = Instant::now();
+    let out = f();
+    let took = match (cpu, thread_cpu()) {
+        (Some(before), Some(after)) => after.saturating_sub(before),
+        _ => wall.elapsed(),
+    };
+    (out, took)
 }
 
 impl Evaluation {
@@ -251,9 +272,8 @@ pub fn evaluate(
         })?;
         let html = super::extract::decode_html(&bytes, None);
         let url = label.url.as_deref().and_then(|u| Url::parse(u).ok());
-        let start = Instant::now();
-        let (article, page_rules) = page_article_with_rules(&html, url.as_ref());
-        times.push((label.file.clone(), start.elapsed()));
+        let ((article, page_rules), took) = timed(|| page_article_with_rules(&html, url.as_ref()));
+        times.push((label.file.clone(), took));
         rules.push(page_rules);
         predictions.push(Prediction {
             file: label.file.clone(),
