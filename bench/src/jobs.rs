@@ -47,8 +47,9 @@ const BODY: &str = r#"{"patterns":["volume:*"]}"#;
 /// How long a pending job must be untouched before the reconciler checks the queue for it
 /// (`mediawarm_worker::reconcile::SETTLE`).
 const SETTLE: Duration = mediawarm_worker::reconcile::SETTLE;
-/// A run that has not finished by then failed.
-const RUN_DEADLINE: Duration = Duration::from_secs(600);
+/// A run that has not finished by then failed: room for the carrier row's 100,000 jobs at
+/// the slowest rate seen on a loaded 2-core machine (about 150 jobs/s).
+const RUN_DEADLINE: Duration = Duration::from_secs(1800);
 
 /// How many jobs each row runs.
 #[derive(Debug, Clone, Copy)]
