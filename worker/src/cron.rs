@@ -147,7 +147,16 @@ impl Scheduler {
 
     /// Enqueues every due tick, front of the queue first.
     async fn fire_due(&mut self, ctx: &Context, now: DateTime<Utc>, report: &mut PollReport) {
-        let mut depth: Option<i64> = None;
+        if self.queue.first().is_none_or(|first| first.0 > now) {
+            return;
+        }
+        let mut depth = match ctx.store.unfinished_jobs().await {
+            Ok(depth) => depth,
+            Err(error) => {
+                tracing::warn!(%error, "scheduler: reading the queue depth failed");
+                return;
+            }
+        };
         while let Some(first) = self.queue.first()
             && first.0 <= now
         {
@@ -159,17 +168,7 @@ impl Scheduler {
             };
             let mut fired = 0;
             while plan.next <= now && fired < MAX_CATCH_UP {
-                let depth = match depth {
-                    Some(ref mut depth) => depth,
-                    None => match ctx.store.unfinished_jobs().await {
-                        Ok(read) => depth.insert(read),
-                        Err(error) => {
-                            tracing::warn!(%error, "scheduler: reading the queue depth failed");
-                            depth.insert(0)
-                        }
-                    },
-                };
-                enqueue_tick(ctx, &name, plan.next, depth, report).await;
+                enqueue_tick(ctx, &name, plan.next, &mut depth, report).await;
                 fired += 1;
                 match plan.schedule.after(&plan.next).next() {
                     Some(next) => plan.next = next,
