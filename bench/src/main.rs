@@ -18,6 +18,7 @@
 //! - [`pages`]: the worst case of extracting a hostile page at the body cap.
 //! - [`report`]: the table and BENCHMARKS.md.
 
+mod cron;
 mod cursor;
 mod data;
 mod http;
@@ -103,6 +104,11 @@ struct Args {
     /// no binary).
     #[arg(long)]
     only_pages: bool,
+    /// Measure the scheduler's cost per poll with 10,000 scheduled sources only, print it
+    /// and write nothing (SQLite; PostgreSQL + Redis too when `TEST_DATABASE_URL` and
+    /// `TEST_REDIS_URL` are set).
+    #[arg(long)]
+    only_cron: bool,
     /// Skip rows 9–11 (jobs end to end, recovery after Redis restarted empty, carrier
     /// memory).
     #[arg(long)]
@@ -234,6 +240,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let started_at = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    if args.only_cron {
+        return cron::run().await;
+    }
     if args.only_pages {
         let mut report = Report::default();
         pages::pages_row(&mut report);

@@ -184,6 +184,7 @@ struct Inner {
     jobs_repushed: Family<KindLabels, Counter>,
     jobs_rescued: Family<KindLabels, Counter>,
     stale_deliveries: Family<KindLabels, Counter>,
+    cron_ticks_skipped: Counter,
 }
 
 impl Metrics {
@@ -310,6 +311,13 @@ impl Metrics {
             Described(stale_deliveries.clone()),
         );
 
+        let cron_ticks_skipped = Counter::default();
+        registry.register(
+            "mediawarm_cron_ticks_skipped",
+            "Scheduler ticks not enqueued because the source still had a pending scheduled scrape",
+            cron_ticks_skipped.clone(),
+        );
+
         for kind in JobKind::ALL {
             let kind = kind.as_str();
             let _ = queue_depth.get_or_create(&KindLabels { kind });
@@ -356,6 +364,7 @@ impl Metrics {
             jobs_repushed,
             jobs_rescued,
             stale_deliveries,
+            cron_ticks_skipped,
         }))
     }
 
@@ -386,6 +395,12 @@ impl Metrics {
     /// Counts a request whose handler panicked.
     pub fn count_panic(&self) {
         self.0.http_panics.inc();
+    }
+
+    /// Counts a scheduler tick skipped because its source's previous scheduled scrape was
+    /// still pending (no label: one series however many sources there are).
+    pub fn count_cron_tick_skipped(&self) {
+        self.0.cron_ticks_skipped.inc();
     }
 
     /// Records a finished job attempt.

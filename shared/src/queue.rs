@@ -43,7 +43,7 @@ use chrono::{DateTime, Utc};
 use crate::error::StoreError;
 use crate::jobs::{JobEnvelope, JobKind, JobPayload, new_job_id};
 use crate::redis_target::{MasterConnection, RedisTarget};
-use crate::store::{NewJob, Store};
+use crate::store::{JobInsert, NewJob, Store};
 
 /// How to reach the queue and how workers poll it.
 #[derive(Debug, Clone)]
@@ -550,6 +550,69 @@ pub async fn enqueue(
     if !store.insert_job(&job, Utc::now()).await? {
         return Ok(None);
     }
+    push_recorded(queue, store, id, task_id, payload, options)
+        .await
+        .map(Some)
+}
+
+/// What [`enqueue_unless_pending`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// The job was recorded (and pushed, or left for the reconciler); its id.
+    Job(String),
+    /// Its de-duplication key was taken: another caller enqueued it.
+    Duplicate,
+    /// Skipped: a pending job whose key shares the prefix waits still.
+    Pending,
+}
+
+/// Like [`enqueue`], unless a `pending` job whose de-duplication key starts with
+/// `pending_prefix` exists; the check and the record are atomic per prefix (see
+/// [`Store::insert_job_unless_pending`]). The scheduler passes `cron:<source>:` so a
+/// source whose last scheduled scrape has not started yet gets no second one.
+///
+/// `options.max_depth` is not checked here: the caller enqueueing many jobs at once (the
+/// scheduler) reads the depth once per batch instead of counting the table per job.
+pub async fn enqueue_unless_pending(
+    store: &Store,
+    queue: &Queue,
+    payload: JobPayload,
+    options: &EnqueueOptions,
+    pending_prefix: &str,
+) -> Result<Enqueued, EnqueueError> {
+    let id = new_job_id();
+    let task_id = new_task_id();
+    let json = serde_json::to_value(&payload).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let job = NewJob {
+        id: &id,
+        kind: payload.kind(),
+        payload: &json,
+        max_attempts: options.max_attempts,
+        dedup_key: options.dedup_key.as_deref(),
+        request_id: options.request_id.as_deref(),
+        task_id: &task_id,
+    };
+    match store
+        .insert_job_unless_pending(&job, pending_prefix, Utc::now())
+        .await?
+    {
+        JobInsert::Inserted => push_recorded(queue, store, id, task_id, payload, options)
+            .await
+            .map(Enqueued::Job),
+        JobInsert::Duplicate => Ok(Enqueued::Duplicate),
+        JobInsert::Pending => Ok(Enqueued::Pending),
+    }
+}
+
+/// Pushes a job just recorded; on failure withdraws it or leaves it to the reconciler.
+async fn push_recorded(
+    queue: &Queue,
+    store: &Store,
+    id: String,
+    task_id: String,
+    payload: JobPayload,
+    options: &EnqueueOptions,
+) -> Result<String, EnqueueError> {
     let envelope = JobEnvelope {
         job_id: id.clone(),
         payload,
@@ -566,5 +629,5 @@ pub async fn enqueue(
             }
         }
     }
-    Ok(Some(id))
+    Ok(id)
 }

@@ -7,7 +7,8 @@
 //!
 //! What they hold the worker to:
 //! - three processes' schedulers make exactly one job per tick of a per-second cron for 30 s
-//!   (`CRON_WINDOW_SECS` shortens the window for a local run), with no gap;
+//!   (`CRON_WINDOW_SECS` shortens the window for a local run), a tick without a job only
+//!   where a scheduler skipped it because the previous tick's job had not started yet;
 //! - 500 scrape jobs consumed by two processes while one of them is SIGKILLed three times
 //!   (and restarted each time) all end done, with every article stored once and one settled
 //!   run record per job; the same with SIGTERM, where no job even needs a rerun;
@@ -79,6 +80,9 @@ const SUB_SECOND_HEARTBEAT: &[(&str, &str)] =
 
 /// What a scheduler logs (at debug) when the other process enqueued the tick first.
 const LOST_TICK: &str = "tick already enqueued by another scheduler";
+/// What a scheduler logs (at debug) when it skips a tick because the previous one's job has
+/// not started yet: the only reason a tick may have no job.
+const SKIPPED_TICK: &str = "previous scheduled scrape still pending: tick skipped";
 
 /// The job's record once it is `done` or `dead`.
 async fn finished(dep: &Deployment, job_id: &str, workers: &[&Worker]) -> JobRecord {
@@ -188,8 +192,17 @@ async fn cron_makes_one_job_per_tick(stack: Stack) {
     for (key, id) in &keys {
         per_tick.entry(tick_of(key)).or_default().push(id.clone());
     }
+    let skips: usize = all
+        .iter()
+        .map(|w| w.log().matches(SKIPPED_TICK).count())
+        .sum();
+    let mut missing = Vec::new();
     for tick in first..=last {
         let jobs = per_tick.get(&tick).map_or(0, Vec::len);
+        if jobs == 0 {
+            missing.push(tick);
+            continue;
+        }
         if jobs != 1 {
             all.iter().for_each(|w| w.print_log());
         }
@@ -198,10 +211,12 @@ async fn cron_makes_one_job_per_tick(stack: Stack) {
             "{stack:?}: tick {tick} has {jobs} jobs: {per_tick:?}"
         );
     }
-    let ticks: Vec<i64> = per_tick.keys().copied().collect();
+    if missing.len() > skips {
+        all.iter().for_each(|w| w.print_log());
+    }
     assert!(
-        ticks.windows(2).all(|w| w[1] == w[0] + 1),
-        "{stack:?}: a gap between ticks: {ticks:?}"
+        missing.len() <= skips,
+        "{stack:?}: ticks {missing:?} have no job and only {skips} skips were logged: {per_tick:?}"
     );
     let scrape_jobs = dep.scrape_jobs().await;
     assert_eq!(
@@ -234,10 +249,11 @@ async fn cron_makes_one_job_per_tick(stack: Stack) {
     assert_articles_once(&dep, &source.name).await;
     println!(
         "{stack:?}: {} schedulers, ticks {first}..={last} ({window_ticks} s) one job each \
-         ({} ticks seen in all, no gap); ticks each scheduler lost to another: {lost:?}; \
-         pickup (enqueue → run start) ms, sorted: {latencies:?}",
+         ({} ticks seen in all, {} without a job, {skips} skips logged); ticks each scheduler \
+         lost to another: {lost:?}; pickup (enqueue → run start) ms, sorted: {latencies:?}",
         all.len(),
-        ticks.len()
+        per_tick.len(),
+        missing.len(),
     );
     for worker in &mut workers {
         assert!(

@@ -23,7 +23,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
-use super::{Backend, Store, from_micros};
+use super::{Backend, Store, WriteTx, from_micros};
 use crate::domain::SourceName;
 use crate::error::StoreError;
 use crate::jobs::{JobKind, JobRecord, JobStatus};
@@ -50,6 +50,17 @@ pub struct NewJob<'a> {
     pub request_id: Option<&'a str>,
     /// The queue task id it is about to be pushed with.
     pub task_id: &'a str,
+}
+
+/// What [`Store::insert_job_unless_pending`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobInsert {
+    /// The job was recorded `pending`.
+    Inserted,
+    /// A job with its `dedup_key` already exists (another scheduler recorded the tick).
+    Duplicate,
+    /// Nothing was recorded: a pending job whose `dedup_key` shares the prefix exists.
+    Pending,
 }
 
 /// What a delivery found when it tried to start its job.
@@ -156,6 +167,113 @@ impl Store {
             .rows_affected(),
         };
         Ok(affected == 1)
+    }
+
+    /// Records a new pending job unless a `pending` job whose `dedup_key` starts with
+    /// `pending_prefix` exists (a scheduled scrape of the same source not yet started).
+    ///
+    /// The check and the insert run in one write transaction, serialized per prefix (an
+    /// advisory lock on PostgreSQL, the database's write lock on SQLite), so callers racing
+    /// on two ticks of one source still leave at most one pending job for it. The lookup is
+    /// a range scan of `jobs_pending_dedup_idx`. `job.dedup_key` must start with the prefix,
+    /// and the prefix must end with a character no key part after it contains (`:`).
+    #[tracing::instrument(skip_all, fields(id = job.id, kind = %job.kind), err)]
+    pub async fn insert_job_unless_pending(
+        &self,
+        job: &NewJob<'_>,
+        pending_prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<JobInsert, StoreError> {
+        let Some((last, head)) = pending_prefix
+            .as_bytes()
+            .split_last()
+            .filter(|(last, _)| **last < 0x7f)
+        else {
+            return Err(StoreError::Invalid(format!(
+                "unusable pending prefix {pending_prefix:?}"
+            )));
+        };
+        let mut upper = head.to_vec();
+        upper.push(last + 1);
+        let upper = String::from_utf8(upper)
+            .map_err(|_| StoreError::Invalid("pending prefix is not UTF-8".to_owned()))?;
+        let mut tx = self.begin_write().await?;
+        let pending: Vec<String> =
+            match &mut tx {
+                WriteTx::Postgres(tx) => {
+                    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+                        .bind(pending_prefix)
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query_scalar(
+                    "select dedup_key from jobs where status = 'pending' and dedup_key is not null \
+                     and dedup_key collate \"C\" >= $1 and dedup_key collate \"C\" < $2 limit 2",
+                )
+                .bind(pending_prefix)
+                .bind(&upper)
+                .fetch_all(&mut **tx)
+                .await?
+                }
+                WriteTx::Sqlite(tx) => sqlx::query_scalar(
+                    "select dedup_key from jobs where status = 'pending' and dedup_key is not null \
+                     and dedup_key >= ?1 and dedup_key < ?2 limit 2",
+                )
+                .bind(pending_prefix)
+                .bind(&upper)
+                .fetch_all(&mut **tx)
+                .await?,
+            };
+        if !pending.is_empty() {
+            drop(tx);
+            return Ok(
+                if pending
+                    .iter()
+                    .any(|key| Some(key.as_str()) == job.dedup_key)
+                {
+                    JobInsert::Duplicate
+                } else {
+                    JobInsert::Pending
+                },
+            );
+        }
+        let affected = match &mut tx {
+            WriteTx::Postgres(tx) => sqlx::query(
+                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id, task_id) \
+                 values ($1, $2, $3, 'pending', $4, $5, $6, $6, $7, $8) on conflict do nothing",
+            )
+            .bind(job.id)
+            .bind(job.kind.as_str())
+            .bind(job.payload)
+            .bind(job.max_attempts)
+            .bind(job.dedup_key)
+            .bind(now)
+            .bind(job.request_id)
+            .bind(job.task_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+            WriteTx::Sqlite(tx) => sqlx::query(
+                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id, task_id) \
+                 values (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6, ?7, ?8) on conflict do nothing",
+            )
+            .bind(job.id)
+            .bind(job.kind.as_str())
+            .bind(job.payload.to_string())
+            .bind(job.max_attempts)
+            .bind(job.dedup_key)
+            .bind(now.timestamp_micros())
+            .bind(job.request_id)
+            .bind(job.task_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+        };
+        tx.commit().await?;
+        Ok(if affected == 1 {
+            JobInsert::Inserted
+        } else {
+            JobInsert::Duplicate
+        })
     }
 
     /// Deletes a job that no delivery ever started (its push failed and the client is told

@@ -54,7 +54,7 @@ pub use backfill::{DateCorrection, StoredDate};
 pub use fetch_cache::FetchRecord;
 pub use import::{ImportProgress, ImportReport, parse_import_line};
 pub use job_counts::{JobCounts, JobCountsSnapshot};
-pub use jobs::{JobStart, LapsedJob, NewJob, Rescue, UnqueuedCandidate};
+pub use jobs::{JobInsert, JobStart, LapsedJob, NewJob, Rescue, UnqueuedCandidate};
 pub use sources::SourcesVersion;
 pub use stats::SourceActivity;
 
