@@ -241,30 +241,16 @@ async fn enqueue_invalidation(ctx: &Context) -> Result<Option<String>, EnqueueEr
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use chrono::TimeZone as _;
-    use clap::Parser as _;
     use mediawarm_shared::cache::{CacheConfig, CacheService};
     use mediawarm_shared::domain::{Article, NewArticle};
-    use mediawarm_shared::hot::HotKeys;
     use mediawarm_shared::jobs::JobKind;
-    use mediawarm_shared::metrics::Metrics;
-    use mediawarm_shared::queue::Queue;
-    use mediawarm_shared::store::{JobCounts, Store, StoreConfig};
-    use mediawarm_shared::views::{CATEGORIES, View};
+    use mediawarm_shared::views::View;
     use mediawarm_testkit::FixtureSite;
     use mediawarm_testkit::services::TestServices;
 
     use super::*;
-    use crate::config::WorkerArgs;
-
-    /// The worker's options as its defaults set them.
-    #[derive(clap::Parser)]
-    struct Defaults {
-        #[command(flatten)]
-        worker: WorkerArgs,
-    }
 
     /// One stack: the context the backfill runs with, and a cache of another process of the
     /// deployment (the API's) that serves the views.
@@ -280,24 +266,9 @@ mod tests {
     /// cache service on the same Redis prefix).
     async fn stack(services: Option<TestServices>) -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut args = Defaults::parse_from(["test"]).worker;
+        let mut args = crate::test_support::default_args();
         args.scrape_allow_loopback = true;
-        let store = Store::connect(&StoreConfig {
-            database_url: services.as_ref().map(|s| s.database.url.clone()),
-            sqlite_path: dir.path().join("mediawarm.db"),
-            max_connections: 5,
-            acquire_timeout: Duration::from_secs(2),
-        })
-        .await
-        .expect("store");
-        store.migrate().await.expect("migrate");
-        if let Some(services) = &services {
-            args.queue_namespace = services.redis.namespace();
-        }
         let redis = services.as_ref().map(|s| s.redis.url.clone());
-        let queue = Queue::connect(args.queue_config(redis.as_deref(), dir.path()))
-            .await
-            .expect("queue");
         let cache_config = CacheConfig {
             redis_url: redis.clone(),
             prefix: services
@@ -311,17 +282,7 @@ mod tests {
         } else {
             cache.clone()
         };
-        let metrics = Metrics::new(&cache, CATEGORIES, JobCounts::default());
-        let ctx = Context::new(
-            store,
-            cache,
-            HotKeys::in_memory(Duration::from_secs(60)),
-            queue,
-            args,
-            metrics,
-        )
-        .await
-        .expect("context");
+        let ctx = crate::test_support::open(dir.path(), services.as_ref(), args, cache).await;
         Stack {
             ctx,
             reader,

@@ -261,64 +261,15 @@ mod tests {
     //! Two schedulers over one store and queue, driven poll by poll with the clock given,
     //! and no worker taking deliveries.
 
-    use std::path::Path;
-
     use chrono::{DurationRound, TimeDelta};
-    use clap::Parser as _;
-    use mediawarm_shared::cache::{CacheConfig, CacheService};
     use mediawarm_shared::domain::{Source, SourceKind};
-    use mediawarm_shared::hot::HotKeys;
     use mediawarm_shared::jobs::{JobKind, JobStatus};
-    use mediawarm_shared::metrics::Metrics;
-    use mediawarm_shared::queue::Queue;
-    use mediawarm_shared::store::{JobCounts, JobStart, Store, StoreConfig};
-    use mediawarm_shared::views::CATEGORIES;
+    use mediawarm_shared::store::JobStart;
     use mediawarm_testkit::services::TestServices;
 
     use super::*;
-    use crate::config::WorkerArgs;
-
-    /// The worker's options as its defaults set them.
-    #[derive(clap::Parser)]
-    struct Defaults {
-        #[command(flatten)]
-        worker: WorkerArgs,
-    }
 
     const SOURCES: usize = 200;
-
-    /// A context over a SQLite store and queue in `dir`, or over the test services.
-    async fn context(dir: &Path, services: Option<&TestServices>) -> Arc<Context> {
-        let mut args = Defaults::parse_from(["test"]).worker;
-        let store = Store::connect(&StoreConfig {
-            database_url: services.map(|s| s.database.url.clone()),
-            sqlite_path: dir.join("mediawarm.db"),
-            max_connections: 5,
-            acquire_timeout: Duration::from_secs(5),
-        })
-        .await
-        .expect("store");
-        store.migrate().await.expect("migrate");
-        if let Some(services) = services {
-            args.queue_namespace = services.redis.namespace();
-        }
-        let redis = services.map(|s| s.redis.url.clone());
-        let queue = Queue::connect(args.queue_config(redis.as_deref(), dir))
-            .await
-            .expect("queue");
-        let cache = CacheService::new(CacheConfig::default()).await;
-        let metrics = Metrics::new(&cache, CATEGORIES, JobCounts::default());
-        Context::new(
-            store,
-            cache,
-            HotKeys::in_memory(Duration::from_secs(60)),
-            queue,
-            args,
-            metrics,
-        )
-        .await
-        .expect("context")
-    }
 
     fn source(i: usize, schedule: &str) -> Source {
         let mut source = Source::import(SourceName::parse(&format!("s{i:04}")).expect("name"));
@@ -462,8 +413,8 @@ mod tests {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $name() {
                         let dir = tempfile::tempdir().expect("tempdir");
-                        let a = super::context(dir.path(), None).await;
-                        let b = super::context(dir.path(), None).await;
+                        let a = crate::test_support::context(dir.path(), None).await;
+                        let b = crate::test_support::context(dir.path(), None).await;
                         super::$name(a, b).await;
                     }
                 )*
@@ -475,8 +426,8 @@ mod tests {
                     async fn $name() {
                         let dir = tempfile::tempdir().expect("tempdir");
                         let services = super::TestServices::create("cron").await;
-                        let a = super::context(dir.path(), Some(&services)).await;
-                        let b = super::context(dir.path(), Some(&services)).await;
+                        let a = crate::test_support::context(dir.path(), Some(&services)).await;
+                        let b = crate::test_support::context(dir.path(), Some(&services)).await;
                         super::$name(a, b).await;
                     }
                 )*

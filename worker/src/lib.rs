@@ -26,6 +26,8 @@ pub mod jobs;
 pub mod metrics_server;
 pub mod reconcile;
 pub mod scraper;
+#[cfg(test)]
+mod test_support;
 
 use std::future::Future;
 use std::sync::Arc;

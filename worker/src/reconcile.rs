@@ -292,60 +292,11 @@ mod tests {
     //! One pass against a real store and queue, with no worker taking deliveries: what the
     //! pass changes in the jobs table, the queue and the metrics.
 
-    use std::path::Path;
-
-    use clap::Parser as _;
-    use mediawarm_shared::cache::{CacheConfig, CacheService};
-    use mediawarm_shared::hot::HotKeys;
     use mediawarm_shared::jobs::{JobStatus, WarmCache};
-    use mediawarm_shared::metrics::Metrics;
-    use mediawarm_shared::queue::Queue;
-    use mediawarm_shared::store::{JobCounts, JobStart, NewJob, Store, StoreConfig};
-    use mediawarm_shared::views::CATEGORIES;
+    use mediawarm_shared::store::{JobStart, NewJob};
     use mediawarm_testkit::services::TestServices;
 
     use super::*;
-    use crate::config::WorkerArgs;
-
-    /// The worker's options as its defaults set them.
-    #[derive(clap::Parser)]
-    struct Defaults {
-        #[command(flatten)]
-        worker: WorkerArgs,
-    }
-
-    /// A context over a SQLite store and queue in `dir`, or over the test services.
-    async fn context(dir: &Path, services: Option<&TestServices>) -> Arc<Context> {
-        let mut args = Defaults::parse_from(["test"]).worker;
-        let store = Store::connect(&StoreConfig {
-            database_url: services.map(|s| s.database.url.clone()),
-            sqlite_path: dir.join("mediawarm.db"),
-            max_connections: 5,
-            acquire_timeout: Duration::from_secs(2),
-        })
-        .await
-        .expect("store");
-        store.migrate().await.expect("migrate");
-        if let Some(services) = services {
-            args.queue_namespace = services.redis.namespace();
-        }
-        let redis = services.map(|s| s.redis.url.clone());
-        let queue = Queue::connect(args.queue_config(redis.as_deref(), dir))
-            .await
-            .expect("queue");
-        let cache = CacheService::new(CacheConfig::default()).await;
-        let metrics = Metrics::new(&cache, CATEGORIES, JobCounts::default());
-        Context::new(
-            store,
-            cache,
-            HotKeys::in_memory(Duration::from_secs(60)),
-            queue,
-            args,
-            metrics,
-        )
-        .await
-        .expect("context")
-    }
 
     /// Records `n` warm jobs a minute ago under task ids the queue never saw (a push that
     /// never happened); returns their ids.
@@ -450,7 +401,7 @@ mod tests {
                     #[tokio::test]
                     async fn $name() {
                         let dir = tempfile::tempdir().expect("tempdir");
-                        super::$name(super::context(dir.path(), None).await).await;
+                        super::$name(crate::test_support::context(dir.path(), None).await).await;
                     }
                 )*
             }
@@ -461,7 +412,7 @@ mod tests {
                     async fn $name() {
                         let dir = tempfile::tempdir().expect("tempdir");
                         let services = super::TestServices::create("reconcile").await;
-                        super::$name(super::context(dir.path(), Some(&services)).await).await;
+                        super::$name(crate::test_support::context(dir.path(), Some(&services)).await).await;
                     }
                 )*
             }
