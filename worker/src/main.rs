@@ -16,7 +16,9 @@ use clap::{Args, Parser, Subcommand};
 use mediawarm_shared::cache::CacheService;
 use mediawarm_shared::config::{CacheArgs, StoreArgs};
 use mediawarm_shared::domain::SourceName;
+use mediawarm_shared::hot::HotKeys;
 use mediawarm_shared::metrics::Metrics;
+use mediawarm_shared::queue::Queue;
 use mediawarm_shared::redis_target::check_urls;
 use mediawarm_shared::shutdown::shutdown_signal;
 use mediawarm_shared::store::Store;
@@ -131,19 +133,13 @@ async fn worker(cli: RunArgs) -> anyhow::Result<()> {
              an API process (in embedded mode, mediawarm-api runs the worker in-process)"
         );
     }
-    let store = Store::connect(&cli.store.store_config())
-        .await
-        .context("connecting to the database")?;
-    store.migrate().await.context("applying migrations")?;
-    let cache = CacheService::new(cli.cache.cache_config()).await;
-    let hot = cli.cache.hot_keys().context("hot keys")?;
-    let queue = connect_queue(cli.worker.queue_config(
-        cli.worker.queue_redis(cli.cache.redis_url.as_deref()),
-        &cli.store.data_dir,
-    ))
-    .await
-    .context("connecting to the queue")?;
-    let metrics = Metrics::new(&cache, CATEGORIES, cli.store.job_counts());
+    let Services {
+        store,
+        cache,
+        hot,
+        queue,
+        metrics,
+    } = Services::open(&cli.store, &cli.cache, &cli.worker).await?;
     if let Some(addr) = cli.metrics_bind {
         let server = MetricsServer::bind(addr, metrics.clone(), store.clone())
             .await
@@ -159,23 +155,56 @@ async fn worker(cli: RunArgs) -> anyhow::Result<()> {
     run(ctx, shutdown_signal()).await
 }
 
+/// What a worker context is built from, opened as the options say: the migrated store, the
+/// cache, hot keys, the queue and the process' metrics. Shared by `run` and `backfill`.
+struct Services {
+    store: Store,
+    cache: CacheService,
+    hot: HotKeys,
+    queue: Queue,
+    metrics: Metrics,
+}
+
+impl Services {
+    async fn open(
+        store_args: &StoreArgs,
+        cache_args: &CacheArgs,
+        worker: &WorkerArgs,
+    ) -> anyhow::Result<Self> {
+        let store = Store::connect(&store_args.store_config())
+            .await
+            .context("connecting to the database")?;
+        store.migrate().await.context("applying migrations")?;
+        let cache = CacheService::new(cache_args.cache_config()).await;
+        let hot = cache_args.hot_keys().context("hot keys")?;
+        let queue = connect_queue(worker.queue_config(
+            worker.queue_redis(cache_args.redis_url.as_deref()),
+            &store_args.data_dir,
+        ))
+        .await
+        .context("connecting to the queue")?;
+        let metrics = Metrics::new(&cache, CATEGORIES, store_args.job_counts());
+        Ok(Self {
+            store,
+            cache,
+            hot,
+            queue,
+            metrics,
+        })
+    }
+}
+
 /// `backfill`: the report as a table on stderr and one JSON line on stdout.
 async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let name = SourceName::parse(&args.source)
         .map_err(|e| anyhow::anyhow!("--source {:?}: {e}", args.source))?;
-    let store = Store::connect(&args.store.store_config())
-        .await
-        .context("connecting to the database")?;
-    store.migrate().await.context("applying migrations")?;
-    let cache = CacheService::new(args.cache.cache_config()).await;
-    let hot = args.cache.hot_keys().context("hot keys")?;
-    let queue = connect_queue(args.worker.queue_config(
-        args.worker.queue_redis(args.cache.redis_url.as_deref()),
-        &args.store.data_dir,
-    ))
-    .await
-    .context("connecting to the queue")?;
-    let metrics = Metrics::new(&cache, CATEGORIES, args.store.job_counts());
+    let Services {
+        store,
+        cache,
+        hot,
+        queue,
+        metrics,
+    } = Services::open(&args.store, &args.cache, &args.worker).await?;
     let ctx = Context::new(store, cache, hot, queue, args.worker, metrics).await?;
     let options = BackfillOptions {
         limit: args.limit,

@@ -126,6 +126,45 @@ pub enum Rescue {
     Moved,
 }
 
+/// The insert of a new pending job on PostgreSQL (nothing when its id or `dedup_key` is
+/// taken), shared by [`Store::insert_job`] and [`Store::insert_job_unless_pending`].
+fn pg_insert<'q>(
+    job: &'q NewJob<'q>,
+    now: DateTime<Utc>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id, task_id) \
+         values ($1, $2, $3, 'pending', $4, $5, $6, $6, $7, $8) on conflict do nothing",
+    )
+    .bind(job.id)
+    .bind(job.kind.as_str())
+    .bind(job.payload)
+    .bind(job.max_attempts)
+    .bind(job.dedup_key)
+    .bind(now)
+    .bind(job.request_id)
+    .bind(job.task_id)
+}
+
+/// [`pg_insert`] on SQLite.
+fn sqlite_insert<'q>(
+    job: &'q NewJob<'q>,
+    now: DateTime<Utc>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(
+        "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id, task_id) \
+         values (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6, ?7, ?8) on conflict do nothing",
+    )
+    .bind(job.id)
+    .bind(job.kind.as_str())
+    .bind(job.payload.to_string())
+    .bind(job.max_attempts)
+    .bind(job.dedup_key)
+    .bind(now.timestamp_micros())
+    .bind(job.request_id)
+    .bind(job.task_id)
+}
+
 impl Store {
     /// Records a new pending job; `false` when its `dedup_key` is already taken.
     #[tracing::instrument(skip_all, fields(id = job.id, kind = %job.kind), err)]
@@ -135,36 +174,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let affected = match &self.backend {
-            Backend::Postgres(pool) => sqlx::query(
-                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id, task_id) \
-                 values ($1, $2, $3, 'pending', $4, $5, $6, $6, $7, $8) on conflict do nothing",
-            )
-            .bind(job.id)
-            .bind(job.kind.as_str())
-            .bind(job.payload)
-            .bind(job.max_attempts)
-            .bind(job.dedup_key)
-            .bind(now)
-            .bind(job.request_id)
-            .bind(job.task_id)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-            Backend::Sqlite(pool) => sqlx::query(
-                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id, task_id) \
-                 values (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6, ?7, ?8) on conflict do nothing",
-            )
-            .bind(job.id)
-            .bind(job.kind.as_str())
-            .bind(job.payload.to_string())
-            .bind(job.max_attempts)
-            .bind(job.dedup_key)
-            .bind(now.timestamp_micros())
-            .bind(job.request_id)
-            .bind(job.task_id)
-            .execute(pool)
-            .await?
-            .rows_affected(),
+            Backend::Postgres(pool) => pg_insert(job, now).execute(pool).await?.rows_affected(),
+            Backend::Sqlite(pool) => sqlite_insert(job, now).execute(pool).await?.rows_affected(),
         };
         Ok(affected == 1)
     }
@@ -237,36 +248,14 @@ impl Store {
             );
         }
         let affected = match &mut tx {
-            WriteTx::Postgres(tx) => sqlx::query(
-                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id, task_id) \
-                 values ($1, $2, $3, 'pending', $4, $5, $6, $6, $7, $8) on conflict do nothing",
-            )
-            .bind(job.id)
-            .bind(job.kind.as_str())
-            .bind(job.payload)
-            .bind(job.max_attempts)
-            .bind(job.dedup_key)
-            .bind(now)
-            .bind(job.request_id)
-            .bind(job.task_id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-            WriteTx::Sqlite(tx) => sqlx::query(
-                "insert into jobs (id, kind, payload, status, max_attempts, dedup_key, created_at, updated_at, request_id, task_id) \
-                 values (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6, ?7, ?8) on conflict do nothing",
-            )
-            .bind(job.id)
-            .bind(job.kind.as_str())
-            .bind(job.payload.to_string())
-            .bind(job.max_attempts)
-            .bind(job.dedup_key)
-            .bind(now.timestamp_micros())
-            .bind(job.request_id)
-            .bind(job.task_id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
+            WriteTx::Postgres(tx) => pg_insert(job, now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            WriteTx::Sqlite(tx) => sqlite_insert(job, now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         };
         tx.commit().await?;
         Ok(if affected == 1 {
