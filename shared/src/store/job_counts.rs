@@ -113,3 +113,64 @@ impl Default for JobCounts {
         Self::new(Self::DEFAULT_MAX_AGE)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+
+    async fn store(dir: &std::path::Path) -> Store {
+        let store = Store::connect(&StoreConfig {
+            sqlite_path: dir.join("mediawarm.db"),
+            ..StoreConfig::default()
+        })
+        .await
+        .expect("store");
+        store.migrate().await.expect("migrate");
+        store
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_reused_within_its_max_age_and_zero_means_every_call_counts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+
+        let cached = JobCounts::new(Duration::from_secs(3600));
+        let first = cached.get(&store).await.expect("counts");
+        let second = cached.get(&store).await.expect("counts");
+        assert_eq!(cached.queries(), 1);
+        assert_eq!(first.taken_at, second.taken_at, "the same snapshot");
+
+        let uncached = JobCounts::new(Duration::ZERO);
+        for _ in 0..3 {
+            uncached.get(&store).await.expect("counts");
+        }
+        assert_eq!(uncached.queries(), 3);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_query_and_a_failure_is_not_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let counts = JobCounts::new(Duration::from_secs(3600));
+        let all = futures::future::join_all((0..20).map(|_| counts.get(&store))).await;
+        assert!(all.iter().all(Result::is_ok));
+        assert_eq!(counts.queries(), 1, "single flight");
+
+        let broken = JobCounts::new(Duration::from_secs(3600));
+        {
+            use sqlx::Connection as _;
+            let url = format!("sqlite://{}", dir.path().join("mediawarm.db").display());
+            let mut conn = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("connect");
+            sqlx::query("alter table jobs rename to jobs_gone")
+                .execute(&mut conn)
+                .await
+                .expect("rename");
+        }
+        assert!(broken.get(&store).await.is_err());
+        assert!(broken.get(&store).await.is_err());
+        assert_eq!(broken.queries(), 2, "the failed count was not cached");
+    }
+}
